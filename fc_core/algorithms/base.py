@@ -1,0 +1,449 @@
+"""The estimator/predictor contract shared by every algorithm.
+
+* An :class:`Estimator` is configuration only. ``train(data)`` returns a new
+  :class:`Predictor` and never changes the estimator.
+* A :class:`Predictor` holds fitted state (for a local model: the training
+  data and settings; local models fit each series inside ``predict``), predicts
+  and saves itself to a folder without pickle.
+* Internally predictions are :class:`ForecastArrays` (series x horizon x
+  quantile); :meth:`Predictor.predict` turns them into the canonical forecast
+  frame with one column per forecast type (``p10``, ``p50``, ``p90``, ``mean``).
+
+A new algorithm subclasses both, implements ``_fit`` (global models) and/or
+``_forecast`` and registers itself with :func:`register`.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import frequency as fq
+from ..errors import ArtifactError, ConfigError, NotTrainedError
+from ..panel import Panel
+
+DEFAULT_FORECAST_TYPES = ("0.1", "0.5", "0.9", "mean")
+ARTIFACT_FILE = "fc_artifact.json"
+ARTIFACT_VERSION = 1
+
+
+# ----------------------------------------------------------------- quantiles
+def quantile_column(q: float) -> str:
+    """Column name of quantile ``q``: ``p10`` for 0.1, ``p2.5`` for 0.025, ``p99.9`` for 0.999.
+
+    >>> [quantile_column(q) for q in (0.1, 0.5, 0.025, 0.975, 0.999)]
+    ['p10', 'p50', 'p2.5', 'p97.5', 'p99.9']
+    """
+    v = round(float(q) * 100, 6)
+    return f"p{int(v)}" if float(v).is_integer() else f"p{v:g}"
+
+
+def parse_forecast_types(forecast_types: Sequence[str | float] | None) -> tuple[list[float], bool]:
+    """Split Amazon Forecast's ``ForecastTypes`` into sorted quantile levels and a mean flag.
+
+    >>> parse_forecast_types(["0.9", "mean", "0.1"])
+    ([0.1, 0.9], True)
+
+    Raises
+    ------
+    ConfigError
+        For a quantile outside (0, 1) or a type that is neither a number nor ``mean``.
+    """
+    if forecast_types is None:
+        forecast_types = DEFAULT_FORECAST_TYPES
+    if isinstance(forecast_types, (str, float, int)):
+        forecast_types = [forecast_types]
+    qs, mean = set(), False
+    for t in forecast_types:
+        if isinstance(t, str) and t.strip().lower() == "mean":
+            mean = True
+            continue
+        try:
+            q = float(t)
+        except (TypeError, ValueError):
+            raise ConfigError(f"forecast type {t!r} is neither a quantile such as '0.5' nor 'mean'.") from None
+        if not 0.0 < q < 1.0:
+            raise ConfigError(f"forecast type {t!r}: quantiles must lie strictly between 0 and 1 (e.g. '0.025').")
+        qs.add(round(q, 6))
+    if not qs and not mean:
+        raise ConfigError("forecast_types is empty; ask for at least one quantile or 'mean'.")
+    return sorted(qs), mean
+
+
+def forecast_columns(forecast_types) -> list[str]:
+    """Output column names for ``forecast_types``, quantiles first (ascending), then ``mean``."""
+    qs, mean = parse_forecast_types(forecast_types)
+    return [quantile_column(q) for q in qs] + (["mean"] if mean else [])
+
+
+# ------------------------------------------------------------ forecast arrays
+@dataclass
+class ForecastArrays:
+    """Forecasts of every series of a panel, before they become a frame.
+
+    Attributes
+    ----------
+    quantile_levels : ndarray, shape (Q,)
+        Ascending levels in (0, 1).
+    quantiles : ndarray, shape (n, H, Q)
+        Quantile forecasts; never crossing along the last axis.
+    mean : ndarray, shape (n, H)
+    start : DatetimeIndex
+        First forecast timestamp of each series.
+    """
+
+    quantile_levels: np.ndarray
+    quantiles: np.ndarray
+    mean: np.ndarray
+    start: pd.DatetimeIndex
+    info: dict = field(default_factory=dict)
+
+    @property
+    def horizon(self) -> int:
+        return self.quantiles.shape[1]
+
+    def quantile(self, q: float) -> np.ndarray:
+        """Forecast at level ``q`` (n, H), interpolated between stored levels where needed."""
+        lv = self.quantile_levels
+        j = np.flatnonzero(np.isclose(lv, q))
+        if len(j):
+            return self.quantiles[:, :, j[0]]
+        return interpolate_quantiles(lv, self.quantiles, np.array([q]))[:, :, 0]
+
+    def at(self, levels: Sequence[float]) -> "ForecastArrays":
+        """The same forecasts at other quantile ``levels``."""
+        levels = np.asarray(sorted(levels), dtype=float)
+        return ForecastArrays(levels, interpolate_quantiles(self.quantile_levels, self.quantiles, levels),
+                              self.mean, self.start, dict(self.info))
+
+    def clip(self, lower: float | None = 0.0) -> "ForecastArrays":
+        """Sort quantiles so they never cross and clip them (and the mean) at ``lower``."""
+        q = np.sort(self.quantiles, axis=-1)
+        m = self.mean
+        if lower is not None:
+            q = np.maximum(q, lower)
+            m = np.maximum(m, lower)
+        return ForecastArrays(self.quantile_levels, q, m, self.start, self.info)
+
+
+def interpolate_quantiles(levels: np.ndarray, values: np.ndarray, new_levels: np.ndarray) -> np.ndarray:
+    """Linear interpolation of quantile forecasts (..., Q) from ``levels`` to ``new_levels``,
+    extrapolating linearly beyond the outermost levels."""
+    levels = np.asarray(levels, dtype=float)
+    new_levels = np.asarray(new_levels, dtype=float)
+    if len(levels) == 1:
+        return np.repeat(values, len(new_levels), axis=-1)
+    idx = np.clip(np.searchsorted(levels, new_levels) - 1, 0, len(levels) - 2)
+    lo, hi = levels[idx], levels[idx + 1]
+    w = (new_levels - lo) / (hi - lo)
+    return values[..., idx] * (1 - w) + values[..., idx + 1] * w
+
+
+def arrays_from_samples(samples: np.ndarray, levels: Sequence[float], start: pd.DatetimeIndex) -> ForecastArrays:
+    """ForecastArrays from sample paths of shape (n, S, H)."""
+    levels = np.asarray(levels, dtype=float)
+    q = np.quantile(samples, levels, axis=1)  # (Q, n, H)
+    return ForecastArrays(levels, np.moveaxis(q, 0, -1), samples.mean(axis=1), start)
+
+
+def arrays_from_normal(mu: np.ndarray, sigma: np.ndarray, levels: Sequence[float], start) -> ForecastArrays:
+    """ForecastArrays from Gaussian means and standard deviations (n, H)."""
+    from scipy.stats import norm
+
+    levels = np.asarray(levels, dtype=float)
+    z = norm.ppf(levels)
+    q = mu[..., None] + sigma[..., None] * z
+    return ForecastArrays(levels, q, mu, start)
+
+
+# -------------------------------------------------------------- capabilities
+@dataclass(frozen=True)
+class Capabilities:
+    """What an algorithm can use (Darts-style capability flags)."""
+
+    uses_related: bool = False
+    uses_item_metadata: bool = False
+    cold_start: bool = False
+    gpu: bool = False
+    local: bool = True  # fits each series on its own
+    needs_seed: bool = False
+
+
+# ----------------------------------------------------------------- contract
+class Estimator:
+    """Configuration of an algorithm; :meth:`train` returns a :class:`Predictor`.
+
+    Parameters
+    ----------
+    forecast_horizon : int
+        Steps to forecast (Amazon Forecast's ``ForecastHorizon``).
+    frequency : str, optional
+        Taken from the data when not given.
+    forecast_types : sequence of str
+        Quantiles such as ``"0.1"`` and/or ``"mean"``.
+    seed : int
+        Random seed; the same inputs and seed give the same numbers.
+    **params
+        Algorithm hyperparameters; unknown names are refused.
+    """
+
+    name: ClassVar[str] = "base"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    defaults: ClassVar[dict] = {}
+    predictor_class: ClassVar[type["Predictor"]]
+
+    def __init__(self, forecast_horizon: int, frequency: str | None = None,
+                 forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, seed: int = 0, **params: Any):
+        if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
+            raise ConfigError(f"forecast_horizon must be a positive whole number of steps, got {forecast_horizon!r}.")
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ConfigError(
+                f"{self.name} has no parameter(s) {unknown}; its parameters are {sorted(self.defaults)}."
+            )
+        self.forecast_horizon = int(forecast_horizon)
+        self.frequency = fq.normalize(frequency) if frequency else None
+        self.forecast_types = list(forecast_types)
+        parse_forecast_types(self.forecast_types)
+        self.seed = int(seed)
+        self.params = {**self.defaults, **params}
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.params.items() if self.defaults.get(k) != v}
+        return f"{type(self).__name__}(forecast_horizon={self.forecast_horizon}, {changed})"
+
+    def config(self) -> dict:
+        return {"algorithm": self.name, "forecast_horizon": self.forecast_horizon, "frequency": self.frequency,
+                "forecast_types": self.forecast_types, "seed": self.seed, "params": self.params}
+
+    def train(self, data, progress: bool = False) -> "Predictor":
+        """Fit on ``data`` (a DatasetGroup or a Panel) and return a new predictor."""
+        panel = as_panel(data)
+        freq = self.frequency or panel.frequency
+        if fq.normalize(freq) != panel.frequency:
+            raise ConfigError(
+                f"{self.name} was configured for frequency {freq} but the data is {panel.frequency}; "
+                f"aggregate the data first (DatasetGroup.aggregate('{freq}'))."
+            )
+        pred = self.predictor_class(self, panel)
+        pred._fit(panel, progress=progress)
+        pred.trained = True
+        return pred
+
+
+class Predictor:
+    """Fitted state of an algorithm: forecasts, saves and loads.
+
+    Subclasses implement ``_forecast(panel, horizon, levels, progress)`` returning
+    :class:`ForecastArrays`, and optionally ``_fit``, ``_state`` and ``_load_state``.
+    """
+
+    def __init__(self, estimator: Estimator, panel: Panel):
+        self.estimator = estimator
+        self.panel = panel
+        self.trained = False
+        self.info: dict = {}
+
+    @property
+    def name(self) -> str:
+        return self.estimator.name
+
+    # --- to implement
+    def _fit(self, panel: Panel, progress: bool = False) -> None:  # local models: nothing to do
+        return None
+
+    def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
+        raise NotImplementedError
+
+    def _state(self, folder: Path) -> dict:
+        """Write fitted state under ``folder`` (no pickle); return JSON-able metadata."""
+        return {}
+
+    def _load_state(self, folder: Path, meta: dict) -> None:
+        return None
+
+    # --- public
+    def predict_arrays(self, data=None, levels: Sequence[float] | None = None,
+                       horizon: int | None = None, progress: bool = False) -> ForecastArrays:
+        """Forecast arrays for ``data`` (default: the training data) at quantile ``levels``."""
+        if not self.trained:
+            raise NotTrainedError(f"{self.name}: call train(...) before predicting.")
+        panel = self.panel if data is None else as_panel(data)
+        horizon = horizon or self.estimator.forecast_horizon
+        if levels is None:
+            levels, _ = parse_forecast_types(self.estimator.forecast_types)
+            levels = levels or [0.5]
+        levels = np.asarray(sorted(levels), dtype=float)
+        out = self._forecast(panel, horizon, levels, progress=progress)
+        return out
+
+    def predict(self, data=None, forecast_types: Sequence[str] | None = None, items=None,
+                progress: bool = False) -> pd.DataFrame:
+        """The forecast frame: keys, ``timestamp``, one column per quantile and ``mean``."""
+        forecast_types = forecast_types or self.estimator.forecast_types
+        levels, want_mean = parse_forecast_types(forecast_types)
+        panel = self.panel if data is None else as_panel(data)
+        if items is not None:
+            panel = select_items(panel, items)
+        arr = self.predict_arrays(panel, levels=levels or [0.5], progress=progress)
+        return to_forecast_frame(panel, arr, forecast_types)
+
+    def save(self, path) -> Path:
+        """Save to folder ``path`` (JSON config + arrays; no pickle). Written atomically."""
+        from ..io import atomic_dir, save_panel
+
+        if not self.trained:
+            raise NotTrainedError(f"{self.name}: nothing to save before train(...).")
+        with atomic_dir(path) as tmp:
+            save_panel(self.panel, tmp / "panel")
+            meta = self._state(tmp)
+            doc = {"fc_core_artifact": "predictor", "version": ARTIFACT_VERSION,
+                   "class": f"{type(self.estimator).__module__}:{type(self.estimator).__name__}",
+                   "estimator": self.estimator.config(), "state": meta, "info": _jsonable(self.info)}
+            (tmp / ARTIFACT_FILE).write_text(json.dumps(doc, indent=2, default=str))
+        return Path(path)
+
+    @staticmethod
+    def load(path) -> "Predictor":
+        """Load a predictor saved by :meth:`save`.
+
+        Raises
+        ------
+        ArtifactError
+            If the folder was not written by fc_core's ``save``.
+        """
+        from ..io import load_panel
+
+        folder = Path(path)
+        doc = read_artifact(folder, "predictor")
+        est_cls = _import_class(doc["class"])
+        cfg = doc["estimator"]
+        est = est_cls(cfg["forecast_horizon"], frequency=cfg["frequency"], forecast_types=cfg["forecast_types"],
+                      seed=cfg["seed"], **cfg["params"])
+        pred = est.predictor_class(est, load_panel(folder / "panel"))
+        pred._load_state(folder, doc.get("state", {}))
+        pred.info = doc.get("info", {})
+        pred.trained = True
+        return pred
+
+
+# ------------------------------------------------------------------ helpers
+def as_panel(data) -> Panel:
+    if isinstance(data, Panel):
+        return data
+    to_panel = getattr(data, "to_panel", None)
+    if to_panel is None:
+        raise ConfigError(f"expected a DatasetGroup or Panel, got {type(data).__name__}.")
+    return to_panel()
+
+
+def select_items(panel: Panel, items) -> Panel:
+    """Rows of ``panel`` whose item field is in ``items`` (a value, a list, or a frame of keys)."""
+    item_col = panel.key_columns[0]
+    if isinstance(items, pd.DataFrame):
+        cols = [c for c in panel.key_columns if c in items.columns]
+        want = set(map(tuple, items[cols].astype(str).itertuples(index=False, name=None)))
+        have = list(panel.keys[cols].astype(str).itertuples(index=False, name=None))
+        rows = [i for i, k in enumerate(have) if k in want]
+    else:
+        if isinstance(items, (str, int)):
+            items = [items]
+        want = set(map(str, items))
+        rows = np.flatnonzero(panel.keys[item_col].astype(str).isin(want).to_numpy()).tolist()
+        missing = want - set(panel.keys[item_col].astype(str))
+        if missing:
+            raise ConfigError(f"item(s) {sorted(missing)[:10]} are not in the data; check the {item_col} values.")
+    return panel.select(rows)
+
+
+def to_forecast_frame(panel: Panel, arr: ForecastArrays, forecast_types) -> pd.DataFrame:
+    """The canonical forecast frame from ForecastArrays."""
+    levels, want_mean = parse_forecast_types(forecast_types)
+    n, h = arr.mean.shape
+    off = fq.to_offset(panel.frequency)
+    ts = np.concatenate([fq.date_range(s, h, panel.frequency).values for s in arr.start]) if n else np.array([], "datetime64[ns]")
+    out = {c: np.repeat(panel.keys[c].to_numpy(), h) for c in panel.key_columns}
+    out["timestamp"] = ts
+    for q in levels:
+        out[quantile_column(q)] = arr.quantile(q).reshape(-1)
+    if want_mean:
+        out["mean"] = arr.mean.reshape(-1)
+    del off
+    return pd.DataFrame(out)
+
+
+_REGISTRY: dict[str, str] = {
+    # name -> "module:Class"; modules load on first use
+    "Naive": "fc_core.algorithms.baselines:NaiveEstimator",
+    "SeasonalNaive": "fc_core.algorithms.baselines:SeasonalNaiveEstimator",
+    "ETS": "fc_core.algorithms.ets:ETSEstimator",
+    "ARIMA": "fc_core.algorithms.arima:ARIMAEstimator",
+    "NPTS": "fc_core.algorithms.npts:NPTSEstimator",
+    "Theta": "fc_core.algorithms.theta:ThetaEstimator",
+    "MSTL": "fc_core.algorithms.mstl:MSTLEstimator",
+    "Prophet": "fc_core.algorithms.prophet:ProphetEstimator",
+    "DeepAR+": "fc_core.algorithms.deepar:DeepARPlusEstimator",
+    "GBM": "fc_core.algorithms.gbm:GBMEstimator",
+}
+_ALIASES = {"DEEPAR": "DeepAR+", "DEEPAR_PLUS": "DeepAR+", "DEEP_AR_PLUS": "DeepAR+", "SEASONAL_NAIVE": "SeasonalNaive",
+            "LIGHTGBM": "GBM", "CNN-QR": "GBM"}
+
+
+def register(name: str, target: str) -> None:
+    """Register an estimator class under ``name`` (``target`` is ``"module:Class"``)."""
+    _REGISTRY[name] = target
+
+
+def available_algorithms() -> list[str]:
+    """Names of the registered algorithms."""
+    return list(_REGISTRY)
+
+
+def canonical_name(name: str) -> str:
+    for k in _REGISTRY:
+        if k.lower() == str(name).lower():
+            return k
+    alias = _ALIASES.get(str(name).upper().replace(" ", "_"))
+    if alias:
+        return alias
+    raise ConfigError(f"unknown algorithm {name!r}: choose from {', '.join(_REGISTRY)}.")
+
+
+def get_estimator_class(name: str) -> type[Estimator]:
+    return _import_class(_REGISTRY[canonical_name(name)])
+
+
+def make_estimator(name: str, forecast_horizon: int, **kwargs) -> Estimator:
+    """An estimator by algorithm name, e.g. ``make_estimator("ETS", 24, frequency="H")``."""
+    return get_estimator_class(name)(forecast_horizon, **kwargs)
+
+
+def _import_class(target: str):
+    mod, _, cls = target.partition(":")
+    if not mod.startswith("fc_core.") and not mod.startswith("fc_widgets."):
+        raise ArtifactError(f"refusing to load class {target!r}: only fc_core classes can be loaded.")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def read_artifact(folder: Path, kind: str) -> dict:
+    f = Path(folder) / ARTIFACT_FILE
+    if not f.is_file():
+        raise ArtifactError(f"{folder} holds no {ARTIFACT_FILE}: it was not saved by fc_core's save().")
+    try:
+        doc = json.loads(f.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{f} is not valid JSON ({exc}); it was not written by fc_core or is damaged.") from None
+    if doc.get("fc_core_artifact") != kind:
+        raise ArtifactError(f"{folder} holds a {doc.get('fc_core_artifact')!r} artifact, not a {kind!r}.")
+    if doc.get("version", 0) > ARTIFACT_VERSION:
+        raise ArtifactError(f"{folder} was written by a newer fc_core (format {doc['version']}); upgrade fc_core.")
+    return doc
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))

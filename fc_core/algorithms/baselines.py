@@ -1,0 +1,107 @@
+"""Naive and seasonal naive forecasts: yardsticks, and the fallback for items a model cannot fit.
+
+Seasonal naive repeats the last season: ``f(T + h) = y(T + h - m * ceil(h / m))``.
+Naive is the case ``m = 1``. Quantiles come from the empirical distribution of
+the in-sample errors of the same rule, ``e_t = y_t - y_(t-m)``, widened by
+``sqrt(k)`` for a forecast ``k = ceil(h / m)`` seasons ahead (errors of a random
+walk in seasons add up).
+
+>>> import numpy as np, pandas as pd
+>>> from fc_core.panel import Panel
+>>> y = np.tile([1.0, 2.0, 3.0], 4)
+>>> df = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2020", periods=12, freq="D"), "target_value": y})
+>>> p = Panel.from_frame(df, ["item_id"], "target_value", "D")
+>>> est = SeasonalNaiveEstimator(4, season_length=3)
+>>> est.train(p).predict()["p50"].tolist()
+[1.0, 2.0, 3.0, 1.0]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import frequency as fq
+from ..panel import Panel
+from .base import Capabilities, Estimator, ForecastArrays, Predictor, register  # noqa: F401
+
+
+def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season_length: int,
+                          max_history: int = 2000) -> ForecastArrays:
+    """Vectorised seasonal naive forecasts for every series of ``panel``.
+
+    Missing values in the last season are carried from the season before
+    (a series shorter than one season repeats its last value). A series with no
+    data at all forecasts 0.
+    """
+    n = panel.n_series
+    m = max(int(season_length), 1)
+    Y = panel.padded(min(int(panel.lengths.max(initial=0)), max_history)) if n else np.zeros((0, 0))
+    L = Y.shape[1]
+    # forward-fill NaN along time so the last season is complete
+    Yf = _ffill(Y)
+    point = np.zeros((n, horizon))
+    steps = np.arange(horizon)
+    if L:
+        lens = np.minimum(panel.lengths, L)
+        mm = np.where(lens >= m, m, 1)  # short series fall back to naive
+        # index into the last mm values, repeating
+        idx = L - mm[:, None] + (steps[None, :] % mm[:, None])
+        point = np.take_along_axis(Yf, idx, axis=1)
+    point = np.nan_to_num(point, nan=0.0)
+    # in-sample errors of the same rule
+    if L > m:
+        err = Y[:, m:] - Y[:, :-m]
+    else:
+        err = np.full((n, 1), np.nan)
+    if L > 1 and np.all(np.isnan(err)):
+        err = Y[:, 1:] - Y[:, :-1]
+    qerr = np.nanquantile(np.where(np.isnan(err).all(axis=1, keepdims=True), 0.0, err), levels, axis=1).T if n else np.zeros((0, len(levels)))
+    qerr = np.nan_to_num(qerr)  # (n, Q)
+    # centre the errors on the point forecast: quantile of error minus its median
+    med = np.nanmedian(np.where(np.isnan(err).all(axis=1, keepdims=True), 0.0, err), axis=1) if n else np.zeros(0)
+    med = np.nan_to_num(med)
+    k = np.ceil((steps + 1) / m)
+    widen = np.sqrt(k)[None, :, None]
+    q = point[:, :, None] + (qerr - med[:, None])[:, None, :] * widen
+    start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
+    return ForecastArrays(np.asarray(levels, float), np.sort(q, axis=-1), point.copy(), start)
+
+
+def _ffill(Y: np.ndarray) -> np.ndarray:
+    if Y.size == 0:
+        return Y
+    mask = np.isnan(Y)
+    idx = np.where(~mask, np.arange(Y.shape[1])[None, :], 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    out = Y[np.arange(Y.shape[0])[:, None], idx]
+    return out
+
+
+class SeasonalNaivePredictor(Predictor):
+    def _forecast(self, panel, horizon, levels, progress=False):
+        m = self.estimator.params["season_length"] or fq.season_length(panel.frequency)
+        arr = seasonal_naive_arrays(panel, horizon, levels, m)
+        return arr.clip(0.0) if self.estimator.params.get("nonnegative") else arr
+
+
+class SeasonalNaiveEstimator(Estimator):
+    """Seasonal naive: the last season repeated. ``season_length`` defaults to the frequency's season."""
+
+    name = "SeasonalNaive"
+    capabilities = Capabilities(local=True, cold_start=False)
+    defaults = {"season_length": None, "nonnegative": False}
+    predictor_class = SeasonalNaivePredictor
+
+
+class NaivePredictor(Predictor):
+    def _forecast(self, panel, horizon, levels, progress=False):
+        arr = seasonal_naive_arrays(panel, horizon, levels, 1)
+        return arr.clip(0.0) if self.estimator.params.get("nonnegative") else arr
+
+
+class NaiveEstimator(Estimator):
+    """Naive: the last value repeated."""
+
+    name = "Naive"
+    capabilities = Capabilities(local=True)
+    defaults = {"nonnegative": False}
+    predictor_class = NaivePredictor

@@ -1,0 +1,40 @@
+"""Shared fixtures: paths to ../shared/data (skipped when absent) and small synthetic panels."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests using it skip with a reason on a fresh clone without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (set FC_SHARED_DATA to point at them)")
+    return SHARED_DATA
+
+
+def make_seasonal_frame(n_items: int = 3, length: int = 24 * 14, freq: str = "h", season: int = 24,
+                        seed: int = 0, noise: float = 0.1, level: float = 10.0) -> pd.DataFrame:
+    """Hourly-like series: level + daily sine + noise, in the canonical CUSTOM layout."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    rows = []
+    for i in range(n_items):
+        y = level * (1 + i) + 3 * np.sin(2 * np.pi * t / season) + rng.normal(0, noise, length)
+        rows.append(pd.DataFrame({"item_id": f"item_{i}", "timestamp": pd.date_range("2024-01-01", periods=length, freq=freq),
+                                  "target_value": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture
+def seasonal_frame() -> pd.DataFrame:
+    return make_seasonal_frame()
