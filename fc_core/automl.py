@@ -1,0 +1,581 @@
+"""AutoPredictor: backtest candidate algorithms, rank them, blend them per item, retrain, forecast.
+
+What Amazon Forecast's CreateAutoPredictor, GetAccuracyMetrics and
+CreatePredictorBacktestExportJob do, as one object:
+
+1. lay the backtest windows back from the end of the data (:mod:`fc_core.backtest`);
+2. train every candidate on the data before each window's cutoff and forecast the window;
+3. score each candidate per window and per item (:mod:`fc_core.metrics`) and rank them
+   by the optimization metric;
+4. build the ensemble: weights chosen greedily on the pooled backtest forecasts
+   (forward selection with replacement, Caruana et al. 2004), quantiles averaged level
+   by level; an item whose backtest the ensemble does not improve over the best single
+   candidate for that item uses that candidate instead;
+5. retrain the candidates the blend uses on all the data and forecast.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import frequency as fq
+from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor, canonical_name,
+                              get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
+from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
+from .errors import ConfigError, NotTrainedError
+from .forecast import Forecast
+from .io import atomic_dir, load_panel, save_arrays, load_arrays, save_panel
+from .panel import Panel
+
+OPTIMIZATION_METRICS = ("AverageWeightedQuantileLoss", "WAPE", "RMSE", "MASE", "MAPE")
+DEFAULT_ALGORITHMS = ("SeasonalNaive", "ETS", "Theta", "MSTL", "NPTS", "GBM", "ARIMA", "DeepAR+", "Prophet")
+ENSEMBLE = "AutoPredictor"
+
+
+@dataclass
+class _WindowResult:
+    window: BacktestWindow
+    rows: np.ndarray           # positions of scored items in the full panel
+    actuals: np.ndarray        # (n, H)
+    observed: np.ndarray       # (n, H)
+    insample: Panel            # training panel of the scored items (for MASE scaling)
+    forecasts: dict            # algorithm -> ForecastArrays
+    coverage: pd.DataFrame
+
+
+class AutoPredictor:
+    """Train and blend forecasting algorithms chosen by backtests.
+
+    Parameters
+    ----------
+    forecast_horizon : int
+        Steps to forecast.
+    frequency : str, optional
+        The data's frequency when omitted.
+    forecast_types : list of str
+        Quantiles such as ``"0.1"`` and/or ``"mean"`` (default 0.1, 0.5, 0.9 and mean).
+    backtest_windows : int
+        1 to 5.
+    backtest_offset : int, optional
+        Steps from the end of the data to the first window's cutoff (default the horizon).
+    algorithms : list of str, optional
+        Candidates (default :data:`DEFAULT_ALGORITHMS`); see
+        :func:`fc_core.algorithms.base.available_algorithms`.
+    optimization_metric : str
+        One of AverageWeightedQuantileLoss, WAPE, RMSE, MASE, MAPE.
+    forecast_dimensions : list of str, optional
+        Must match the dataset group's.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"`` for algorithms that can use a GPU.
+    algorithm_params : dict, optional
+        Per-algorithm hyperparameters, e.g. ``{"DeepAR+": {"epochs": 5}}``.
+    ensemble : bool
+        Blend candidates (default) or use the single best.
+    seed : int
+    n_jobs, scheduler :
+        Parallelism for local models (cores, or a Dask scheduler address).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown algorithm or metric, or a bad horizon, window count or offset.
+    """
+
+    def __init__(self, forecast_horizon: int, frequency: str | None = None,
+                 forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, backtest_windows: int = 1,
+                 backtest_offset: int | None = None, algorithms: Sequence[str] | None = None,
+                 optimization_metric: str = "AverageWeightedQuantileLoss",
+                 forecast_dimensions: Sequence[str] | None = None, device: str = "auto",
+                 algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
+                 n_jobs: int | None = None, scheduler=None):
+        if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
+            raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
+        if optimization_metric not in OPTIMIZATION_METRICS:
+            raise ConfigError(f"optimization_metric {optimization_metric!r}: choose one of {', '.join(OPTIMIZATION_METRICS)}.")
+        if device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device {device!r}: choose 'auto', 'cpu' or 'cuda'.")
+        self.forecast_horizon = int(forecast_horizon)
+        self.frequency = fq.normalize(frequency) if frequency else None
+        self.forecast_types = [str(t) for t in forecast_types]
+        self.levels, self.want_mean = parse_forecast_types(self.forecast_types)
+        self.backtest_windows = backtest_windows
+        self.backtest_offset = backtest_offset
+        names = list(algorithms) if algorithms else list(DEFAULT_ALGORITHMS)
+        self.algorithms = [canonical_name(a) for a in names]
+        if len(set(self.algorithms)) != len(self.algorithms):
+            raise ConfigError(f"algorithms {names} name one algorithm twice.")
+        self.optimization_metric = optimization_metric
+        self.forecast_dimensions = list(forecast_dimensions or [])
+        self.device = device
+        self.algorithm_params = {canonical_name(k): dict(v) for k, v in (algorithm_params or {}).items()}
+        self.ensemble = bool(ensemble)
+        self.seed = int(seed)
+        self.n_jobs = n_jobs
+        self.scheduler = scheduler
+        # fitted state
+        self.trained = False
+        self.panel: Panel | None = None
+        self.target_field = "target_value"
+        self.leaderboard_: pd.DataFrame | None = None
+        self.item_metrics_: pd.DataFrame | None = None
+        self.weights_: dict[str, float] = {}
+        self.item_choice_: pd.DataFrame | None = None
+        self.predictors_: dict[str, Predictor] = {}
+        self.backtest_frame_: pd.DataFrame | None = None
+        self.skipped_items_: pd.DataFrame | None = None
+        self.failed_: dict[str, str] = {}
+        self.timings_: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- config
+    def config(self) -> dict:
+        return {"forecast_horizon": self.forecast_horizon, "frequency": self.frequency,
+                "forecast_types": self.forecast_types, "backtest_windows": self.backtest_windows,
+                "backtest_offset": self.backtest_offset, "algorithms": self.algorithms,
+                "optimization_metric": self.optimization_metric, "forecast_dimensions": self.forecast_dimensions,
+                "device": self.device, "algorithm_params": self.algorithm_params, "ensemble": self.ensemble,
+                "seed": self.seed, "n_jobs": self.n_jobs}
+
+    def __repr__(self) -> str:
+        state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
+        return f"AutoPredictor(horizon={self.forecast_horizon}, algorithms={self.algorithms}, {state})"
+
+    @property
+    def score_levels(self) -> list[float]:
+        """Quantile levels produced internally: the requested ones plus the median."""
+        return sorted(set(self.levels) | {0.5})
+
+    def _estimator(self, name: str, panel: Panel, domain_count_like: bool):
+        cls = get_estimator_class(name)
+        params = dict(self.algorithm_params.get(name, {}))
+        if "nonnegative" in cls.defaults and domain_count_like:
+            params.setdefault("nonnegative", True)
+        if "device" in cls.defaults:
+            params.setdefault("device", self.device)
+        if "n_jobs" in cls.defaults and self.n_jobs is not None:
+            params.setdefault("n_jobs", self.n_jobs)
+        if "scheduler" in cls.defaults and self.scheduler is not None:
+            params.setdefault("scheduler", self.scheduler)
+        return cls(self.forecast_horizon, frequency=panel.frequency, forecast_types=self.forecast_types,
+                   seed=self.seed, **params)
+
+    # ----------------------------------------------------------------- train
+    def train(self, dataset_group, progress: bool = True, callback: Callable[[dict], None] | None = None) -> "AutoPredictor":
+        """Backtest every candidate, build the ensemble, retrain on all the data.
+
+        ``callback`` receives a dict (``stage``, ``algorithm``, ``window``, ``elapsed``)
+        before and after each step; widgets use it to show progress. Ctrl-C stops
+        the run (nothing of this predictor changes until training completes).
+
+        Raises
+        ------
+        ConfigError
+            If the horizon or the backtest windows do not fit the data.
+        """
+        from . import metrics
+
+        t_start = time.perf_counter()
+        panel = dataset_group.to_panel() if hasattr(dataset_group, "to_panel") else dataset_group
+        if self.frequency and fq.normalize(self.frequency) != panel.frequency:
+            raise ConfigError(f"AutoPredictor frequency {self.frequency} differs from the data's {panel.frequency}; "
+                              f"aggregate the data first: dataset_group.aggregate('{self.frequency}').")
+        if self.forecast_dimensions and list(panel.key_columns[1:]) != self.forecast_dimensions:
+            raise ConfigError(f"forecast_dimensions {self.forecast_dimensions} differ from the dataset group's "
+                              f"{panel.key_columns[1:]}; build the group with the same dimensions.")
+        check_horizon(self.forecast_horizon, int(panel.lengths.max(initial=0)))
+        count_like = bool(getattr(getattr(dataset_group, "domain", None), "count_like", False))
+        if hasattr(dataset_group, "target_field"):
+            self.target_field = dataset_group.target_field
+        windows = panel_windows(panel, self.forecast_horizon, self.backtest_windows, self.backtest_offset)
+        season = fq.season_length(panel.frequency)
+        levels = self.score_levels
+
+        steps = [(w, a) for w in windows for a in self.algorithms]
+        bar = _progress(len(steps) + len(self.algorithms), progress, "AutoPredictor")
+        results: list[_WindowResult] = []
+        failed: dict[str, str] = {}
+        timings: dict[str, float] = {a: 0.0 for a in self.algorithms}
+        try:
+            for w in windows:
+                cov = window_coverage(panel, w, self.forecast_horizon)
+                rows = np.flatnonzero(cov["reason"].to_numpy() == "")
+                if len(rows) == 0:
+                    raise ConfigError(f"backtest {w} has no item with history before and actuals after its cutoff; "
+                                      "use fewer windows or a smaller offset.")
+                sub = panel.select(rows)
+                train_panel = sub.truncate(w.cutoff, keep_related_future=self.forecast_horizon)
+                actuals, observed = sub.actuals_after(w.cutoff, self.forecast_horizon)
+                fc = {}
+                for a in self.algorithms:
+                    if a in failed:
+                        bar.update(1)
+                        continue
+                    _notify(callback, "backtest", a, w.index, t_start)
+                    bar.set_description(f"backtest window {w.index + 1}/{len(windows)}: {a}")
+                    t0 = time.perf_counter()
+                    try:
+                        est = self._estimator(a, panel, count_like)
+                        pred = est.train(train_panel)
+                        fc[a] = pred.predict_arrays(train_panel, levels=levels)
+                    except KeyboardInterrupt:
+                        raise
+                    except Exception as exc:  # one algorithm must not sink the run
+                        failed[a] = f"{type(exc).__name__}: {exc}"
+                        warnings.warn(f"{a} failed in backtest window {w.index} and is left out: {failed[a]}")
+                    timings[a] += time.perf_counter() - t0
+                    bar.update(1)
+                results.append(_WindowResult(w, rows, actuals, observed, train_panel, fc, cov))
+            ok = [a for a in self.algorithms if a not in failed]
+            if not ok:
+                raise ConfigError("every candidate algorithm failed in the backtests: " +
+                                  "; ".join(f"{k}: {v}" for k, v in failed.items()))
+            for r in results:
+                r.forecasts = {a: r.forecasts[a] for a in ok}
+
+            # ---- scoring, ranking and the ensemble
+            board, item_metrics = self._score(results, ok, season, metrics)
+            weights = self._greedy_weights(results, ok, season, metrics) if self.ensemble and len(ok) > 1 else {}
+            if not weights:
+                best = board.groupby("algorithm")[self.optimization_metric].mean().loc[ok].idxmin()
+                weights = {best: 1.0}
+            ens_results = [self._blend(r.forecasts, weights) for r in results]
+            board, item_metrics = self._add_ensemble_scores(board, item_metrics, results, ens_results, season, metrics)
+            choice = self._item_choice(panel, item_metrics, ok)
+
+            # ---- final training on all the data
+            used = sorted(set(weights) | set(choice["algorithm"]) - {ENSEMBLE}, key=self.algorithms.index)
+            predictors = {}
+            for a in used:
+                _notify(callback, "train", a, None, t_start)
+                bar.set_description(f"final training: {a}")
+                t0 = time.perf_counter()
+                try:
+                    predictors[a] = self._estimator(a, panel, count_like).train(panel)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:
+                    failed[a] = f"final training: {type(exc).__name__}: {exc}"
+                    warnings.warn(f"{a} failed in final training and is left out: {failed[a]}")
+                timings[a] += time.perf_counter() - t0
+                bar.update(1)
+            bar.update(len(self.algorithms) - len(used))
+        finally:
+            bar.close()
+        if not predictors:
+            raise ConfigError("every algorithm failed in final training: " + "; ".join(failed.values()))
+        weights = {a: w for a, w in weights.items() if a in predictors}
+        tot = sum(weights.values())
+        weights = {a: w / tot for a, w in weights.items()} if tot > 0 else {next(iter(predictors)): 1.0}
+        choice.loc[~choice["algorithm"].isin([ENSEMBLE, *predictors]), "algorithm"] = ENSEMBLE
+
+        # commit the fitted state only now
+        self.panel = panel
+        self.leaderboard_ = board
+        self.item_metrics_ = item_metrics
+        self.weights_ = weights
+        self.item_choice_ = choice
+        self.predictors_ = predictors
+        self.failed_ = failed
+        self.timings_ = {**timings, "total": time.perf_counter() - t_start}
+        self.backtest_frame_ = self._backtest_frame(panel, results, ens_results)
+        self.skipped_items_ = pd.concat(
+            [r.coverage.loc[r.coverage["reason"] != ""].assign(backtest_window=r.window.index) for r in results],
+            ignore_index=True)
+        self.trained = True
+        _notify(callback, "done", None, None, t_start)
+        return self
+
+    # ------------------------------------------------------------- internals
+    def _score(self, results, algos, season, metrics):
+        rows, items = [], []
+        for r in results:
+            for a in algos:
+                per_item, overall = metrics.evaluate(r.actuals, r.observed, r.forecasts[a], r.insample, season,
+                                                     quantiles=self.levels)
+                rows.append({"algorithm": a, "backtest_window": r.window.index,
+                             "window_start": r.window.start, "window_end": r.window.end, **overall})
+                per_item = per_item.copy()
+                per_item.insert(0, "algorithm", a)
+                per_item.insert(1, "backtest_window", r.window.index)
+                per_item.insert(2, "row", r.rows)
+                items.append(per_item)
+        return pd.DataFrame(rows), pd.concat(items, ignore_index=True)
+
+    def _stack(self, results, fc_of):
+        """Concatenate windows: actuals (N, H), observed, ForecastArrays, insample list."""
+        A = np.concatenate([r.actuals for r in results])
+        O = np.concatenate([r.observed for r in results])
+        F = [fc_of(r) for r in results]
+        arr = ForecastArrays(F[0].quantile_levels, np.concatenate([f.quantiles for f in F]),
+                             np.concatenate([f.mean for f in F]),
+                             pd.DatetimeIndex(np.concatenate([f.start.values for f in F])))
+        return A, O, arr
+
+    def _greedy_weights(self, results, algos, season, metrics, rounds: int = 20) -> dict:
+        insample = _concat_panels([r.insample for r in results])
+        A, O, _ = self._stack(results, lambda r: r.forecasts[algos[0]])
+        stacked = {a: self._stack(results, lambda r, a=a: r.forecasts[a])[2] for a in algos}
+        counts = {a: 0 for a in algos}
+        best_loss, history = np.inf, []
+        for _ in range(rounds):
+            cand_loss = {}
+            for a in algos:
+                trial = dict(counts)
+                trial[a] += 1
+                arr = _blend_arrays(stacked, trial)
+                _, overall = metrics.evaluate(A, O, arr, insample, season, quantiles=self.levels)
+                cand_loss[a] = overall[self.optimization_metric]
+            a_best = min(cand_loss, key=lambda k: (np.nan_to_num(cand_loss[k], nan=np.inf), algos.index(k)))
+            if cand_loss[a_best] >= best_loss - 1e-12 and sum(counts.values()) > 0:
+                break
+            counts[a_best] += 1
+            best_loss = cand_loss[a_best]
+            history.append((a_best, best_loss))
+        tot = sum(counts.values())
+        return {a: c / tot for a, c in counts.items() if c > 0}
+
+    def _blend(self, forecasts: dict, weights: dict) -> ForecastArrays:
+        return _blend_arrays(forecasts, weights)
+
+    def _add_ensemble_scores(self, board, item_metrics, results, ens_results, season, metrics):
+        rows, items = [], []
+        for r, e in zip(results, ens_results):
+            per_item, overall = metrics.evaluate(r.actuals, r.observed, e, r.insample, season, quantiles=self.levels)
+            rows.append({"algorithm": ENSEMBLE, "backtest_window": r.window.index,
+                         "window_start": r.window.start, "window_end": r.window.end, **overall})
+            per_item = per_item.copy()
+            per_item.insert(0, "algorithm", ENSEMBLE)
+            per_item.insert(1, "backtest_window", r.window.index)
+            per_item.insert(2, "row", r.rows)
+            items.append(per_item)
+        return (pd.concat([board, pd.DataFrame(rows)], ignore_index=True),
+                pd.concat([item_metrics, *items], ignore_index=True))
+
+    def _item_choice(self, panel: Panel, item_metrics: pd.DataFrame, algos) -> pd.DataFrame:
+        """Per item: the ensemble, unless a single candidate scored better on that item's backtests."""
+        m = self.optimization_metric
+        per = item_metrics.groupby(["row", "algorithm"])[m].mean().unstack("algorithm")
+        choice = pd.Series(ENSEMBLE, index=pd.RangeIndex(panel.n_series), dtype=object)
+        if ENSEMBLE in per.columns and len(algos) > 1:
+            singles = per[[a for a in algos if a in per.columns]]
+            best_single = singles.idxmin(axis=1, skipna=True)
+            best_val = singles.min(axis=1, skipna=True)
+            worse = (per[ENSEMBLE] > best_val + 1e-12) & best_val.notna()
+            choice.loc[worse.index[worse]] = best_single[worse].values
+        out = panel.keys.copy()
+        out["algorithm"] = choice.values
+        return out
+
+    def _backtest_frame(self, panel, results, ens_results) -> pd.DataFrame:
+        parts = []
+        for r, e in zip(results, ens_results):
+            sub = panel.select(r.rows)
+            for name, arr in [(ENSEMBLE, e), *r.forecasts.items()]:
+                f = to_forecast_frame(sub, arr, self.forecast_types)
+                f.insert(len(sub.key_columns) + 1, self.target_field, r.actuals.reshape(-1))
+                f["observed"] = r.observed.reshape(-1)
+                f["algorithm"] = name
+                f["backtest_window"] = r.window.index
+                f["backtestwindow_start_time"] = r.window.start
+                f["backtestwindow_end_time"] = r.window.end
+                parts.append(f)
+        return pd.concat(parts, ignore_index=True)
+
+    def _check(self):
+        if not self.trained:
+            raise NotTrainedError("call AutoPredictor.train(dataset_group) first.")
+
+    # ---------------------------------------------------------------- results
+    def leaderboard(self, per_window: bool = False) -> pd.DataFrame:
+        """Algorithms by metric (mean over backtest windows), best first; ``per_window`` for detail."""
+        self._check()
+        b = self.leaderboard_
+        if per_window:
+            return b.sort_values(["backtest_window", self.optimization_metric]).reset_index(drop=True)
+        num = b.drop(columns=["backtest_window", "window_start", "window_end"]).groupby("algorithm").mean(numeric_only=True)
+        num = num.sort_values(self.optimization_metric)
+        num["weight"] = [self.weights_.get(a, 0.0) if a != ENSEMBLE else np.nan for a in num.index]
+        num["items_chosen"] = [int((self.item_choice_["algorithm"] == a).sum()) for a in num.index]
+        num["train_seconds"] = [self.timings_.get(a, np.nan) for a in num.index]
+        return num.reset_index()
+
+    def accuracy_metrics(self) -> pd.DataFrame:
+        """Overall metrics per algorithm and window, in GetAccuracyMetrics' spirit (a flat table)."""
+        self._check()
+        return self.leaderboard_.copy()
+
+    def item_metrics(self, algorithm: str = ENSEMBLE) -> pd.DataFrame:
+        """Per-item, per-window metrics of one algorithm (default the ensemble) with the item keys."""
+        self._check()
+        m = self.item_metrics_[self.item_metrics_["algorithm"] == algorithm]
+        keys = self.panel.keys.iloc[m["row"].to_numpy()].reset_index(drop=True)
+        return pd.concat([keys, m.drop(columns=["row"]).reset_index(drop=True)], axis=1)
+
+    def backtest_forecasts(self, algorithm: str | None = ENSEMBLE) -> pd.DataFrame:
+        """Backtest forecasts beside the actuals (CreatePredictorBacktestExportJob's forecasted values)."""
+        self._check()
+        f = self.backtest_frame_
+        return f if algorithm is None else f[f["algorithm"] == algorithm].reset_index(drop=True)
+
+    def export_backtest(self, folder) -> dict:
+        """Write ``backtest_forecasts.csv`` and ``accuracy_metrics.csv`` (per item and window) into ``folder``."""
+        from .io import write_frame
+
+        self._check()
+        folder = str(folder).rstrip("/")
+        bf = self.backtest_forecasts(None).copy()
+        for c in ("timestamp", "backtestwindow_start_time", "backtestwindow_end_time"):
+            bf[c] = pd.to_datetime(bf[c]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        acc = pd.concat([self.item_metrics(a) for a in self.leaderboard_["algorithm"].unique()], ignore_index=True)
+        return {"backtest_forecasts": write_frame(bf, f"{folder}/backtest_forecasts.csv"),
+                "accuracy_metrics": write_frame(acc, f"{folder}/accuracy_metrics.csv")}
+
+    # --------------------------------------------------------------- forecast
+    def forecast(self, items=None, data=None) -> Forecast:
+        """Forecasts of all items (or a selection) after the end of the data (CreateForecast)."""
+        from .algorithms.base import select_items
+
+        self._check()
+        panel = self.panel if data is None else (data.to_panel() if hasattr(data, "to_panel") else data)
+        rows = np.arange(panel.n_series)
+        if items is not None:
+            sub = select_items(panel, items)
+            key = panel.keys.astype(str).apply(tuple, axis=1)
+            want = set(sub.keys.astype(str).apply(tuple, axis=1))
+            rows = np.flatnonzero(key.isin(want).to_numpy())
+            panel = panel.select(rows)
+        arrays = {a: p.predict_arrays(panel, levels=self.score_levels) for a, p in self.predictors_.items()}
+        ens = _blend_arrays(arrays, self.weights_)
+        choice = self._choice_for(panel)
+        q, m = ens.quantiles.copy(), ens.mean.copy()
+        for a, arr in arrays.items():
+            sel = choice == a
+            q[sel], m[sel] = arr.quantiles[sel], arr.mean[sel]
+        out = ForecastArrays(ens.quantile_levels, np.sort(q, axis=-1), m, ens.start)
+        frame = to_forecast_frame(panel, out, self.forecast_types)
+        return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
+                        info={"weights": dict(self.weights_)})
+
+    def _choice_for(self, panel: Panel) -> np.ndarray:
+        ch = self.item_choice_
+        keys = panel.key_columns
+        lut = dict(zip(ch[keys].astype(str).apply(tuple, axis=1), ch["algorithm"]))
+        mine = panel.keys[keys].astype(str).apply(tuple, axis=1)
+        return np.array([lut.get(k, ENSEMBLE) for k in mine], dtype=object)
+
+    # ---------------------------------------------------------------- retrain
+    def retrain(self, dataset_group, progress: bool = True) -> "AutoPredictor":
+        """A new AutoPredictor with the same configuration trained on newer data
+        (Amazon Forecast's ``ReferencePredictorArn``)."""
+        return AutoPredictor(**self.config()).train(dataset_group, progress=progress)
+
+    # ---------------------------------------------------------------- persist
+    def save(self, path) -> Path:
+        """Save to folder ``path``: JSON config, Parquet tables, sub-predictors; no pickle; atomic."""
+        self._check()
+        with atomic_dir(path) as tmp:
+            save_panel(self.panel, tmp / "panel")
+            for a, p in self.predictors_.items():
+                p.save(tmp / "predictors" / _slug(a))
+            self.leaderboard_.to_parquet(tmp / "leaderboard.parquet", index=False)
+            self.item_metrics_.to_parquet(tmp / "item_metrics.parquet", index=False)
+            self.item_choice_.astype({c: str for c in self.panel.key_columns}).to_parquet(tmp / "item_choice.parquet", index=False)
+            self.backtest_frame_.to_parquet(tmp / "backtest_forecasts.parquet", index=False)
+            if self.skipped_items_ is not None:
+                self.skipped_items_.astype({c: str for c in self.panel.key_columns}).to_parquet(tmp / "skipped_items.parquet", index=False)
+            doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
+                   "weights": self.weights_, "failed": self.failed_, "timings": self.timings_,
+                   "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
+            (tmp / "fc_artifact.json").write_text(json.dumps(doc, indent=2, default=str))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path) -> "AutoPredictor":
+        """Load an AutoPredictor saved by :meth:`save`.
+
+        Raises
+        ------
+        ArtifactError
+            If the folder was not written by :meth:`save`.
+        """
+        folder = Path(path)
+        doc = read_artifact(folder, "auto_predictor")
+        self = cls(**doc["config"])
+        self.panel = load_panel(folder / "panel")
+        self.predictors_ = {a: Predictor.load(folder / "predictors" / s) for a, s in doc["predictors"].items()}
+        self.leaderboard_ = pd.read_parquet(folder / "leaderboard.parquet")
+        self.item_metrics_ = pd.read_parquet(folder / "item_metrics.parquet")
+        self.item_choice_ = pd.read_parquet(folder / "item_choice.parquet")
+        self.backtest_frame_ = pd.read_parquet(folder / "backtest_forecasts.parquet")
+        sk = folder / "skipped_items.parquet"
+        self.skipped_items_ = pd.read_parquet(sk) if sk.exists() else None
+        self.weights_ = doc["weights"]
+        self.failed_ = doc["failed"]
+        self.timings_ = doc["timings"]
+        self.target_field = doc["target_field"]
+        self.trained = True
+        return self
+
+
+# ------------------------------------------------------------------- helpers
+def _blend_arrays(forecasts: dict, weights: dict) -> ForecastArrays:
+    """Weighted average of forecasts level by level (quantile averaging) and of means."""
+    tot = float(sum(weights.values()))
+    first = next(iter(forecasts[a] for a in weights))
+    q = np.zeros_like(first.quantiles)
+    m = np.zeros_like(first.mean)
+    for a, w in weights.items():
+        if w <= 0:
+            continue
+        f = forecasts[a]
+        q += (w / tot) * f.quantiles
+        m += (w / tot) * f.mean
+    return ForecastArrays(first.quantile_levels, np.sort(q, axis=-1), m, first.start)
+
+
+def _concat_panels(panels: list[Panel]) -> Panel:
+    """Stack the series of several panels (for pooled scoring across windows)."""
+    if len(panels) == 1:
+        return panels[0]
+    lens = np.concatenate([p.lengths for p in panels])
+    return Panel(keys=pd.concat([p.keys for p in panels], ignore_index=True),
+                 starts=pd.DatetimeIndex(np.concatenate([p.starts.values for p in panels])),
+                 indptr=np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
+                 values=np.concatenate([p.values for p in panels]),
+                 observed=np.concatenate([p.observed for p in panels]),
+                 frequency=panels[0].frequency)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _notify(callback, stage, algorithm, window, t_start):
+    if callback is not None:
+        callback({"stage": stage, "algorithm": algorithm, "window": window,
+                  "elapsed": time.perf_counter() - t_start})
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_description(self, s):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc)

@@ -1,0 +1,139 @@
+"""Backtest windows (Amazon Forecast's ``EvaluationParameters``): pure, no models.
+
+Windows are laid back from the end of the data. Window 0 is the most recent:
+its training data ends at ``cutoff_0 = end - offset`` steps and it scores the
+``forecast_horizon`` steps after the cutoff. Each further window moves back by
+one horizon: ``cutoff_w = end - offset - w * forecast_horizon``.
+
+``offset`` (Amazon's ``BacktestWindowOffset``) defaults to the horizon and must
+satisfy ``horizon <= offset < length / 2``; the number of windows
+(``NumberOfBacktestWindows``) is 1 to 5.
+
+>>> import pandas as pd
+>>> w = backtest_windows(pd.Timestamp("2024-01-10"), 24 * 10, "H", forecast_horizon=24, windows=2)
+>>> [str(x.cutoff) for x in w]
+['2024-01-09 00:00:00', '2024-01-08 00:00:00']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import frequency as fq
+from .errors import ConfigError
+
+MAX_WINDOWS = 5
+MAX_HORIZON = 500
+
+
+@dataclass(frozen=True)
+class BacktestWindow:
+    """One backtest window.
+
+    Attributes
+    ----------
+    index : int
+        0 for the most recent window.
+    cutoff : Timestamp
+        Last timestamp of the training data.
+    start, end : Timestamp
+        First and last scored timestamps.
+    """
+
+    index: int
+    cutoff: pd.Timestamp
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    def __str__(self) -> str:
+        return f"window {self.index}: train to {self.cutoff}, test {self.start} .. {self.end}"
+
+
+def max_forecast_horizon(length: int) -> int:
+    """The longest horizon the data supports: the lesser of 500 steps and a third of the
+    longest series (Amazon Forecast's limit)."""
+    return int(min(MAX_HORIZON, length // 3))
+
+
+def check_horizon(forecast_horizon: int, length: int) -> None:
+    """Refuse a horizon beyond what the data supports, saying the maximum.
+
+    Raises
+    ------
+    ConfigError
+    """
+    mx = max_forecast_horizon(length)
+    if forecast_horizon > mx:
+        raise ConfigError(
+            f"forecast_horizon={forecast_horizon} is too long for series of at most {length} steps: "
+            f"the maximum is {mx} (a third of the data, at most {MAX_HORIZON}). Shorten the horizon or "
+            "provide more history."
+        )
+
+
+def backtest_windows(end: pd.Timestamp, length: int, frequency: str, forecast_horizon: int,
+                     windows: int = 1, offset: int | None = None) -> list[BacktestWindow]:
+    """The backtest windows for data ending at ``end`` whose longest series has ``length`` steps.
+
+    Raises
+    ------
+    ConfigError
+        If the number of windows is not 1 to 5, the offset is outside
+        ``horizon <= offset < length / 2``, or the windows need more history than there is.
+    """
+    if not isinstance(windows, (int, np.integer)) or not 1 <= windows <= MAX_WINDOWS:
+        raise ConfigError(f"backtest_windows must be 1 to {MAX_WINDOWS}, got {windows!r}.")
+    offset = forecast_horizon if offset is None else int(offset)
+    if offset < forecast_horizon:
+        raise ConfigError(f"backtest_offset={offset} is shorter than the forecast horizon {forecast_horizon}; "
+                          "it must be at least the horizon.")
+    if offset >= length / 2:
+        raise ConfigError(
+            f"backtest_offset={offset} must be less than half the series length ({length} steps, so at most "
+            f"{max((length - 1) // 2, 0)}); use a smaller offset or fewer windows."
+        )
+    need = offset + (windows - 1) * forecast_horizon
+    if need >= length:
+        raise ConfigError(
+            f"{windows} backtest windows of {forecast_horizon} steps with offset {offset} need more than "
+            f"{need} steps of history; the longest series has {length}. Use fewer windows."
+        )
+    off = fq.to_offset(frequency)
+    out = []
+    for w in range(windows):
+        cutoff = pd.Timestamp(end) - (offset + w * forecast_horizon) * off
+        out.append(BacktestWindow(w, cutoff, cutoff + off, cutoff + forecast_horizon * off))
+    return out
+
+
+def panel_windows(panel, forecast_horizon: int, windows: int = 1, offset: int | None = None) -> list[BacktestWindow]:
+    """:func:`backtest_windows` for a :class:`~fc_core.panel.Panel` (its latest end and longest series)."""
+    if panel.n_series == 0 or panel.lengths.max() == 0:
+        raise ConfigError("the data has no history to backtest on.")
+    ends = panel.end_timestamps()[panel.lengths > 0]
+    return backtest_windows(ends.max(), int(panel.lengths.max()), panel.frequency, forecast_horizon, windows, offset)
+
+
+def window_coverage(panel, window: BacktestWindow, forecast_horizon: int, min_train: int = 2) -> pd.DataFrame:
+    """Which items a window can score, and why the others are left out.
+
+    Returns a frame with the key columns, ``train_length`` (observed points up to the
+    cutoff), ``test_points`` (observed points in the window) and ``reason`` (empty when
+    the item is scored; otherwise ``"too short"``, ``"no actuals in window"`` or
+    ``"starts after cutoff"``).
+    """
+    pos = fq.step_index(pd.DatetimeIndex([window.cutoff] * panel.n_series), panel.starts, panel.frequency)
+    n_train = np.clip(np.floor(pos + 1e-9).astype(np.int64) + 1, 0, panel.lengths)
+    obs_train = np.array([panel.observed_mask(i)[:n_train[i]].sum() for i in range(panel.n_series)], dtype=np.int64)
+    _, obs = panel.actuals_after(window.cutoff, forecast_horizon)
+    test_points = obs.sum(axis=1)
+    reason = np.where(n_train <= 0, "starts after cutoff",
+                      np.where(obs_train < min_train, "too short",
+                               np.where(test_points == 0, "no actuals in window", "")))
+    out = panel.keys.copy()
+    out["train_length"] = obs_train
+    out["test_points"] = test_points
+    out["reason"] = reason
+    return out

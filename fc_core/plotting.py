@@ -1,0 +1,183 @@
+"""Matplotlib charts shared by the widgets and the notebooks.
+
+Every function returns a ``matplotlib.figure.Figure`` and never calls
+``plt.show()``; titles, axis labels and legends name the item, the quantiles and
+the target.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+
+BAND_COLOR = "#1f77b4"
+ACTUAL_COLOR = "#222222"
+
+
+def _figure(ax=None, figsize=(10, 3.6)):
+    import matplotlib
+
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams.setdefault("figure.dpi", 100)
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def history_of(data, item_id=None, target_field: str | None = None, **dimensions) -> pd.Series:
+    """The target of one item (and dimension values) as a time-indexed Series, or the sum
+    over all items when ``item_id`` is None. ``data`` is a DatasetGroup or a canonical frame."""
+    frame = getattr(data, "target", data)
+    keys = getattr(data, "key_columns", None) or [frame.columns[0]]
+    target = target_field or getattr(data, "target_field", None) or frame.columns[-1]
+    mask = pd.Series(True, index=frame.index)
+    filters = dict(dimensions)
+    if item_id is not None:
+        filters[keys[0]] = item_id
+    for col, val in filters.items():
+        mask &= frame[col].astype(str) == str(val)
+    if item_id is not None and not mask.any():
+        raise ConfigError(f"item {item_id!r} {dimensions or ''} is not in the data.")
+    sel = frame.loc[mask, ["timestamp", target]]
+    return sel.groupby("timestamp")[target].sum().sort_index()
+
+
+def quantile_pairs(columns: Sequence[str]) -> list[tuple[str, str]]:
+    """Symmetric quantile column pairs, outermost first: ``[("p10", "p90")]`` for p10/p50/p90."""
+    qs = sorted((float(c[1:]), c) for c in columns if c.startswith("p") and _is_num(c[1:]))
+    pairs = []
+    i, j = 0, len(qs) - 1
+    while i < j:
+        if qs[i][0] < 50 < qs[j][0]:
+            pairs.append((qs[i][1], qs[j][1]))
+        i, j = i + 1, j - 1
+    return pairs
+
+
+def _is_num(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def plot_forecast(forecast, item_id, history=None, interval: tuple[str, str] | None = None,
+                  actuals: pd.Series | pd.DataFrame | None = None, history_points: int | None = None,
+                  ax=None, title: str | None = None, target_label: str | None = None, **dimensions):
+    """Fan chart of one item: history, quantile bands, median, mean, and actuals when known.
+
+    Parameters
+    ----------
+    forecast : Forecast or DataFrame
+        Forecast frame with ``timestamp`` and quantile columns.
+    item_id : str
+        The item to draw.
+    history : DatasetGroup or DataFrame, optional
+        Past values drawn before the forecast.
+    interval : (str, str), optional
+        The band to draw, e.g. ``("p10", "p90")``; default every symmetric pair.
+    actuals : Series or DataFrame, optional
+        Values over the forecast period (backtests).
+    history_points : int, optional
+        Draw only the last so many points of history (default 4 horizons).
+    """
+    frame = getattr(forecast, "frame", forecast)
+    keys = getattr(forecast, "key_columns", None) or [frame.columns[0]]
+    f = frame[frame[keys[0]].astype(str) == str(item_id)]
+    for col, val in dimensions.items():
+        f = f[f[col].astype(str) == str(val)]
+    if f.empty:
+        raise ConfigError(f"no forecast for item {item_id!r} {dimensions or ''}.")
+    f = f.sort_values("timestamp")
+    fig, ax = _figure(ax)
+    if history is not None:
+        h = history_of(history, item_id, **dimensions)
+        n = history_points if history_points is not None else 4 * len(f)
+        h = h.iloc[-n:] if n else h.iloc[:0]
+        ax.plot(h.index, h.values, color=ACTUAL_COLOR, lw=1.1, label="history")
+    cols = [c for c in f.columns if c not in (*keys, "timestamp")]
+    pairs = [interval] if interval else quantile_pairs(cols)
+    for k, (lo, hi) in enumerate(pairs):
+        if lo not in f.columns or hi not in f.columns:
+            raise ConfigError(f"the forecast has no {lo}/{hi} columns; it has {cols}.")
+        ax.fill_between(f["timestamp"], f[lo], f[hi], color=BAND_COLOR, alpha=0.18 + 0.12 * k,
+                        lw=0, label=f"{lo} to {hi}")
+    if "p50" in f.columns:
+        ax.plot(f["timestamp"], f["p50"], color=BAND_COLOR, lw=1.6, label="p50 (median)")
+    if "mean" in f.columns:
+        ax.plot(f["timestamp"], f["mean"], color="#ff7f0e", lw=1.2, ls="--", label="mean")
+    if actuals is not None:
+        a = actuals
+        if isinstance(a, pd.DataFrame):
+            tcol = [c for c in a.columns if c not in (*keys, "timestamp")][0]
+            a = a.set_index("timestamp")[tcol]
+        ax.plot(a.index, a.values, color="#d62728", lw=1.2, marker=".", ms=3, label="actual")
+    label = target_label or getattr(history, "target_field", None) or "target"
+    ax.set_title(title or f"Forecast for {item_id}" + "".join(f", {k}={v}" for k, v in dimensions.items()))
+    ax.set_xlabel("time")
+    ax.set_ylabel(label)
+    ax.legend(loc="upper left", fontsize=8, ncol=3)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def plot_backtest_windows(data, windows, item_id=None, ax=None, title: str | None = None):
+    """The data's timeline (one item, or all items summed) with backtest windows shaded."""
+    h = history_of(data, item_id)
+    fig, ax = _figure(ax)
+    ax.plot(h.index, h.values, color=ACTUAL_COLOR, lw=0.9, label=f"{item_id}" if item_id else "all items (sum)")
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
+    for w in windows:
+        c = colors[w.index % len(colors)]
+        ax.axvspan(w.start, w.end, color=c, alpha=0.25, label=f"backtest window {w.index + 1}")
+        ax.axvline(w.cutoff, color=c, lw=0.8, ls=":")
+    label = getattr(data, "target_field", "target")
+    ax.set_title(title or f"Backtest windows over {'item ' + str(item_id) if item_id else 'all items (sum)'}")
+    ax.set_xlabel("time")
+    ax.set_ylabel(label)
+    ax.legend(loc="upper left", fontsize=8, ncol=3)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def plot_leaderboard(board: pd.DataFrame, metric: str = "AverageWeightedQuantileLoss", ax=None):
+    """Horizontal bars of one metric per algorithm, best marked."""
+    b = board.dropna(subset=[metric]).sort_values(metric, ascending=False)
+    fig, ax = _figure(ax, figsize=(7, 0.45 * len(b) + 1.2))
+    colors = ["#2ca02c" if v == b[metric].min() else "#7f7f7f" for v in b[metric]]
+    ax.barh(b["algorithm"], b[metric], color=colors)
+    for y, v in enumerate(b[metric]):
+        ax.text(v, y, f" {v:.4g}", va="center", fontsize=8)
+    ax.set_xlabel(f"{metric} (lower is better)")
+    ax.set_title(f"Leaderboard by {metric} (best in green)")
+    return fig
+
+
+def plot_series(data, items: Sequence, ax=None, title: str | None = None):
+    """Several items' history on one chart (dataset preview)."""
+    fig, ax = _figure(ax)
+    for it in items:
+        h = history_of(data, it)
+        ax.plot(h.index, h.values, lw=0.9, label=str(it))
+    ax.set_title(title or f"{len(items)} item(s)")
+    ax.set_xlabel("time")
+    ax.set_ylabel(getattr(data, "target_field", "target"))
+    if items:
+        ax.legend(loc="upper left", fontsize=8, ncol=4)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def save_figure(fig, path) -> str:
+    """Save a figure as PNG atomically."""
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    return str(path)

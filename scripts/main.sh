@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up (once) and run the main job: the getting-started notebook on the built-in demo data.
+# Results land in ${1:-output}/: forecast.csv, accuracy_metrics.csv, backtest_forecasts.csv, charts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+out="${1:-output}"
+mkdir -p "$out"
+python -m papermill notebooks/getting_started.ipynb "$out/getting_started.ipynb" -p output_dir "$out" --progress-bar
+echo "results in $out/"
+ls "$out"

@@ -1,0 +1,59 @@
+"""The install paths stay true: environment.yml matches pyproject.toml; README's commands exist;
+import fc_core stays light."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI's
+CONDA_NAME = {"torch": "pytorch", "gluonts[torch]": "gluonts"}
+
+
+def _name_spec(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$", req)
+    return m.group(1).lower(), m.group(2).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {}
+    for d in env["dependencies"]:
+        if isinstance(d, str) and d not in ("pip",) and not d.startswith("python="):
+            n, s = _name_spec(d)
+            conda[n] = s
+    expected = {}
+    for d in deps:
+        n, s = _name_spec(d)
+        expected[CONDA_NAME.get(n, n)] = s
+    assert conda == expected, (
+        "environment.yml and pyproject.toml disagree; "
+        f"only in pyproject: {sorted(set(expected) - set(conda))}, only in environment.yml: "
+        f"{sorted(set(conda) - set(expected))}, different specs: "
+        f"{sorted(k for k in set(conda) & set(expected) if conda[k] != expected[k])}"
+    )
+    pip_section = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
+    assert "-e ." in pip_section
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
+    assert blocks[0].strip() == "bash scripts/main.sh"
+    assert blocks[1].strip() == "bash scripts/test.sh"
+    assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_import_is_fast_and_light():
+    code = ("import time, sys; t = time.perf_counter(); import fc_core; dt = time.perf_counter() - t; "
+            "heavy = [m for m in ('torch', 'gluonts', 'prophet', 'statsforecast', 'lightgbm', 'statsmodels') "
+            "if m in sys.modules]; print(dt, heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert float(out[0]) < 1.0
+    assert out[1].strip() == "[]"
