@@ -81,6 +81,11 @@ class AutoPredictor:
     seed : int
     n_jobs, scheduler :
         Parallelism for local models (cores, or a Dask scheduler address).
+    item_selection : bool
+        Let an item use a single candidate, or the even blend of its two best, where that
+        beat the global blend on the item's backtests.
+    item_switch_margin : float
+        Relative improvement an item's own choice must show to replace the global blend.
 
     Raises
     ------
@@ -94,7 +99,8 @@ class AutoPredictor:
                  optimization_metric: str = "AverageWeightedQuantileLoss",
                  forecast_dimensions: Sequence[str] | None = None, device: str = "auto",
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
-                 n_jobs: int | None = None, scheduler=None):
+                 n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
+                 item_switch_margin: float = 0.0):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
         if optimization_metric not in OPTIMIZATION_METRICS:
@@ -119,6 +125,8 @@ class AutoPredictor:
         self.seed = int(seed)
         self.n_jobs = n_jobs
         self.scheduler = scheduler
+        self.item_selection = bool(item_selection)
+        self.item_switch_margin = float(item_switch_margin)
         # fitted state
         self.trained = False
         self.panel: Panel | None = None
@@ -140,7 +148,8 @@ class AutoPredictor:
                 "backtest_offset": self.backtest_offset, "algorithms": self.algorithms,
                 "optimization_metric": self.optimization_metric, "forecast_dimensions": self.forecast_dimensions,
                 "device": self.device, "algorithm_params": self.algorithm_params, "ensemble": self.ensemble,
-                "seed": self.seed, "n_jobs": self.n_jobs}
+                "seed": self.seed, "n_jobs": self.n_jobs, "item_selection": self.item_selection,
+                "item_switch_margin": self.item_switch_margin}
 
     def __repr__(self) -> str:
         state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
@@ -244,12 +253,20 @@ class AutoPredictor:
             if not weights:
                 best = board.groupby("algorithm")[self.optimization_metric].mean().loc[ok].idxmin()
                 weights = {best: 1.0}
-            ens_results = [self._blend(r.forecasts, weights) for r in results]
+            glob_results = [_blend_arrays(r.forecasts, weights) for r in results]
+            _, glob_items = self._add_ensemble_scores(board.iloc[:0], item_metrics.iloc[:0], results, glob_results,
+                                                      season, metrics)
+            singles, pair_of_row, pair_score = self._item_blends(results, ok, season, metrics)
+            choice = self._item_choice(panel, glob_items, ok, singles, pair_of_row, pair_score)
+            ens_results = [self._apply_choice(r.forecasts, g, choice["algorithm"].to_numpy()[r.rows])
+                           for r, g in zip(results, glob_results)]
             board, item_metrics = self._add_ensemble_scores(board, item_metrics, results, ens_results, season, metrics)
-            choice = self._item_choice(panel, item_metrics, ok)
 
             # ---- final training on all the data
-            used = sorted(set(weights) | set(choice["algorithm"]) - {ENSEMBLE}, key=self.algorithms.index)
+            used = set(weights)
+            for lab in set(choice["algorithm"]) - {ENSEMBLE}:
+                used |= set(lab.split("+"))
+            used = sorted(used, key=self.algorithms.index)
             predictors = {}
             for a in used:
                 _notify(callback, "train", a, None, t_start)
@@ -272,7 +289,8 @@ class AutoPredictor:
         weights = {a: w for a, w in weights.items() if a in predictors}
         tot = sum(weights.values())
         weights = {a: w / tot for a, w in weights.items()} if tot > 0 else {next(iter(predictors)): 1.0}
-        choice.loc[~choice["algorithm"].isin([ENSEMBLE, *predictors]), "algorithm"] = ENSEMBLE
+        lost = choice["algorithm"].map(lambda lab: lab != ENSEMBLE and not set(lab.split("+")) <= set(predictors))
+        choice.loc[lost, "algorithm"] = ENSEMBLE
 
         # commit the fitted state only now
         self.panel = panel
@@ -340,9 +358,6 @@ class AutoPredictor:
         tot = sum(counts.values())
         return {a: c / tot for a, c in counts.items() if c > 0}
 
-    def _blend(self, forecasts: dict, weights: dict) -> ForecastArrays:
-        return _blend_arrays(forecasts, weights)
-
     def _add_ensemble_scores(self, board, item_metrics, results, ens_results, season, metrics):
         rows, items = [], []
         for r, e in zip(results, ens_results):
@@ -357,20 +372,77 @@ class AutoPredictor:
         return (pd.concat([board, pd.DataFrame(rows)], ignore_index=True),
                 pd.concat([item_metrics, *items], ignore_index=True))
 
-    def _item_choice(self, panel: Panel, item_metrics: pd.DataFrame, algos) -> pd.DataFrame:
-        """Per item: the ensemble, unless a single candidate scored better on that item's backtests."""
+    def _apply_choice(self, forecasts: dict, glob: ForecastArrays, labels: np.ndarray) -> ForecastArrays:
+        """The global blend with each item's own choice put in where it has one."""
+        q, m = glob.quantiles.copy(), glob.mean.copy()
+        for lab in set(labels) - {ENSEMBLE}:
+            sel = labels == lab
+            b = _blend_arrays(forecasts, self.blend_weights(lab))
+            q[sel], m[sel] = b.quantiles[sel], b.mean[sel]
+        return ForecastArrays(glob.quantile_levels, np.sort(q, axis=-1), m, glob.start)
+
+    def _item_blends(self, results, algos, season, metrics):
+        """Per-item candidate blends scored on the backtests: each single candidate and
+        the even blend of the item's two best candidates (the global blend is scored already)."""
         m = self.optimization_metric
-        per = item_metrics.groupby(["row", "algorithm"])[m].mean().unstack("algorithm")
+        per_single = {}
+        rows_all = np.concatenate([r.rows for r in results])
+        for a in algos:
+            vals = []
+            for r in results:
+                per_item, _ = metrics.evaluate(r.actuals, r.observed, r.forecasts[a], r.insample, season,
+                                               quantiles=self.levels)
+                vals.append(per_item[m].to_numpy())
+            per_single[a] = pd.Series(np.concatenate(vals), index=rows_all).groupby(level=0).mean()
+        singles = pd.DataFrame(per_single)
+        pairs = {}
+        if len(algos) > 1:
+            order = np.argsort(singles.fillna(np.inf).to_numpy(), axis=1)[:, :2]
+            labels = ["+".join(sorted((algos[i], algos[j]))) for i, j in order]
+            for lab in sorted(set(labels)):
+                names = lab.split("+")
+                w = {a: 0.5 for a in names}
+                vals = []
+                for r in results:
+                    e = _blend_arrays(r.forecasts, w)
+                    per_item, _ = metrics.evaluate(r.actuals, r.observed, e, r.insample, season, quantiles=self.levels)
+                    vals.append(per_item[m].to_numpy())
+                pairs[lab] = pd.Series(np.concatenate(vals), index=rows_all).groupby(level=0).mean()
+            pair_of_row = pd.Series(labels, index=singles.index)
+            pair_score = pd.Series([pairs[lab].loc[i] for i, lab in pair_of_row.items()], index=singles.index)
+        else:
+            pair_of_row = pd.Series(dtype=object)
+            pair_score = pd.Series(dtype=float)
+        return singles, pair_of_row, pair_score
+
+    def _item_choice(self, panel: Panel, item_metrics: pd.DataFrame, algos, singles, pair_of_row,
+                     pair_score) -> pd.DataFrame:
+        """Per item: the global blend, unless a single candidate or the even blend of the item's
+        two best candidates scored better on that item's backtests (by ``item_switch_margin``)."""
+        m = self.optimization_metric
+        ens = item_metrics[item_metrics["algorithm"] == ENSEMBLE].groupby("row")[m].mean()
         choice = pd.Series(ENSEMBLE, index=pd.RangeIndex(panel.n_series), dtype=object)
-        if ENSEMBLE in per.columns and len(algos) > 1:
-            singles = per[[a for a in algos if a in per.columns]]
-            best_single = singles.idxmin(axis=1, skipna=True)
-            best_val = singles.min(axis=1, skipna=True)
-            worse = (per[ENSEMBLE] > best_val + 1e-12) & best_val.notna()
-            choice.loc[worse.index[worse]] = best_single[worse].values
+        if len(algos) > 1 and self.item_selection:
+            options = singles.copy()
+            if len(pair_score):
+                options["__pair__"] = pair_score
+            best_col = options.idxmin(axis=1, skipna=True)
+            best_val = options.min(axis=1, skipna=True)
+            base = ens.reindex(options.index)
+            better = best_val < base * (1 - self.item_switch_margin) - 1e-12
+            for row in options.index[better.fillna(False).to_numpy()]:
+                col = best_col.loc[row]
+                choice.loc[row] = pair_of_row.loc[row] if col == "__pair__" else col
         out = panel.keys.copy()
         out["algorithm"] = choice.values
         return out
+
+    def blend_weights(self, label: str) -> dict:
+        """Weights of a per-item choice label: the global blend, one algorithm, or ``"A+B"``."""
+        if label == ENSEMBLE:
+            return dict(self.weights_)
+        names = label.split("+")
+        return {a: 1.0 / len(names) for a in names}
 
     def _backtest_frame(self, panel, results, ens_results) -> pd.DataFrame:
         parts = []
@@ -415,7 +487,8 @@ class AutoPredictor:
         self._check()
         m = self.item_metrics_[self.item_metrics_["algorithm"] == algorithm]
         keys = self.panel.keys.iloc[m["row"].to_numpy()].reset_index(drop=True)
-        return pd.concat([keys, m.drop(columns=["row"]).reset_index(drop=True)], axis=1)
+        rest = m.drop(columns=["row", *[c for c in keys.columns if c in m.columns]]).reset_index(drop=True)
+        return pd.concat([keys, rest], axis=1)
 
     def backtest_forecasts(self, algorithm: str | None = ENSEMBLE) -> pd.DataFrame:
         """Backtest forecasts beside the actuals (CreatePredictorBacktestExportJob's forecasted values)."""
@@ -451,13 +524,7 @@ class AutoPredictor:
             rows = np.flatnonzero(key.isin(want).to_numpy())
             panel = panel.select(rows)
         arrays = {a: p.predict_arrays(panel, levels=self.score_levels) for a, p in self.predictors_.items()}
-        ens = _blend_arrays(arrays, self.weights_)
-        choice = self._choice_for(panel)
-        q, m = ens.quantiles.copy(), ens.mean.copy()
-        for a, arr in arrays.items():
-            sel = choice == a
-            q[sel], m[sel] = arr.quantiles[sel], arr.mean[sel]
-        out = ForecastArrays(ens.quantile_levels, np.sort(q, axis=-1), m, ens.start)
+        out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), self._choice_for(panel))
         frame = to_forecast_frame(panel, out, self.forecast_types)
         return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
                         info={"weights": dict(self.weights_)})

@@ -1,0 +1,109 @@
+"""AutoPredictor on toy estimators with known answers, and on the seasonal naive baseline."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import toy_estimators  # noqa: F401  (registers the toy algorithms)
+from fc_core import AutoPredictor, DatasetGroup
+from fc_core.errors import ConfigError, NotTrainedError
+
+
+def _flat_group(n_items=4, length=60, level=10.0):
+    rows = [pd.DataFrame({"item_id": f"i{i}", "timestamp": pd.date_range("2024-01-01", periods=length, freq="D"),
+                          "target_value": level}) for i in range(n_items)]
+    return DatasetGroup(domain="CUSTOM", frequency="D", target=pd.concat(rows, ignore_index=True))
+
+
+def test_blend_of_two_opposite_biases_is_exact_and_beats_each():
+    dg = _flat_group()
+    ap = AutoPredictor(forecast_horizon=5, algorithms=["BiasUp", "BiasDown"], backtest_windows=2)
+    ap.train(dg, progress=False)
+    assert ap.weights_ == pytest.approx({"BiasUp": 0.5, "BiasDown": 0.5})
+    board = ap.leaderboard().set_index("algorithm")
+    # each biased model is off by 1 on a level of 10: WAPE 0.1; the blend is exact
+    assert board.loc["BiasUp", "WAPE"] == pytest.approx(0.1)
+    assert board.loc["BiasDown", "WAPE"] == pytest.approx(0.1)
+    assert board.loc["AutoPredictor", "WAPE"] == pytest.approx(0.0, abs=1e-12)
+    assert board.index[0] == "AutoPredictor"
+    fc = ap.forecast()
+    assert fc.frame["mean"].to_numpy() == pytest.approx(10.0)
+    assert list(fc.frame.columns) == ["item_id", "timestamp", "p10", "p50", "p90", "mean"]
+    assert len(fc.frame) == 4 * 5
+
+
+def test_the_right_model_wins_on_a_seasonal_series():
+    t = np.arange(24 * 20)
+    y = 50 + 20 * np.sin(2 * np.pi * t / 24)
+    df = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2024-01-01", periods=len(t), freq="h"),
+                       "target_value": y})
+    ap = AutoPredictor(forecast_horizon=24, algorithms=["Naive", "SeasonalNaive"], backtest_windows=2)
+    ap.train(DatasetGroup(target=df, frequency="H"), progress=False)
+    assert ap.weights_ == {"SeasonalNaive": 1.0}
+    lb = ap.leaderboard().set_index("algorithm")
+    assert lb.loc["SeasonalNaive", "AverageWeightedQuantileLoss"] < 1e-9
+    assert lb.loc["Naive", "AverageWeightedQuantileLoss"] > 0.1
+    np.testing.assert_allclose(ap.forecast().frame["p50"].to_numpy(), y[-24:], atol=1e-9)
+
+
+def test_per_item_choice_falls_back_to_the_best_single_model():
+    # item a is flat (BiasUp/Down equally wrong, the blend exact); item b rises by 1 a day, so the
+    # mean of its last five values lags and BiasUp (+1) is better alone than the blend
+    t = np.arange(60, dtype=float)
+    df = pd.concat([
+        pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2024-01-01", periods=60), "target_value": 10.0}),
+        pd.DataFrame({"item_id": "b", "timestamp": pd.date_range("2024-01-01", periods=60), "target_value": 10 + t}),
+    ])
+    ap = AutoPredictor(forecast_horizon=3, algorithms=["BiasUp", "BiasDown"])
+    ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
+    choice = dict(zip(ap.item_choice_["item_id"], ap.item_choice_["algorithm"]))
+    assert ap.weights_ == {"BiasUp": 1.0}  # pooled over both items BiasUp is best alone
+    assert choice["a"] == "BiasDown+BiasUp"  # ... but item a's own best is the even blend, exact
+    fc = ap.forecast().frame
+    assert fc.loc[fc["item_id"] == "a", "mean"].to_numpy() == pytest.approx(10.0)
+    assert fc.loc[fc["item_id"] == "b", "mean"].to_numpy() == pytest.approx(np.mean(10 + t[-5:]) + 1)
+
+
+def test_a_failing_candidate_is_reported_and_left_out():
+    dg = _flat_group()
+    with pytest.warns(UserWarning, match="Broken failed"):
+        ap = AutoPredictor(forecast_horizon=5, algorithms=["Constant", "Broken"]).train(dg, progress=False)
+    assert "Broken" in ap.failed_
+    assert set(ap.weights_) == {"Constant"}
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ConfigError, match="optimization_metric"):
+        AutoPredictor(forecast_horizon=5, optimization_metric="R2")
+    with pytest.raises(ConfigError, match="unknown algorithm"):
+        AutoPredictor(forecast_horizon=5, algorithms=["XGBoostPlus"])
+    with pytest.raises(ConfigError, match="the maximum is 20"):
+        AutoPredictor(forecast_horizon=21, algorithms=["Constant"]).train(_flat_group(), progress=False)
+    with pytest.raises(NotTrainedError):
+        AutoPredictor(forecast_horizon=5).forecast()
+
+
+def test_save_load_round_trip_and_exports(tmp_path):
+    dg = _flat_group()
+    ap = AutoPredictor(forecast_horizon=5, algorithms=["SeasonalNaive", "BiasUp", "BiasDown"],
+                       forecast_types=["0.025", "0.5", "0.975", "mean"]).train(dg, progress=False)
+    before = ap.forecast().frame
+    assert list(before.columns) == ["item_id", "timestamp", "p2.5", "p50", "p97.5", "mean"]
+    ap.save(tmp_path / "ap")
+    again = AutoPredictor.load(tmp_path / "ap")
+    pd.testing.assert_frame_equal(before, again.forecast().frame)
+    paths = again.export_backtest(tmp_path / "out")
+    bt = pd.read_csv(paths["backtest_forecasts"])
+    assert {"item_id", "timestamp", "target_value", "p50", "backtestwindow_start_time", "algorithm"} <= set(bt.columns)
+    acc = pd.read_csv(paths["accuracy_metrics"])
+    assert {"item_id", "algorithm", "WAPE", "wQL[0.5]"} <= set(acc.columns)
+
+
+def test_forecast_for_selected_items_and_query():
+    dg = _flat_group()
+    ap = AutoPredictor(forecast_horizon=5, algorithms=["Constant"]).train(dg, progress=False)
+    fc = ap.forecast(items=["i1", "i3"])
+    assert sorted(fc.items["item_id"]) == ["i1", "i3"]
+    q = fc.query(item_id="i1", start="2024-03-02")
+    assert q["timestamp"].min() == pd.Timestamp("2024-03-02") and len(q) == 4
