@@ -1,0 +1,543 @@
+"""Slicing, search and messages behind the interactive panels (``fc_widgets``).
+
+The panels stay thin: every control change calls one function or method here,
+then draws with :mod:`fc_core.plotting`. Everything here is pure pandas/numpy and
+fast enough for thousands of items: per-item slices come from precomputed row
+positions, not from a scan of the whole frame.
+
+>>> import pandas as pd
+>>> idx = ItemIndex(pd.DataFrame({"item_id": ["client_2", "client_12", "client_1", "shop_1"]}))
+>>> idx.labels
+['client_1', 'client_2', 'client_12', 'shop_1']
+>>> idx.search("client_1")
+(['client_1', 'client_12'], 2)
+>>> idx.search("2", limit=1)
+(['client_2'], 2)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import frequency as fq
+from .errors import ConfigError, SchemaError
+from .schema import TIMESTAMP
+
+ALL_ITEMS = "(all items, summed)"
+DEFAULT_LIMIT = 200
+BACKTEST_META = ("observed", "algorithm", "backtest_window", "backtestwindow_start_time", "backtestwindow_end_time")
+_QCOL = re.compile(r"^p(\d+(?:\.\d+)?)$")
+
+
+# ----------------------------------------------------------------- item ids
+def natural_key(label: str) -> tuple:
+    """Sort key that orders ``client_2`` before ``client_12``."""
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(label)))
+
+
+def item_labels(keys: pd.DataFrame) -> list[str]:
+    """One readable label per row of a key frame: the item id, then any forecast dimensions.
+
+    >>> item_labels(pd.DataFrame({"item_id": ["a"], "store": ["s1"]}))
+    ['a (store=s1)']
+    """
+    cols = list(keys.columns)
+    first = keys[cols[0]].astype(str).tolist()
+    if len(cols) == 1:
+        return first
+    rest = [keys[c].astype(str).tolist() for c in cols[1:]]
+    return [f"{a} (" + ", ".join(f"{c}={v[i]}" for c, v in zip(cols[1:], rest)) + ")"
+            for i, a in enumerate(first)]
+
+
+class ItemIndex:
+    """The items of a long frame (or a key frame): labels, search, and row positions.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A long frame (one row per item and time) or a key frame (one row per item).
+    key_columns : list of str, optional
+        The item field then the forecast dimensions (default: the first column).
+    """
+
+    def __init__(self, frame: pd.DataFrame, key_columns: Sequence[str] | None = None):
+        self.key_columns = list(key_columns or [frame.columns[0]])
+        missing = [c for c in self.key_columns if c not in frame.columns]
+        if missing:
+            raise SchemaError(f"the frame has no column(s) {missing}; its columns are {list(frame.columns)}.")
+        grouped = frame.groupby(self.key_columns, sort=False, dropna=False).indices
+        keys = pd.DataFrame([k if isinstance(k, tuple) else (k,) for k in grouped], columns=self.key_columns)
+        labels = item_labels(keys)
+        order = sorted(range(len(labels)), key=lambda i: natural_key(labels[i]))
+        self.labels: list[str] = [labels[i] for i in order]
+        self.keys = keys.iloc[order].reset_index(drop=True)
+        positions = list(grouped.values())
+        self._rows = {labels[i]: np.asarray(positions[i]) for i in order}
+        self._lower = [s.lower() for s in self.labels]
+        self._pos = {lab: i for i, lab in enumerate(self.labels)}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __contains__(self, label) -> bool:
+        return label in self._rows
+
+    def search(self, query: str = "", limit: int = DEFAULT_LIMIT) -> tuple[list[str], int]:
+        """Labels containing ``query`` (case-insensitive), exact match first, then those
+        starting with it, then the rest, each in natural order; at most ``limit``.
+
+        Returns the shown labels and the number of matches in all.
+        """
+        q = str(query or "").strip().lower()
+        if not q:
+            return self.labels[:limit], len(self.labels)
+        hit = np.array([q in s for s in self._lower], dtype=bool)
+        idx = np.flatnonzero(hit)
+        rank = np.array([0 if self._lower[i] == q else 1 if self._lower[i].startswith(q) else 2 for i in idx])
+        idx = idx[np.argsort(rank, kind="stable")]
+        return [self.labels[i] for i in idx[:limit]], int(len(idx))
+
+    def rows(self, label: str) -> np.ndarray:
+        """Row positions of ``label`` in the indexed frame.
+
+        Raises
+        ------
+        ConfigError
+            If there is no such item.
+        """
+        try:
+            return self._rows[label]
+        except KeyError:
+            raise ConfigError(f"no item {label!r}; search the item list for its id.") from None
+
+    def key(self, label: str) -> dict:
+        """The key values of ``label`` as ``{column: value}``."""
+        if label not in self._pos:
+            raise ConfigError(f"no item {label!r}; search the item list for its id.")
+        row = self.keys.iloc[self._pos[label]]
+        return {c: row[c] for c in self.key_columns}
+
+
+def search_message(shown: int, total: int, n_items: int) -> str:
+    """``"12 of 3,000 items match"`` / ``"showing 200 of 2,345 matches"``."""
+    if total == 0:
+        return f"no item matches (of {n_items:,})"
+    if shown < total:
+        return f"showing {shown:,} of {total:,} matches ({n_items:,} items)"
+    return f"{total:,} of {n_items:,} items"
+
+
+# ------------------------------------------------------------------ history
+class HistoryView:
+    """Per-item and summed history of a dataset group, as small canonical frames for plotting.
+
+    Parameters
+    ----------
+    data : DatasetGroup, Panel or DataFrame
+        A frame needs ``key_columns`` (default its first column) and ``target_field``
+        (default its last column).
+    """
+
+    def __init__(self, data, key_columns: Sequence[str] | None = None, target_field: str | None = None):
+        self.panel = None
+        self._frame = None
+        self._total = None
+        if hasattr(data, "to_panel"):
+            self.panel = data.to_panel()
+            self.target_field = target_field or data.target_field
+        elif hasattr(data, "indptr"):
+            self.panel = data
+            self.target_field = target_field or "target_value"
+        else:
+            self._frame = data
+            self.target_field = target_field or data.columns[-1]
+        if self.panel is not None:
+            self.key_columns = self.panel.key_columns
+            labels = item_labels(self.panel.keys)
+            self._row_of = {lab: i for i, lab in enumerate(labels)}
+            self.index = ItemIndex(self.panel.keys, self.key_columns)
+            self.frequency = self.panel.frequency
+        else:
+            self.key_columns = list(key_columns or [data.columns[0]])
+            self.index = ItemIndex(data, self.key_columns)
+            self.frequency = None
+
+    @property
+    def labels(self) -> list[str]:
+        return self.index.labels
+
+    def series(self, label: str | None = None) -> pd.Series:
+        """The target of one item (by label), or the sum over all items when ``label`` is
+        None or :data:`ALL_ITEMS`, as a time-indexed Series."""
+        if label is None or label == ALL_ITEMS:
+            return self.total()
+        if self.panel is not None:
+            if label not in self._row_of:
+                raise ConfigError(f"no item {label!r} in the data; search the item list for its id.")
+            i = self._row_of[label]
+            return pd.Series(self.panel.series(i), index=self.panel.timestamps(i), name=self.target_field)
+        sub = self._frame.iloc[self.index.rows(label)]
+        return sub.groupby(TIMESTAMP)[self.target_field].sum().sort_index().rename(self.target_field)
+
+    def total(self) -> pd.Series:
+        """Sum over all items per timestamp (NaN where no item has a value); cached."""
+        if self._total is None:
+            if self.panel is not None:
+                self._total = _panel_total(self.panel).rename(self.target_field)
+            else:
+                self._total = self._frame.groupby(TIMESTAMP)[self.target_field].sum(min_count=1).sort_index()
+        return self._total
+
+    def frame(self, label: str | None = None, before=None) -> pd.DataFrame:
+        """A small canonical frame (keys, ``timestamp``, target) of one item or of the sum,
+        optionally only the points before ``before``; what :mod:`fc_core.plotting` draws."""
+        s = self.series(label)
+        if before is not None:
+            s = s[s.index < pd.Timestamp(before)]
+        out = pd.DataFrame({TIMESTAMP: s.index, self.target_field: s.to_numpy()})
+        key = self.index.key(label) if label not in (None, ALL_ITEMS) else {c: ALL_ITEMS for c in self.key_columns}
+        for k, c in enumerate(self.key_columns):
+            out.insert(k, c, key[c])
+        return out
+
+
+def _panel_total(panel) -> pd.Series:
+    lens = panel.lengths
+    has = lens > 0
+    if not has.any():
+        return pd.Series(dtype=float)
+    t0 = panel.starts[has].min()
+    off = np.rint(fq.step_index(panel.starts, pd.DatetimeIndex([t0] * panel.n_series), panel.frequency)).astype(np.int64)
+    span = int((off + lens)[has].max())
+    pos = np.repeat(off, lens) + (np.arange(len(panel.values)) - np.repeat(panel.indptr[:-1], lens))
+    vals = panel.values
+    ok = ~np.isnan(vals)
+    total = np.bincount(pos[ok], weights=vals[ok], minlength=span)
+    count = np.bincount(pos[ok], minlength=span)
+    total = np.where(count > 0, total, np.nan)
+    return pd.Series(total, index=fq.date_range(t0, span, panel.frequency))
+
+
+# ---------------------------------------------------------------- backtests
+@dataclass
+class WindowPlan:
+    """What a choice of horizon, windows and offset gives: the windows, which items each
+    leaves out, readable messages, and the ConfigError text when the choice does not fit."""
+
+    config: dict
+    windows: list = field(default_factory=list)
+    coverage: list = field(default_factory=list)
+    messages: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def plan_windows(panel, forecast_horizon: int, backtest_windows: int = 1, backtest_offset: int | None = None,
+                 max_listed: int = 10) -> WindowPlan:
+    """Lay the backtest windows over ``panel`` and explain them, never raising for a bad choice.
+
+    The error text is exactly the :class:`~fc_core.errors.ConfigError` that
+    :func:`fc_core.backtest.panel_windows` (and so the AutoPredictor) raises.
+    """
+    from .backtest import check_horizon, panel_windows, window_coverage
+
+    cfg = {"forecast_horizon": int(forecast_horizon), "backtest_windows": int(backtest_windows),
+           "backtest_offset": None if backtest_offset is None else int(backtest_offset)}
+    plan = WindowPlan(cfg)
+    try:
+        check_horizon(cfg["forecast_horizon"], int(panel.lengths.max(initial=0)))
+        plan.windows = panel_windows(panel, cfg["forecast_horizon"], cfg["backtest_windows"], cfg["backtest_offset"])
+    except ConfigError as exc:
+        plan.error = str(exc)
+        return plan
+    labels = np.array(item_labels(panel.keys), dtype=object)
+    for w in plan.windows:
+        cov = window_coverage(panel, w, cfg["forecast_horizon"])
+        plan.coverage.append(cov)
+        plan.messages.append(coverage_message(w, cov, labels, max_listed))
+    return plan
+
+
+def coverage_message(window, coverage: pd.DataFrame, labels=None, max_listed: int = 10) -> str:
+    """``"backtest window 1: train to ..., test ... to ...: scores 998 of 1,000 items; leaves out 2:
+    item_3 (too short), ..."``."""
+    n = len(coverage)
+    reason = coverage["reason"].to_numpy()
+    out = np.flatnonzero(reason != "")
+    fmt = "%Y-%m-%d %H:%M"
+    head = (f"backtest window {window.index + 1}: train to {window.cutoff.strftime(fmt)}, "
+            f"test {window.start.strftime(fmt)} to {window.end.strftime(fmt)}: "
+            f"scores {n - len(out):,} of {n:,} items")
+    if len(out) == 0:
+        return head + "."
+    if labels is None:
+        labels = np.array(item_labels(coverage.drop(columns=["train_length", "test_points", "reason"])), dtype=object)
+    listed = ", ".join(f"{labels[i]} ({reason[i]})" for i in out[:max_listed])
+    more = f" and {len(out) - max_listed:,} more" if len(out) > max_listed else ""
+    return f"{head}; leaves out {len(out):,}: {listed}{more}."
+
+
+# ---------------------------------------------------------------- forecasts
+def quantile_columns(columns: Sequence[str]) -> list[str]:
+    """The quantile columns (``p10``, ``p2.5`` ...) in increasing order."""
+    qs = [(float(m.group(1)), c) for c in columns if (m := _QCOL.match(str(c)))]
+    return [c for _, c in sorted(qs)]
+
+
+def band_choices(columns: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair (lower, upper) of quantile columns: the symmetric pairs outermost first
+    (``p10``-``p90``), then the others.
+
+    >>> band_choices(["p10", "p50", "p90", "mean"])
+    [('p10', 'p90'), ('p10', 'p50'), ('p50', 'p90')]
+    """
+    from .plotting import quantile_pairs
+
+    qs = quantile_columns(columns)
+    sym = quantile_pairs(qs)
+    rest = [(a, b) for i, a in enumerate(qs) for b in qs[i + 1:] if (a, b) not in sym]
+    return sym + rest
+
+
+class ForecastView:
+    """Per-item slices of a forecast frame, or of an AutoPredictor's ``backtest_forecasts()``.
+
+    Parameters
+    ----------
+    forecast : Forecast or DataFrame
+        Keys, ``timestamp`` and forecast-type columns; a backtest frame also has the
+        actuals, ``backtest_window`` and ``algorithm``.
+    key_columns : list of str, optional
+        Default the forecast's, else the columns before ``timestamp``.
+    """
+
+    def __init__(self, forecast, key_columns: Sequence[str] | None = None, target_field: str | None = None):
+        frame = getattr(forecast, "frame", forecast)
+        if TIMESTAMP not in frame.columns:
+            raise SchemaError(f"a forecast frame needs a 'timestamp' column; it has {list(frame.columns)}.")
+        cols = list(frame.columns)
+        self.key_columns = list(key_columns or getattr(forecast, "key_columns", None) or cols[:cols.index(TIMESTAMP)])
+        self.frame = frame
+        self.forecast_types = quantile_columns(cols) + (["mean"] if "mean" in cols else [])
+        if not self.forecast_types:
+            raise SchemaError(f"the frame has no forecast columns (p10, p50, ..., mean); it has {cols}.")
+        self.is_backtest = "backtest_window" in cols
+        rest = [c for c in cols if c not in (*self.key_columns, TIMESTAMP, *self.forecast_types, *BACKTEST_META)]
+        self.target_field = target_field or getattr(forecast, "target_field", None) or (rest[0] if rest else "target_value")
+        self.actual_column = self.target_field if self.target_field in cols else None
+        self.windows = sorted(frame["backtest_window"].unique().tolist()) if self.is_backtest else []
+        self.algorithms = frame["algorithm"].unique().tolist() if "algorithm" in cols else []
+        self.index = ItemIndex(frame, self.key_columns)
+        self.bands = band_choices(cols)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.index.labels
+
+    def item(self, label: str, window: int | None = None, algorithm: str | None = None) -> pd.DataFrame:
+        """Rows of one item (one backtest window and algorithm for backtests), by time.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown item, window or algorithm.
+        """
+        sub = self.frame.iloc[self.index.rows(label)]
+        if self.is_backtest:
+            w = self.windows[0] if window is None else window
+            if w not in self.windows:
+                raise ConfigError(f"no backtest window {w!r}; the windows are {self.windows}.")
+            sub = sub[sub["backtest_window"] == w]
+        if self.algorithms:
+            a = algorithm or self.algorithms[0]
+            if a not in self.algorithms:
+                raise ConfigError(f"no algorithm {a!r} in the forecasts; they hold {self.algorithms}.")
+            sub = sub[sub["algorithm"] == a]
+        return sub.sort_values(TIMESTAMP).reset_index(drop=True)
+
+    def forecast_part(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Keys, timestamp and forecast types only (what ``plot_forecast`` draws)."""
+        return rows[[*self.key_columns, TIMESTAMP, *self.forecast_types]]
+
+    def actuals(self, rows: pd.DataFrame) -> pd.Series | None:
+        """The observed actuals of a backtest slice as a time-indexed Series (None for forecasts)."""
+        if self.actual_column is None:
+            return None
+        r = rows[rows["observed"]] if "observed" in rows.columns else rows
+        return pd.Series(r[self.actual_column].to_numpy(), index=pd.DatetimeIndex(r[TIMESTAMP]), name="actual")
+
+    def table(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The values shown beside the chart: timestamp, actual (backtests), forecast types."""
+        cols = [TIMESTAMP, *([self.actual_column] if self.actual_column else []), *self.forecast_types]
+        return rows[cols].reset_index(drop=True)
+
+    def export_frame(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Amazon Forecast's export layout of a slice: keys, ``date`` (ISO 8601) and the
+        forecast types (backtests: also the actual and the window's start and end)."""
+        iso = "%Y-%m-%dT%H:%M:%SZ"
+        out = rows[[*self.key_columns]].copy()
+        out["date"] = pd.to_datetime(rows[TIMESTAMP]).dt.strftime(iso)
+        if self.actual_column:
+            out[self.actual_column] = rows[self.actual_column]
+        for c in self.forecast_types:
+            out[c] = rows[c]
+        if self.is_backtest:
+            for c in ("backtestwindow_start_time", "backtestwindow_end_time"):
+                out[c] = pd.to_datetime(rows[c]).dt.strftime(iso)
+        return out.reset_index(drop=True)
+
+
+# -------------------------------------------------------------- leaderboard
+LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end", "n_items", "n_observed",
+                    "weight", "items_chosen", "train_seconds")
+
+
+def metric_columns(board: pd.DataFrame) -> list[str]:
+    """The metric columns of a leaderboard (everything numeric but counts, weights, timings)."""
+    return [c for c in board.columns if c not in LEADERBOARD_INFO and pd.api.types.is_numeric_dtype(board[c])]
+
+
+def rank_leaderboard(board: pd.DataFrame, metric: str, window: int | None = None) -> pd.DataFrame:
+    """The leaderboard sorted by ``metric`` (best first) with a ``best`` column; for a
+    per-window board, only ``window`` when given.
+
+    Raises
+    ------
+    ConfigError
+        For a metric the board does not have, or an unknown window.
+    """
+    if metric not in board.columns:
+        raise ConfigError(f"the leaderboard has no metric {metric!r}; it has {metric_columns(board)}.")
+    b = board
+    if window is not None:
+        if "backtest_window" not in b.columns or window not in set(b["backtest_window"]):
+            have = sorted(set(b["backtest_window"])) if "backtest_window" in b.columns else []
+            raise ConfigError(f"no backtest window {window!r}; the windows are {have}.")
+        b = b[b["backtest_window"] == window]
+    b = b.sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)
+    best = b[metric].min()
+    b.insert(0, "best", (b[metric] == best) & b[metric].notna())
+    return b
+
+
+# ----------------------------------------------------------------- training
+def training_steps(n_windows: int, n_algorithms: int) -> int:
+    """Progress steps of an AutoPredictor run: every (window, algorithm) backtest, then at
+    most one final training per algorithm."""
+    return n_windows * n_algorithms + n_algorithms
+
+
+def progress_text(event: dict, n_windows: int) -> str:
+    """Readable text of one ``AutoPredictor.train`` callback event.
+
+    >>> progress_text({"stage": "backtest", "algorithm": "ETS", "window": 0, "elapsed": 3.21}, 2)
+    'backtest window 1/2: ETS (3.2 s elapsed)'
+    >>> progress_text({"stage": "done", "algorithm": None, "window": None, "elapsed": 9.0}, 2)
+    'done in 9.0 s'
+    """
+    stage, el = event.get("stage"), float(event.get("elapsed") or 0.0)
+    if stage == "backtest":
+        return f"backtest window {int(event['window']) + 1}/{n_windows}: {event['algorithm']} ({el:.1f} s elapsed)"
+    if stage == "train":
+        return f"final training on all the data: {event['algorithm']} ({el:.1f} s elapsed)"
+    if stage == "done":
+        return f"done in {el:.1f} s"
+    return f"{stage}: {event.get('algorithm') or ''} ({el:.1f} s elapsed)"
+
+
+# --------------------------------------------------------------- data files
+_TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds", "period")
+_ITEM_NAMES = ("item_id", "item", "id", "unique_id", "series", "series_id", "sku", "client", "name")
+_TARGET_NAMES = ("target_value", "target", "y", "value", "demand", "sales", "quantity", "load")
+
+
+def _candidates(field: str) -> tuple:
+    from .schema import DOMAINS
+
+    if field == TIMESTAMP:
+        return _TIME_NAMES
+    if field in {d.item_field for d in DOMAINS.values()}:
+        return (field, *_ITEM_NAMES)
+    if field in {d.target_field for d in DOMAINS.values()}:
+        return (field, *_TARGET_NAMES)
+    return (field,)
+
+
+def guess_column_mapping(columns: Sequence[str], fields: Sequence[str]) -> dict:
+    """A first guess of which file column holds each schema field: the same name (any
+    case), then a common synonym (``date`` for ``timestamp``, ``y`` or ``value`` for a
+    domain's target field, ``id`` or ``sku`` for its item field); None when nothing fits.
+
+    >>> guess_column_mapping(["Date", "client", "kW"], ["item_id", "timestamp", "target_value"])
+    {'item_id': 'client', 'timestamp': 'Date', 'target_value': None}
+    """
+    lower = {}
+    for c in columns:
+        lower.setdefault(str(c).lower(), c)
+    out, used = {}, set()
+    for f in fields:
+        hit = next((lower[n] for n in _candidates(f) if n in lower and lower[n] not in used), None)
+        out[f] = hit
+        if hit is not None:
+            used.add(hit)
+    return out
+
+
+def apply_column_mapping(frame: pd.DataFrame, mapping: dict, source: str = "the file") -> pd.DataFrame:
+    """Rename the file's columns to the schema's field names (``{field: column}``); other
+    columns keep their names.
+
+    Raises
+    ------
+    SchemaError
+        If a field has no column, a column is not in the file, or one column is mapped twice.
+    """
+    unmapped = [f for f, c in mapping.items() if not c]
+    if unmapped:
+        raise SchemaError(f"{source}: choose a column for field(s) {unmapped}; the file's columns are {list(frame.columns)}.")
+    missing = [c for c in mapping.values() if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"{source} has no column(s) {missing}; its columns are {list(frame.columns)}.")
+    cols = list(mapping.values())
+    dupes = sorted({c for c in cols if cols.count(c) > 1})
+    if dupes:
+        raise SchemaError(f"{source}: column(s) {dupes} are mapped to more than one field; map each column once.")
+    clash = [c for c in frame.columns if c in mapping and mapping[c] != c and c not in cols]
+    if clash:
+        raise SchemaError(f"{source}: column(s) {clash} already carry a field's name but another column is mapped "
+                          "to that field; map the column of that name, or rename it in the file.")
+    return frame.rename(columns={c: f for f, c in mapping.items()})
+
+
+def error_rows(exc: BaseException) -> pd.DataFrame | None:
+    """The offending rows an fc_core error carries (``exc.rows`` / ``exc.frame``), if any."""
+    for name in ("rows", "frame", "bad_rows", "examples"):
+        v = getattr(exc, name, None)
+        if isinstance(v, pd.DataFrame):
+            return v
+    return None
+
+
+__all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
+           "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
+           "training_steps", "progress_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "item_labels", "natural_key", "search_message", "step_name"]
+
+
+def step_name(frequency: str) -> str:
+    """What one step of ``frequency`` is, in words, for axis and control labels.
+
+    >>> step_name("H"), step_name("15min"), step_name("2H")
+    ('hour', '15 minutes', '2 hours')
+    """
+    mult, unit = fq.parse(frequency)
+    word = {"min": "minute", "H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}[unit]
+    return word if mult == 1 else f"{mult} {word}s"
