@@ -10,6 +10,7 @@ from fc_core.backtest import panel_windows
 from fc_core.datasets import DatasetGroup
 from fc_core.errors import ConfigError, SchemaError
 from fc_core.views import (ALL_ITEMS, ForecastView, HistoryView, ItemIndex, apply_column_mapping, band_choices,
+                           build_dataset_group, demo_sources, error_rows, preview_file, reader_options, summary_tables,
                            guess_column_mapping, item_labels, metric_columns, plan_windows, progress_text,
                            quantile_columns, rank_leaderboard, search_message, step_name, training_steps)
 
@@ -171,3 +172,57 @@ def test_progress_and_step_names():
     assert progress_text({"stage": "train", "algorithm": "ETS", "window": None, "elapsed": 1.0}, 2) == \
         "final training on all the data: ETS (1.0 s elapsed)"
     assert step_name("D") == "day" and step_name("W") == "week"
+
+
+# ----------------------------------------------------------- dataset import
+def test_preview_file_detects_header_and_reads_only_the_first_rows(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("client,Date,kW\n" + "".join(f"c{i % 2},2024-01-01 {i:02d}:00:00,{i}.5\n" for i in range(20)))
+    head, header = preview_file(str(p), nrows=4)
+    assert header and head.columns.tolist() == ["client", "Date", "kW"] and len(head) == 4
+    assert head.iloc[1].tolist() == ["c1", "2024-01-01 01:00:00", "1.5"]
+    q = tmp_path / "noheader.csv"
+    q.write_text("2024-01-01,a,1\n2024-01-02,a,2\n")
+    head, header = preview_file(str(q))
+    assert not header and head.columns.tolist() == ["column_1", "column_2", "column_3"] and len(head) == 2
+
+
+def test_reader_options_and_build_dataset_group_from_a_mapped_file(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("2024-01-01 00:00:00,a,1\n2024-01-01 01:00:00,a,2\n2024-01-01 03:00:00,a,4\n"
+                 "2024-01-01 00:00:00,b,5\n2024-01-01 01:00:00,b,6\n")
+    head, header = preview_file(str(p))
+    mapping = {"item_id": "column_2", "timestamp": "column_1", "target_value": "column_3"}
+    opts = reader_options(head.columns, mapping, header, head)
+    assert opts == {"header": False, "schema": "timestamp:timestamp,item_id:string,target_value:float"}
+    dg = build_dataset_group({"target": {"path": str(p), **opts}}, frequency="H",
+                             fill={"target": {"middlefill": "value", "middlefill_value": -1}})
+    assert dg.target.loc[dg.target["item_id"] == "a", "target_value"].tolist() == [1.0, 2.0, -1.0, 4.0]
+    s = dg.summary()
+    assert s.overall["items"] == 2 and s.overall["missing"] == 1
+    overall, worst = summary_tables(s)
+    assert overall.set_index("statistic").loc["items", "value"] == "2" and worst.iloc[0]["item_id"] == "a"
+    daily = build_dataset_group({"target": {"path": str(p), **opts}}, frequency="H", aggregate_to="D")
+    assert daily.frequency == "D" and daily.target["target_value"].tolist() == [7.0, 11.0]
+    with_header = reader_options(["Date", "sku", "y"], {"item_id": "sku", "timestamp": "Date", "target_value": "y"}, True)
+    assert with_header == {"header": True, "column_map": {"Date": "timestamp", "sku": "item_id", "y": "target_value"}}
+
+
+def test_error_rows_reads_back_the_lines_an_error_names(tmp_path):
+    from fc_core.errors import DataError
+
+    p = tmp_path / "bad.csv"
+    p.write_text("item_id,timestamp,target_value\na,2024-01-01 00:00:00,1\na,2024-01-01 01:00:00,x\n")
+    with pytest.raises(DataError) as exc:
+        build_dataset_group({"target": {"path": str(p)}})
+    rows = error_rows(exc.value)
+    assert rows.to_dict("records") == [{"file": str(p), "line": 3, "text": "a,2024-01-01 01:00:00,x"}]
+    assert error_rows(ValueError("no location")) is None
+
+
+def test_demo_sources_give_the_demo_group():
+    src, domain, freq = demo_sources("electricity", 3, 7)
+    dg = build_dataset_group(src, domain, freq)
+    assert (domain, dg.frequency, len(dg.items)) == ("CUSTOM", "H", 3) and len(dg.target) == 3 * 7 * 24
+    with pytest.raises(ConfigError, match="unknown demo 'weather'"):
+        demo_sources("weather", 3, 7)

@@ -1,0 +1,217 @@
+"""TrainingPanel (train an AutoPredictor with live progress) and LeaderboardPanel (its results)."""
+from __future__ import annotations
+
+import ipywidgets as w
+
+from fc_core import plotting
+from fc_core.algorithms.base import available_algorithms
+from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
+from fc_core.errors import ConfigError, NotTrainedError
+from fc_core.views import metric_columns, progress_text, rank_leaderboard, training_steps
+
+from ._common import PanelBase, chart_output, guarded, message_html, show_figure, table_html
+
+FAST_ALGORITHMS = ("SeasonalNaive", "Naive")
+
+
+class LeaderboardPanel(PanelBase):
+    """The algorithms of a trained AutoPredictor ranked by a metric, best marked.
+
+    Parameters
+    ----------
+    predictor : AutoPredictor, optional
+        Trained; or give it later with :meth:`set_predictor` (a TrainingPanel can do that).
+    metric : str, optional
+        Initial metric (default the predictor's optimization metric).
+
+    Attributes
+    ----------
+    board : DataFrame
+        The ranked table shown (a ``best`` column first).
+    best : str
+        The best algorithm by the chosen metric (and window).
+    figure : matplotlib.figure.Figure
+    """
+
+    def __init__(self, predictor=None, metric: str | None = None):
+        style = {"description_width": "110px"}
+        self.metric = w.Dropdown(options=list(OPTIMIZATION_METRICS), description="metric", style=style,
+                                 layout=w.Layout(width="360px"))
+        self.window = w.Dropdown(options=[("mean over windows", None)], description="windows", style=style,
+                                 layout=w.Layout(width="360px"))
+        self.summary = w.HTML()
+        self.table = w.HTML()
+        self.table.add_class("fc-leaderboard-table")
+        self.chart = chart_output()
+        self.predictor = None
+        self.board = None
+        self.best = None
+        self.figure = None
+        self._initial_metric = metric
+        self.metric.observe(self._on_change, "value")
+        self.window.observe(self._on_change, "value")
+        head = w.HTML("<h3 style='margin:4px 0'>Leaderboard</h3>")
+        super().__init__([head, w.HBox([self.metric, self.window]), self.summary, self.table, self.chart])
+        self.add_class("fc-leaderboard-panel")
+        if predictor is not None:
+            self.set_predictor(predictor)
+        else:
+            self.summary.value = message_html(["no predictor yet: train one (TrainingPanel's Run button)."])
+
+    @guarded
+    def set_predictor(self, predictor) -> None:
+        """Show ``predictor``'s leaderboard (it must be trained)."""
+        if not getattr(predictor, "trained", False):
+            raise NotTrainedError("the predictor is not trained yet; train it first (TrainingPanel's Run button).")
+        self.predictor = predictor
+        self._mean = predictor.leaderboard()
+        self._per_window = predictor.leaderboard(per_window=True)
+        metrics = metric_columns(self._mean)
+        metric = self._initial_metric or predictor.optimization_metric
+        windows = sorted(self._per_window["backtest_window"].unique().tolist())
+        self.metric.unobserve(self._on_change, "value")
+        self.window.unobserve(self._on_change, "value")
+        self.metric.options = metrics
+        self.metric.value = metric if metric in metrics else metrics[0]
+        self.window.options = [("mean over windows", None)] + [(f"window {k + 1}", k) for k in windows]
+        self.window.value = None
+        self.metric.observe(self._on_change, "value")
+        self.window.observe(self._on_change, "value")
+        self.redraw()
+
+    def _on_change(self, change) -> None:
+        self.redraw()
+
+    @guarded
+    def redraw(self) -> None:
+        """Rank by the chosen metric (and window) and redraw the table and the chart."""
+        if self.predictor is None:
+            raise NotTrainedError("no predictor to show; train one first.")
+        metric, window = self.metric.value, self.window.value
+        source = self._mean if window is None else self._per_window
+        board = rank_leaderboard(source, metric, window)
+        self.board = board
+        self.best = str(board.loc[board["best"], "algorithm"].iloc[0]) if board["best"].any() else None
+        shown = board.drop(columns=[c for c in ("window_start", "window_end") if c in board.columns])
+        shown = shown.assign(best=shown["best"].map({True: "\u2605 best", False: ""}))
+        self.table.value = table_html(shown, highlight=board["best"])
+        where = "mean over all backtest windows" if window is None else f"backtest window {window + 1}"
+        weights = ", ".join(f"{a} {v:.2f}" for a, v in self.predictor.weights_.items())
+        self.summary.value = message_html([f"best by {metric} ({where}): {self.best}",
+                                           f"blend weights: {weights}"], "ok")
+        self.figure = plotting.plot_leaderboard(board, metric)
+        if window is not None:
+            self.figure.axes[0].set_title(f"Leaderboard by {metric}, backtest window {window + 1} (best in green)")
+        self.figure.axes[0].set_ylabel("algorithm")
+        show_figure(self.chart, self.figure)
+
+
+class TrainingPanel(PanelBase):
+    """Train an AutoPredictor on a dataset group from a Run button, with live progress.
+
+    Parameters
+    ----------
+    dataset_group : DatasetGroup
+    config : dict, optional
+        ``forecast_horizon``, ``backtest_windows``, ``backtest_offset`` (e.g. a BacktestPanel's
+        ``config``); the controls start from it.
+    algorithms : list of str, optional
+        Candidates ticked at first (default a fast pair, SeasonalNaive and Naive).
+    **predictor_kwargs
+        Passed on to :class:`~fc_core.automl.AutoPredictor` (forecast_types, seed, algorithm_params ...).
+
+    Attributes
+    ----------
+    predictor : AutoPredictor or None
+        The trained predictor after a successful run.
+    events : list of dict
+        The progress events of the last run (stage, algorithm, window, elapsed).
+    """
+
+    def __init__(self, dataset_group, config: dict | None = None, algorithms=None, **predictor_kwargs):
+        cfg = {"forecast_horizon": 24, "backtest_windows": 1, "backtest_offset": None, **(config or {})}
+        self.dataset_group = dataset_group
+        self.predictor_kwargs = predictor_kwargs
+        style = {"description_width": "150px"}
+        lay = w.Layout(width="360px")
+        names = available_algorithms()
+        chosen = [a for a in (algorithms or FAST_ALGORITHMS)]
+        self.algorithms = w.SelectMultiple(options=sorted(set(names) | set(chosen)), value=tuple(chosen), rows=6,
+                                           description="algorithms", style=style, layout=lay)
+        self.horizon = w.BoundedIntText(value=int(cfg["forecast_horizon"]), min=1, max=100000,
+                                        description="forecast horizon", style=style, layout=lay)
+        self.windows = w.BoundedIntText(value=int(cfg["backtest_windows"]), min=1, max=5,
+                                        description="backtest windows", style=style, layout=lay)
+        self.offset = w.BoundedIntText(value=int(cfg["backtest_offset"] or 0), min=0, max=100000,
+                                       description="offset (0 = horizon)", style=style, layout=lay)
+        self.metric = w.Dropdown(options=list(OPTIMIZATION_METRICS), description="optimization metric",
+                                 style=style, layout=lay)
+        self.run_button = w.Button(description="Run", icon="play", button_style="success",
+                                   tooltip="backtest the algorithms and train the AutoPredictor")
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="progress", style=style,
+                                      layout=w.Layout(width="360px"))
+        self.status = w.HTML(message_html(["not trained yet: press Run."]))
+        self.status.add_class("fc-training-status")
+        self.predictor = None
+        self.events: list[dict] = []
+        self.runs = 0
+        self._listeners = []
+        self.run_button.on_click(self._on_run)
+        head = w.HTML("<h3 style='margin:4px 0'>Train an AutoPredictor</h3>")
+        left = w.VBox([self.horizon, self.windows, self.offset, self.metric])
+        super().__init__([head, w.HBox([left, self.algorithms]), w.HBox([self.run_button, self.progress]), self.status])
+        self.add_class("fc-training-panel")
+
+    @property
+    def config(self) -> dict:
+        """The AutoPredictor arguments the controls give."""
+        return {"forecast_horizon": int(self.horizon.value), "backtest_windows": int(self.windows.value),
+                "backtest_offset": int(self.offset.value) or None, "algorithms": list(self.algorithms.value),
+                "optimization_metric": self.metric.value, **self.predictor_kwargs}
+
+    def on_trained(self, callback) -> None:
+        """Call ``callback(predictor)`` after each successful run (e.g. ``LeaderboardPanel.set_predictor``)."""
+        self._listeners.append(callback)
+
+    def _on_run(self, button) -> None:
+        self.run()
+
+    @guarded
+    def run(self):
+        """Train an AutoPredictor with the chosen settings; returns it (None on error, shown inline)."""
+        cfg = self.config
+        if not cfg["algorithms"]:
+            raise ConfigError("choose at least one algorithm (ctrl/shift-click in the list).")
+        self.events = []
+        self.progress.value = 0
+        self.progress.max = training_steps(cfg["backtest_windows"], len(cfg["algorithms"]))
+        self.progress.bar_style = "info"
+        self.status.value = message_html(["starting ..."])
+        self.run_button.disabled = True
+        try:
+            predictor = AutoPredictor(**cfg)
+            predictor.train(self.dataset_group, progress=False, callback=self._on_event)
+        except BaseException:
+            self.progress.bar_style = "danger"
+            self.status.value = message_html(["training failed; see the error below."], "error")
+            raise
+        finally:
+            self.run_button.disabled = False
+        self.predictor = predictor
+        self.runs += 1
+        self.progress.value = self.progress.max
+        self.progress.bar_style = "success"
+        weights = ", ".join(f"{a} {v:.2f}" for a, v in predictor.weights_.items())
+        failed = [f"{a} failed: {m}" for a, m in predictor.failed_.items()]
+        self.status.value = message_html(
+            [f"run {self.runs} done in {predictor.timings_['total']:.1f} s; blend weights: {weights}", *failed],
+            "warn" if failed else "ok")
+        for cb in self._listeners:
+            cb(predictor)
+        return predictor
+
+    def _on_event(self, event: dict) -> None:
+        self.events.append(dict(event))
+        if event["stage"] != "done":
+            self.progress.value = min(len(self.events), self.progress.max)
+        self.status.value = message_html([progress_text(event, int(self.windows.value))])
