@@ -1,0 +1,285 @@
+"""fc_widgets panels driven without a browser: set control values, click buttons, check the results."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from fc_core import demo  # noqa: E402
+from fc_core.automl import AutoPredictor  # noqa: E402
+from fc_core.backtest import panel_windows  # noqa: E402
+from fc_core.errors import ConfigError  # noqa: E402
+from fc_widgets import BacktestPanel, DatasetPanel, LeaderboardPanel, QuantilePanel, TrainingPanel  # noqa: E402
+from fc_widgets._common import ItemPicker  # noqa: E402
+from fc_core.views import ALL_ITEMS, ItemIndex  # noqa: E402
+
+FAST = ["SeasonalNaive", "Naive"]
+
+
+@pytest.fixture(scope="module")
+def dg():
+    return demo.electricity(n_items=6, days=14, seed=1)
+
+
+@pytest.fixture(scope="module")
+def predictor(dg):
+    return AutoPredictor(24, backtest_windows=2, algorithms=FAST).train(dg, progress=False)
+
+
+def _legend(fig):
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def _png_shown(out):
+    return len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"][:8] == "iVBORw0K"  # PNG magic, base64
+
+
+# ------------------------------------------------------------------ picker
+def test_item_picker_caps_matches_and_follows_the_search():
+    idx = ItemIndex(pd.DataFrame({"item_id": [f"client_{i}" for i in range(1000)]}))
+    p = ItemPicker(idx, limit=50)
+    assert len(p.dropdown.options) == 50 and p.value == "client_0"
+    assert p.count.value == "showing 50 of 1,000 matches (1,000 items)"
+    p.search.value = "client_1"
+    assert p.count.value == "showing 50 of 111 matches (1,000 items)" and p.value == "client_1"
+    p.search.value = "client_12"
+    assert p.dropdown.options[:2] == ("client_12", "client_120") and p.value == "client_12"
+    assert p.count.value == "11 of 1,000 items"
+    p.dropdown.value = "client_120"
+    assert p.value == "client_120"
+    p.search.value = "client_120"   # still listed: the choice stays
+    assert p.value == "client_120"
+    p.search.value = "zzz"
+    assert p.value is None and p.count.value == "no item matches (of 1,000)"
+    p.select("client_999")
+    assert p.value == "client_999" and p.search.value == "client_999"
+
+
+# ----------------------------------------------------------------- dataset
+def test_dataset_panel_demo_import_summary_and_item_preview():
+    panel = DatasetPanel(demo_items=4, demo_length=7)
+    dg = panel.dataset_group
+    assert len(dg.items) == 4 and dg.frequency == "H" and len(dg.target) == 4 * 7 * 24
+    assert "4 items, 672 rows, frequency H" in panel.status.value
+    assert "<td style='text-align:left;padding:2px 6px'>items</td>" in panel.summary_html.value
+    assert panel.items.value == ("client_0", "client_1", "client_2") and _png_shown(panel.chart)
+    panel.item_search.value = "client_3"
+    panel.items.value = ("client_3",)
+    line = panel.figure.axes[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), dg.target.loc[dg.target["item_id"] == "client_3", "target_value"])
+    assert _legend(panel.figure) == ["client_3"]
+    # aggregation to days from the Import button
+    panel.aggregate_to.value = "D"
+    panel.import_button.click()
+    assert panel.dataset_group.frequency == "D" and len(panel.dataset_group.target) == 4 * 7
+    assert panel.summary.overall["frequency"] == "D"
+
+
+def test_dataset_panel_file_mapping_import_and_inline_errors(tmp_path):
+    p = tmp_path / "load.csv"
+    rows = [f"c{i % 2},2024-01-01 {i // 2:02d}:00:00,{i}.0" for i in range(12)]
+    p.write_text("client,Date,kW\n" + "\n".join(rows) + "\n")
+    panel = DatasetPanel(path=str(p), source="file")
+    assert panel.dataset_group is None and panel.header.value is True
+    assert "first rows of the file" in panel.preview_html.value and "c1" in panel.preview_html.value
+    assert panel.column_mapping == {"item_id": "client", "timestamp": "Date", "target_value": None}
+    panel.import_button.click()                      # target not mapped: the SchemaError is shown
+    assert "choose a column for field(s) ['target_value']" in panel.error_text
+    assert "SchemaError" in panel.errors.value and panel.dataset_group is None
+    panel.mapping["target_value"].value = "kW"
+    panel.import_button.click()
+    assert panel.error_text == "" and len(panel.dataset_group.items) == 2
+    assert panel.dataset_group.target.loc[panel.dataset_group.target["item_id"] == "c1", "target_value"].tolist() == \
+        [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
+    # a bad value: fc_core's DataError with the file's offending line, the previous group kept
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item_id,timestamp,target_value\na,2024-01-01 00:00:00,1\na,2024-01-01 01:00:00,oops\n")
+    panel.path.value = str(bad)
+    assert panel.column_mapping == {"item_id": "item_id", "timestamp": "timestamp", "target_value": "target_value"}
+    panel.import_button.click()
+    assert "line 3" in panel.error_text and "'oops'" in panel.error_text
+    assert "a,2024-01-01 01:00:00,oops" in panel.errors.value          # the offending row itself
+    assert "import failed" in panel.status.value and len(panel.dataset_group.items) == 2
+
+
+def test_dataset_panel_headerless_file_uses_a_schema(tmp_path):
+    p = tmp_path / "nohead.csv"
+    p.write_text("2024-01-01,a,1\n2024-01-02,a,2\n2024-01-03,a,3\n")
+    panel = DatasetPanel(path=str(p), source="file")
+    assert panel.header.value is False and list(panel.preview.columns) == ["column_1", "column_2", "column_3"]
+    panel.mapping["item_id"].value = "column_2"
+    panel.mapping["timestamp"].value = "column_1"
+    panel.mapping["target_value"].value = "column_3"
+    panel.import_button.click()
+    assert panel.error_text == "" and panel.dataset_group.frequency == "D"
+    assert panel.dataset_group.target["target_value"].tolist() == [1.0, 2.0, 3.0]
+
+
+# ---------------------------------------------------------------- backtest
+def test_backtest_panel_config_windows_and_messages(dg):
+    panel = BacktestPanel(dg)
+    assert panel.config == {"forecast_horizon": 24, "backtest_windows": 1, "backtest_offset": None}
+    panel.windows.value = 3
+    assert panel.config["backtest_windows"] == 3
+    assert panel.plan.windows == panel_windows(dg.to_panel(), 24, 3)
+    assert "backtest window 3: train to" in panel.messages.value and "scores 6 of 6 items" in panel.messages.value
+    spans = [p for p in panel.figure.axes[0].patches]
+    assert len(spans) == 3 and "backtest window 3" in _legend(panel.figure)
+    # the sum over all items is drawn by default; one item on request
+    y = panel.figure.axes[0].get_lines()[0].get_ydata()
+    np.testing.assert_allclose(y, dg.target.groupby("timestamp")["target_value"].sum().to_numpy())
+    panel.item.select("client_4")
+    y = panel.figure.axes[0].get_lines()[0].get_ydata()
+    np.testing.assert_allclose(y, dg.target.loc[dg.target["item_id"] == "client_4", "target_value"].to_numpy())
+    assert panel.figure.axes[0].get_title() == "Backtest windows over item client_4"
+    # too long a horizon: the ConfigError of fc_core.backtest, live
+    panel.horizon.value = 150
+    with pytest.raises(ConfigError) as exc:
+        AutoPredictor(**panel.config, algorithms=FAST).train(dg, progress=False)
+    assert panel.plan.error == str(exc.value) and str(exc.value) in panel.messages.value.replace("&#x27;", "'")
+    assert panel.config["forecast_horizon"] == 150 and _png_shown(panel.chart)
+    panel.horizon.value = 24
+    panel.offset.value = 200
+    assert "backtest_offset=200 must be less than half" in panel.plan.error
+    panel.offset.value = 48
+    assert panel.plan.ok and panel.config["backtest_offset"] == 48
+    assert panel.plan.windows[0].cutoff == dg.end_timestamp - pd.Timedelta(hours=48)
+
+
+def test_backtest_panel_names_the_items_a_window_leaves_out():
+    df = demo.electricity(n_items=3, days=10).target
+    late = (df["item_id"] == "client_2") & (df["timestamp"] < df["timestamp"].max() - pd.Timedelta(hours=36))
+    from fc_core.datasets import DatasetGroup
+
+    dg = DatasetGroup(target=df[~late].drop(columns="_filled"), frequency="H")
+    panel = BacktestPanel(dg, backtest_windows=2)
+    assert "scores 3 of 3 items." in panel.plan.messages[0]
+    assert "leaves out 1: client_2 (starts after cutoff)" in panel.plan.messages[1]
+    assert "leaves out 1: client_2" in panel.messages.value
+    assert panel.item.dropdown.options[0] == ALL_ITEMS
+
+
+# ---------------------------------------------------------------- training
+def test_training_panel_run_progress_and_errors(dg):
+    board = LeaderboardPanel()
+    assert "no predictor yet" in board.summary.value
+    panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 2, "backtest_offset": None},
+                          algorithms=FAST)
+    panel.on_trained(board.set_predictor)
+    panel.run_button.click()
+    p = panel.predictor
+    assert p is not None and p.trained and p.algorithms == FAST and p.backtest_windows == 2
+    stages = [(e["stage"], e["algorithm"], e["window"]) for e in panel.events]
+    assert stages[:4] == [("backtest", "SeasonalNaive", 0), ("backtest", "Naive", 0),
+                          ("backtest", "SeasonalNaive", 1), ("backtest", "Naive", 1)]
+    assert stages[-1] == ("done", None, None) and all(e["elapsed"] >= 0 for e in panel.events)
+    assert panel.progress.value == panel.progress.max == 6 and panel.progress.bar_style == "success"
+    assert "run 1 done in" in panel.status.value
+    assert board.predictor is p and board.best == p.leaderboard().iloc[0]["algorithm"]   # linked panel
+    # errors inline, the last good predictor kept
+    panel.horizon.value = 500
+    panel.run_button.click()
+    assert "forecast_horizon=500 is too long" in panel.error_text and panel.predictor is p
+    assert panel.progress.bar_style == "danger" and not panel.run_button.disabled
+    panel.horizon.value = 24
+    panel.algorithms.value = ()
+    panel.run_button.click()
+    assert "choose at least one algorithm" in panel.error_text
+
+
+# ------------------------------------------------------------- leaderboard
+def test_leaderboard_panel_ranks_marks_best_and_per_window(predictor):
+    panel = LeaderboardPanel(predictor)
+    lb = predictor.leaderboard()
+    metric = predictor.optimization_metric
+    assert panel.metric.value == metric
+    assert panel.best == lb.loc[lb[metric].idxmin(), "algorithm"]
+    assert panel.board["best"].iloc[0] and panel.board["algorithm"].iloc[0] == panel.best
+    assert "\u2605 best" in panel.table.value and f"best by {metric} (mean over all backtest windows): {panel.best}" \
+        in panel.summary.value
+    bars = {t.get_text(): p.get_width() for t, p in zip(panel.figure.axes[0].get_yticklabels(),
+                                                        panel.figure.axes[0].patches)}
+    assert bars == pytest.approx(dict(zip(lb["algorithm"], lb[metric])))
+    panel.metric.value = "RMSE"
+    assert panel.best == lb.loc[lb["RMSE"].idxmin(), "algorithm"]
+    assert panel.figure.axes[0].get_xlabel() == "RMSE (lower is better)"
+    panel.window.value = 1
+    per = predictor.leaderboard(per_window=True)
+    w1 = per[per["backtest_window"] == 1]
+    assert panel.best == w1.loc[w1["RMSE"].idxmin(), "algorithm"] and set(panel.board["backtest_window"]) == {1}
+    assert "backtest window 2" in panel.figure.axes[0].get_title()
+
+
+# ----------------------------------------------------------------- quantile
+def test_quantile_panel_item_search_band_table_and_export(predictor, dg, tmp_path):
+    fc = predictor.forecast()
+    panel = QuantilePanel(fc, history=dg, export_path=str(tmp_path / "shown.csv"))
+    assert panel.item.value == "client_0" and panel.band.value == ("p10", "p90")
+    panel.item.search.value = "client_5"
+    assert panel.item.dropdown.options == ("client_5",) and panel.item.value == "client_5"
+    ax = panel.figure.axes[0]
+    assert ax.get_title() == "Forecast of client_5" and ax.get_ylabel() == "target_value of client_5"
+    assert _legend(panel.figure) == ["history", "p10 to p90", "p50 (median)", "mean"]
+    want = fc.query(item_id="client_5")
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(want["p10"].min()) and band.max() == pytest.approx(want["p90"].max())
+    hist = ax.get_lines()[0]
+    assert hist.get_xdata()[-1] < want["timestamp"].min()  # history before the forecast
+    panel.band.value = ("p10", "p50")
+    assert "p10 to p50" in _legend(panel.figure)
+    band = panel.figure.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.max() == pytest.approx(want["p50"].max())
+    assert f"{want['p90'].iloc[0]:.4g}" in panel.table.value
+    # export what is shown
+    path = panel.export_button.click() or panel.export_path.value
+    got = pd.read_csv(path)
+    assert got.columns.tolist() == ["item_id", "date", "p10", "p50", "p90", "mean"]
+    assert set(got["item_id"]) == {"client_5"} and len(got) == 24
+    np.testing.assert_allclose(got["p50"], want["p50"])
+    assert got["date"].iloc[0] == want["timestamp"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "wrote 24 rows of client_5" in panel.export_status.value
+    panel.export_path.value = ""
+    panel.export_button.click()
+    assert "type a file path" in panel.error_text
+    panel.item.search.value = "no such item"
+    assert "no item matches 'no such item'" in panel.error_text
+
+
+def test_quantile_panel_backtests_window_selector_and_actuals(predictor, dg, tmp_path):
+    bf = predictor.backtest_forecasts(None)
+    panel = QuantilePanel(bf, history=dg)
+    assert panel.window.options == (("window 1", 0), ("window 2", 1))
+    assert panel.window.layout.display is None and panel.algorithm.options == ("AutoPredictor", "SeasonalNaive", "Naive")
+    panel.item.select("client_2")
+    panel.window.value = 1
+    rows = bf[(bf["item_id"] == "client_2") & (bf["backtest_window"] == 1) & (bf["algorithm"] == "AutoPredictor")]
+    lines = {ln.get_label(): ln for ln in panel.figure.axes[0].get_lines()}
+    np.testing.assert_allclose(lines["actual"].get_ydata(), rows["target_value"])
+    np.testing.assert_allclose(lines["p50 (median)"].get_ydata(), rows["p50"])
+    assert pd.Timestamp(lines["history"].get_xdata()[-1]) < rows["timestamp"].min()
+    assert panel.figure.axes[0].get_title() == "Backtest window 2 of client_2 (AutoPredictor)"
+    panel.algorithm.value = "Naive"
+    naive = bf[(bf["item_id"] == "client_2") & (bf["backtest_window"] == 1) & (bf["algorithm"] == "Naive")]
+    np.testing.assert_allclose(panel.rows["p50"], naive["p50"])
+    out = panel.export(str(tmp_path / "bt.csv"))
+    got = pd.read_csv(out)
+    assert "target_value" in got.columns and "backtestwindow_start_time" in got.columns
+    np.testing.assert_allclose(got["target_value"], naive["target_value"])
+
+
+def test_errors_in_callbacks_are_shown_not_swallowed(predictor, dg, monkeypatch):
+    panel = QuantilePanel(predictor.forecast(), history=dg)
+    import fc_widgets.quantile as q
+
+    def boom(*a, **k):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(q.plotting, "plot_forecast", boom)
+    panel.band.value = panel.band.options[-1][1]
+    assert isinstance(panel.last_error, RuntimeError)
+    assert "RuntimeError" in panel.errors.value and "traceback" in panel.errors.value
+    monkeypatch.undo()
+    panel.band.value = panel.band.options[0][1]
+    assert panel.last_error is None and panel.errors.value == ""
