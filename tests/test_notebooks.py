@@ -1,0 +1,65 @@
+"""Every notebook runs under papermill at a tiny setting, and the getting-started outputs are right."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+# small settings per notebook so the whole set runs in CI in a few minutes
+TINY = {
+    "getting_started.ipynb": {"demo_items": 4, "demo_days": 21, "forecast_horizon": 12,
+                              "algorithms": ["SeasonalNaive", "Naive"]},
+}
+
+
+def _run(nb: Path, out_dir: Path, params: dict) -> Path:
+    papermill = pytest.importorskip("papermill")
+    out = out_dir / nb.name
+    papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", progress_bar=False,
+                               cwd=str(ROOT))
+    return out
+
+
+def test_every_notebook_has_one_parameters_cell_with_commented_literals():
+    assert NOTEBOOKS, "no notebooks found"
+    for nb in NOTEBOOKS:
+        doc = json.loads(nb.read_text())
+        tagged = [c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{nb.name}: {len(tagged)} parameters cells"
+        first_code = next(c for c in doc["cells"] if c["cell_type"] == "code")
+        assert first_code is tagged[0], f"{nb.name}: the parameters cell must be the first code cell"
+        for line in "".join(tagged[0]["source"]).splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                assert ":" in line.split("=")[0] and "#" in line, f"{nb.name}: '{line}' needs a type and a comment"
+        assert all(not c.get("outputs") for c in doc["cells"] if c["cell_type"] == "code"), f"{nb.name} has outputs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_under_papermill(nb, tmp_path):
+    params = {**TINY.get(nb.name, {}), "output_dir": str(tmp_path / "out")}
+    _run(nb, tmp_path, params)
+    if nb.name == "getting_started.ipynb":
+        out = tmp_path / "out"
+        fc = pd.read_csv(out / "forecast.csv")
+        assert list(fc.columns) == ["item_id", "date", "p10", "p50", "p90", "mean"]
+        assert len(fc) == 4 * 12
+        assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+        acc = pd.read_csv(out / "accuracy_metrics.csv")
+        assert {"item_id", "algorithm", "WAPE", "AverageWeightedQuantileLoss"} <= set(acc.columns)
+        bt = pd.read_csv(out / "backtest_forecasts.csv")
+        assert {"target_value", "p50", "backtestwindow_start_time"} <= set(bt.columns)
+        assert list(out.glob("forecast_*.png")), "no chart written"
+
+
+def test_a_bad_parameter_stops_with_the_projects_message(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    nb = ROOT / "notebooks" / "getting_started.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        _run(nb, tmp_path, {"forecast_horizon": 0, "output_dir": str(tmp_path / "o")})
+    assert "ConfigError" in str(err.value) and "forecast_horizon=0" in str(err.value)
