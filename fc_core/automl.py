@@ -86,6 +86,9 @@ class AutoPredictor:
         beat the global blend on the item's backtests.
     item_switch_margin : float
         Relative improvement an item's own choice must show to replace the global blend.
+    keep_all_candidates : bool
+        Retrain every candidate on all the data, not just those the blend uses, so that
+        :meth:`candidate_forecast` can compare them on new data.
 
     Raises
     ------
@@ -100,7 +103,7 @@ class AutoPredictor:
                  forecast_dimensions: Sequence[str] | None = None, device: str = "auto",
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
-                 item_switch_margin: float = 0.0):
+                 item_switch_margin: float = 0.0, keep_all_candidates: bool = False):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
         if optimization_metric not in OPTIMIZATION_METRICS:
@@ -127,6 +130,7 @@ class AutoPredictor:
         self.scheduler = scheduler
         self.item_selection = bool(item_selection)
         self.item_switch_margin = float(item_switch_margin)
+        self.keep_all_candidates = bool(keep_all_candidates)
         # fitted state
         self.trained = False
         self.panel: Panel | None = None
@@ -149,7 +153,7 @@ class AutoPredictor:
                 "optimization_metric": self.optimization_metric, "forecast_dimensions": self.forecast_dimensions,
                 "device": self.device, "algorithm_params": self.algorithm_params, "ensemble": self.ensemble,
                 "seed": self.seed, "n_jobs": self.n_jobs, "item_selection": self.item_selection,
-                "item_switch_margin": self.item_switch_margin}
+                "item_switch_margin": self.item_switch_margin, "keep_all_candidates": self.keep_all_candidates}
 
     def __repr__(self) -> str:
         state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
@@ -266,6 +270,8 @@ class AutoPredictor:
             used = set(weights)
             for lab in set(choice["algorithm"]) - {ENSEMBLE}:
                 used |= set(lab.split("+"))
+            if self.keep_all_candidates:
+                used |= set(ok)
             used = sorted(used, key=self.algorithms.index)
             predictors = {}
             for a in used:
@@ -528,6 +534,20 @@ class AutoPredictor:
         frame = to_forecast_frame(panel, out, self.forecast_types)
         return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
                         info={"weights": dict(self.weights_)})
+
+    def candidate_forecast(self, algorithm: str, items=None) -> Forecast:
+        """Forecasts of one retrained candidate alone (for side-by-side comparisons)."""
+        from .algorithms.base import select_items
+
+        self._check()
+        name = canonical_name(algorithm)
+        if name not in self.predictors_:
+            raise ConfigError(f"{name} was not retrained on all the data (kept: {sorted(self.predictors_)}); "
+                              "train with keep_all_candidates=True to keep every candidate.")
+        panel = self.panel if items is None else select_items(self.panel, items)
+        arr = self.predictors_[name].predict_arrays(panel, levels=self.score_levels)
+        return Forecast(to_forecast_frame(panel, arr, self.forecast_types), panel.key_columns, self.target_field,
+                        panel.frequency, info={"algorithm": name})
 
     def _choice_for(self, panel: Panel) -> np.ndarray:
         ch = self.item_choice_
