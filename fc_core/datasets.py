@@ -1,35 +1,260 @@
-"""Datasets and dataset groups (Amazon Forecast's ``CreateDataset`` / ``CreateDatasetGroup``).
+"""Datasets and dataset groups (Amazon Forecast's ``CreateDataset`` / ``CreateDatasetGroup`` / import jobs).
 
-MINIMAL VERSION: the foundation work extends readers, validation, summary,
-aggregation and filling here. The public interface below is what the rest of
-fc_core relies on.
+:func:`read_dataset` reads one dataset (target time series, related time series
+or item metadata) from a DataFrame, a CSV or Parquet file, a folder, a glob or an
+fsspec URL into the canonical long frame: Amazon Forecast's column names, key
+columns as strings, ``timestamp`` as naive ``datetime64[ns]``, numbers as float,
+sorted by keys then time. :class:`DatasetGroup` puts a target, related series and
+item metadata together, checks them against each other, fills missing values
+(see :mod:`fc_core.featurization`) and packs them into a
+:class:`~fc_core.panel.Panel` for the algorithms.
+
+Decisions (where Amazon Forecast leaves room):
+
+* Duplicate ``(keys, timestamp)`` rows are an error unless ``duplicates=`` says
+  how to combine them (``"sum"``, ``"mean"``, ``"first"``, ``"last"``, ``"min"``, ``"max"``;
+  a dict ``{"target": ..., "related": ...}`` sets them apart).
+* Items in the item metadata without target history are cold-start items when
+  ``cold_start=True`` or the related series has rows for them; otherwise they are
+  an error. With forecast dimensions the cold-start keys are the related series'
+  keys without target history. Related rows of other keys (not in the target, not
+  cold-start) are ignored and counted in :meth:`DatasetGroup.summary`.
+* Every target item needs related rows when a related series is given, and the
+  related series must cover each item's target range; past the target end it must
+  reach end + horizon when a horizon is known (``forecast_horizon=`` or
+  :meth:`DatasetGroup.check_related_horizon`).
+* Aggregation to a coarser frequency works on the data as imported (before
+  filling), then fills at the new frequency. Related fields aggregate with
+  ``avg`` unless ``related_method={"field": "max", ...}`` says otherwise.
+
+>>> import pandas as pd
+>>> df = pd.DataFrame({"item_id": ["a", "a", "a", "b"],
+...                    "timestamp": ["2020-01-01", "2020-01-02", "2020-01-04", "2020-01-02"],
+...                    "target_value": [1.0, 2.0, 4.0, 7.0]})
+>>> dg = DatasetGroup(target=df, frequency="D")
+>>> dg.target["target_value"].tolist(), int(dg.target["_filled"].sum())
+([1.0, 2.0, 0.0, 4.0, 7.0, 0.0, 0.0], 3)
+>>> dg.summary().overall["missing"]
+1
 """
 from __future__ import annotations
 
+import copy as _copy
+import html
+import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from . import frequency as fq
 from .errors import ConfigError, DataError
+from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
+                            concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
+                            resolve_duplicates, sort_block)
 from .panel import FILLED, Panel
-from .schema import TIMESTAMP, check_forecast_dimensions, get_domain
+from .readers import Columns, read_columns
+from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
+
+_NONE = np.iinfo(np.int64).min
+_READ_KEYS = ("header", "timezone", "column_map", "constants", "item_id", "columns", "timestamp_format")
 
 
-def read_dataset(path_or_frame, dataset_type: str = "TARGET_TIME_SERIES", domain: str = "CUSTOM",
-                 schema=None, **kwargs) -> pd.DataFrame:
-    """Read a dataset into the canonical long frame."""
-    if isinstance(path_or_frame, pd.DataFrame):
-        df = path_or_frame.copy()
-    else:
-        df = pd.read_csv(path_or_frame)
-    if TIMESTAMP in df.columns:
-        df[TIMESTAMP] = pd.to_datetime(df[TIMESTAMP])
-    return df
+# ------------------------------------------------------------------ reading
+def _combine_keys(cols: Columns, key_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """One int32 code per row for the key tuple, codes ordered like the sorted key tuples."""
+    codes, labels = cols.keys[key_columns[0]]
+    keys = pd.DataFrame({key_columns[0]: labels})
+    cur = codes
+    for c in key_columns[1:]:
+        c2, l2 = cols.keys[c]
+        comb = cur.astype(np.int64) * len(l2) + c2
+        u_codes, uniq = pd.factorize(comb, sort=False)
+        order = np.argsort(uniq, kind="stable")
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        su = np.asarray(uniq)[order]
+        keys = pd.DataFrame({**{k: keys[k].to_numpy(object)[su // len(l2)] for k in keys.columns},
+                             c: np.asarray(l2, dtype=object)[su % len(l2)]})
+        cur = rank[u_codes]
+    return np.asarray(cur, dtype=np.int32), keys.reset_index(drop=True)
 
 
+def _read_block(source, dataset_type: str, domain, dims: list[str], schema, duplicates: str,
+                opts: dict) -> SeriesBlock:
+    """Read, sort and de-duplicate one time series dataset."""
+    what = "target" if dataset_type == "TARGET_TIME_SERIES" else "related time series"
+    if isinstance(source, SeriesBlock):
+        return source
+    if isinstance(source, pd.DataFrame) and FILLED in source.columns:
+        source = source.loc[~source[FILLED].to_numpy(dtype=bool)]
+    opts = dict(opts)
+    item_id = opts.pop("item_id", None)
+    constants = dict(opts.pop("constants", None) or {})
+    if item_id is not None:
+        constants[domain.item_field] = item_id
+    cols = read_columns(source, dataset_type, domain.name, schema, forecast_dimensions=dims,
+                        constants=constants, **opts)
+    key_columns = [domain.item_field, *dims]
+    codes, keys = _combine_keys(cols, key_columns)
+    for c in key_columns:
+        del cols.keys[c]
+    ts = cols.values.pop(TIMESTAMP)
+    blk = SeriesBlock(keys, codes, ts, cols.values, cols.where)
+    blk = sort_block(blk)
+    extra = [c for c in cols.dropped if c not in key_columns]
+    return resolve_duplicates(blk, duplicates, extra_columns=extra if dataset_type == "TARGET_TIME_SERIES" else (),
+                              what=what)
+
+
+def _read_metadata(source, domain, schema, opts: dict) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame) and getattr(source, "attrs", {}).get("fc_core_checked"):
+        return source
+    opts = dict(opts)
+    opts.pop("item_id", None)
+    for k in ("timezone", "timestamp_format"):
+        opts.pop(k, None)
+    cols = read_columns(source, "ITEM_METADATA", domain.name, schema, **opts)
+    item = domain.item_field
+    codes, labels = cols.keys[item]
+    counts = np.bincount(codes, minlength=len(labels))
+    if (counts > 1).any():
+        k = int(np.flatnonzero(counts > 1)[0])
+        rows = np.flatnonzero(codes == k)[:2]
+        raise DataError(
+            f"item metadata names item '{labels[k]}' twice: {cols.where.locate(rows[0])} and "
+            f"{cols.where.locate(rows[1])} ({int((counts > 1).sum())} item(s) repeated); keep one row per item.")
+    order = np.argsort(codes, kind="stable")
+    out = pd.DataFrame({item: labels[codes[order]], **{c: v[order] for c, v in cols.values.items()}})
+    out.attrs["fc_core_checked"] = True
+    out.attrs["fc_core_rows"] = {str(labels[c]): cols.where.locate(int(r)) for r, c in
+                                 zip(order[:100_000], codes[order][:100_000])}
+    return out
+
+
+def read_dataset(path_or_frame, dataset_type: str = "TARGET_TIME_SERIES", domain: str = "CUSTOM", schema=None, *,
+                 forecast_dimensions: Sequence[str] | None = None, header: bool | None = None,
+                 timezone: str | None = None, column_map: dict | None = None, constants: dict | None = None,
+                 item_id: str | None = None, columns: Sequence[str] | None = None,
+                 timestamp_format: str | None = None, duplicates: str = "error",
+                 key_dtype: str = "object") -> pd.DataFrame:
+    """Read one dataset into the canonical long frame.
+
+    Parameters
+    ----------
+    path_or_frame : DataFrame, path, folder, glob, fsspec URL or list of these
+        CSV (with or without header) or Parquet files.
+    dataset_type : str
+        ``TARGET_TIME_SERIES``, ``RELATED_TIME_SERIES`` or ``ITEM_METADATA``.
+    domain : str
+        Amazon Forecast domain; sets the item and target field names.
+    schema : str, list or Schema, optional
+        Ordered ``(name, type)`` fields (``"timestamp:timestamp,target_value:float,item_id:string"``);
+        required for files without a header.
+    forecast_dimensions : list of str, optional
+        Extra key columns (``["store_id"]``), at most 10.
+    header : bool, optional
+        Force the first CSV row to be (or not be) a header; detected by default.
+    timezone : str, optional
+        Amazon Forecast's ``TimeZone``: timestamps with an offset are converted to this zone's
+        local time; without it they become UTC. Timestamps without offset are kept.
+    column_map : dict, optional
+        File column -> canonical name (``{"datetime": "timestamp", "count": "target_value"}``).
+    constants, item_id : optional
+        Columns the file lacks, filled with one value (``item_id="station_1"``).
+    columns : list of str, optional
+        Keep only these (besides the required) columns.
+    timestamp_format : str, optional
+        strftime layout for other timestamp spellings.
+    duplicates : str
+        ``"error"`` (default) or how to combine rows with equal keys and timestamp.
+    key_dtype : {"object", "category"}
+        dtype of the key columns.
+
+    Returns
+    -------
+    DataFrame
+        Keys, ``timestamp`` (datetime64[ns]), then the other fields; sorted.
+
+    Raises
+    ------
+    SchemaError, DataError
+        See :mod:`fc_core.readers`; duplicates as described above.
+    """
+    dom = get_domain(domain)
+    dataset_type = check_dataset_type(dataset_type)
+    dims = check_forecast_dimensions(forecast_dimensions)
+    opts = dict(header=header, timezone=timezone, column_map=column_map, constants=constants, item_id=item_id,
+                columns=columns, timestamp_format=timestamp_format)
+    if dataset_type == "ITEM_METADATA":
+        out = _read_metadata(path_or_frame, dom, schema, opts)
+        out = out.copy()
+        out.attrs.clear()
+        return out
+    blk = _read_block(path_or_frame, dataset_type, dom, dims, schema, duplicates, opts)
+    return blk.to_frame(key_dtype)
+
+
+# ------------------------------------------------------------------ summary
+@dataclass
+class DatasetSummary:
+    """Statistics of a dataset group, like a dataset import job's.
+
+    Attributes
+    ----------
+    overall : dict
+        items, rows, start, end, frequency, inferred_frequency, missing (absent steps
+        inside the items' ranges), nan_values, duplicates, filled, cold-start and related counts.
+    per_item : DataFrame
+        One row per item: keys, start, end, rows, missing, nan_values, duplicates, filled.
+    """
+
+    overall: dict
+    per_item: pd.DataFrame
+
+    def __repr__(self) -> str:
+        lines = ["DatasetSummary"] + [f"  {k}: {v}" for k, v in self.overall.items()]
+        lines.append(f"  per_item: {len(self.per_item)} rows x {self.per_item.shape[1]} columns "
+                     "(.per_item for the table)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in self.overall.items())
+        worst = self.per_item.sort_values("missing", ascending=False).head(10)
+        return (f"<div><b>Dataset group summary</b><table>{rows}</table>"
+                f"<p>Items with the most missing steps:</p>{worst.to_html(index=False)}</div>")
+
+
+# ------------------------------------------------------------- the group
 class DatasetGroup:
     """A target time series plus optional related time series and item metadata.
+
+    Parameters
+    ----------
+    domain : str
+        Amazon Forecast domain (``CUSTOM``, ``RETAIL``, ...).
+    frequency : str, optional
+        The data's frequency (``H``, ``D``, ``W``, ``M``, ``15min``, ``2H`` ...); inferred
+        (most common step over all items) when not given.
+    target, related, item_metadata : DataFrame or path, optional
+        Paths are read with ``target_schema``, ``related_schema``, ``item_metadata_schema``.
+    forecast_dimensions : list of str, optional
+    fill : dict, optional
+        Missing-value rules (:func:`fc_core.featurization.parse_fill`); the target defaults to
+        zero middle- and backfill; related fields have no default.
+    forecast_horizon : int, optional
+        When given, related series are future-filled (``futurefill``) and must reach
+        end + horizon.
+    duplicates : str or dict
+        ``"error"`` or how to combine duplicate rows (see :func:`read_dataset`).
+    cold_start : bool
+        Accept item metadata items without target history as cold-start items.
+    timezone, header : optional
+        Reading options for all files; ``read_options={"target": {...}, "related": {...},
+        "item_metadata": {...}}`` gives per-dataset ones (column_map, item_id, columns, ...).
+    key_dtype : {"object", "category"}
 
     Attributes
     ----------
@@ -37,27 +262,181 @@ class DatasetGroup:
     frequency : str
         Amazon Forecast's frequency name.
     target, related, item_metadata : DataFrame
-        Canonical long frames (sorted by keys and time).
+        Canonical long frames (sorted by keys and time); the target has a boolean ``_filled``
+        column marking filled points.
     forecast_dimensions : list of str
     key_columns : list of str
         The item field followed by the forecast dimensions.
+
+    Raises
+    ------
+    SchemaError, DataError, ConfigError
+        For the cases listed in :mod:`fc_core.readers` and :mod:`fc_core.featurization`.
     """
 
     def __init__(self, domain: str = "CUSTOM", frequency: str | None = None, target=None, related=None,
-                 item_metadata=None, forecast_dimensions: Sequence[str] | None = None, **kwargs):
-        self.domain = get_domain(domain)
-        self.forecast_dimensions = check_forecast_dimensions(forecast_dimensions)
+                 item_metadata=None, forecast_dimensions: Sequence[str] | None = None, *, target_schema=None,
+                 related_schema=None, item_metadata_schema=None, fill: dict | None = None,
+                 forecast_horizon: int | None = None, duplicates="error", cold_start: bool = False,
+                 timezone: str | None = None, header: bool | None = None, read_options: dict | None = None,
+                 key_dtype: str = "object", name: str | None = None):
+        dom = get_domain(domain)
+        dims = check_forecast_dimensions(forecast_dimensions)
         if target is None:
             raise ConfigError("a dataset group needs a target time series (target=...).")
-        self.target = read_dataset(target, "TARGET_TIME_SERIES", self.domain.name)
-        self.related = None if related is None else read_dataset(related, "RELATED_TIME_SERIES", self.domain.name)
-        self.item_metadata = None if item_metadata is None else read_dataset(item_metadata, "ITEM_METADATA", self.domain.name)
-        self.target = self.target.sort_values([*self.key_columns, TIMESTAMP], kind="stable").reset_index(drop=True)
+        if key_dtype not in ("object", "category"):
+            raise ConfigError(f"key_dtype={key_dtype!r}: use 'object' or 'category'.")
+        dups = dict(duplicates) if isinstance(duplicates, dict) else {"target": duplicates, "related": duplicates}
+        ropts = _read_options(read_options, header, timezone)
+        settings = dict(fill=fill, forecast_horizon=forecast_horizon, duplicates=dups, cold_start=bool(cold_start),
+                        key_dtype=key_dtype, name=name, read_options=ropts,
+                        schemas={"target": target_schema, "related": related_schema,
+                                 "item_metadata": item_metadata_schema})
+        blocks = [_read_block(target, "TARGET_TIME_SERIES", dom, dims, target_schema, dups.get("target", "error"),
+                              ropts["target"]),
+                  None if related is None else _read_block(related, "RELATED_TIME_SERIES", dom, dims, related_schema,
+                                                           dups.get("related", "error"), ropts["related"])]
+        meta = None if item_metadata is None else _read_metadata(item_metadata, dom, item_metadata_schema,
+                                                                 ropts["item_metadata"])
+        self._init(dom, dims, frequency, blocks, meta, settings)
+
+    # ------------------------------------------------------------ building
+    def _init(self, dom, dims, frequency, blocks: list, meta, settings):
+        """Validate, fill and store. ``blocks`` = [target, related or None]; the list is emptied and
+        the target block's arrays are consumed by the fill (memory)."""
+        tblock, rblock = blocks
+        blocks.clear()
+        self.domain = dom
+        self.forecast_dimensions = list(dims)
+        self._settings = settings
+        self.name = settings.get("name")
+        horizon = settings.get("forecast_horizon")
+        if horizon is not None and (not isinstance(horizon, (int, np.integer)) or horizon < 1):
+            raise ConfigError(f"forecast_horizon must be a positive whole number of steps, got {horizon!r}.")
+        self._inferred = None
         if frequency is None:
-            frequency = self._infer_frequency()
+            frequency = infer_frequency(tblock)
+            if frequency is None and rblock is not None:
+                frequency = infer_frequency(rblock)
+            if frequency is None:
+                raise DataError("could not infer the frequency: no item has two timestamps; pass frequency=... "
+                                "(e.g. 'H', 'D', 'W', 'M').")
+            self._inferred = frequency
         self.frequency = fq.normalize(frequency)
+        fq.validate_minutes(self.frequency)
+        tf = dom.target_field
+        missing = check_grid(tblock, self.frequency)
+        if rblock is not None:
+            check_grid(rblock, self.frequency)
+        self.frequency = _data_anchor(self.frequency, tblock)
+        if self._inferred is None and tblock.n_rows <= 5_000_000:
+            inf = infer_frequency(tblock)
+            if inf is not None and fq.parse(inf) != fq.parse(self.frequency) \
+                    and fq.is_coarser_or_equal(inf, self.frequency):
+                warnings.warn(f"the data's most common step is {inf} but frequency={self.frequency} was declared, so "
+                              f"the steps in between count as missing and are filled; declare frequency='{inf}' if "
+                              "that is the data's frequency.", UserWarning, stacklevel=3)
+            self._inferred = inf
+        trules, rrules = parse_fill(settings.get("fill"), [] if rblock is None else list(rblock.fields))
+        self._raw_related = rblock
+        end = int(tblock.ts.max())
+        self._end = end
+        cold, rblock_kept, dropped = self._cold_start(tblock, rblock, meta, settings.get("cold_start", False))
+        self._cold = cold
+        origin = None if rblock_kept is None else self._related_origin(tblock, rblock_kept)
+        self._stats = dict(
+            missing=missing, first=tblock.first_ts(), last=tblock.last_ts(), rows=np.diff(tblock.indptr),
+            nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
+            dups=tblock.duplicates if tblock.duplicates is not None else np.zeros(tblock.n_keys, np.int64),
+            related_dropped=dropped)
+        tres = fill_block(tblock, self.frequency, end, {tf: trules}, what="target", mark_field=tf, consume=True)
+        del tblock
+        self._tblock = tres.block
+        self._present, self._raw_nan = tres.present, tres.raw_nan  # to rebuild the data as imported
+        self._stats["filled"] = tres.filled_per_key
+        self._rblock = None
+        if rblock_kept is not None:
+            rres = fill_block(rblock_kept, self.frequency, end, rrules, horizon=int(horizon or 0), origin=origin,
+                              what="related time series")
+            self._rblock = rres.block
+        kd = settings.get("key_dtype", "object")
+        self.target = self._tblock.to_frame(kd, filled_column=True)
+        self.related = None if self._rblock is None else self._rblock.to_frame(kd)
+        if horizon:
+            self.check_related_horizon(int(horizon))
+        self.item_metadata = None
+        self._meta = meta
+        if meta is not None:
+            self.item_metadata = meta.copy()
+            self.item_metadata.attrs.clear()
         self._panel = None
 
+    @property
+    def _raw_target(self) -> SeriesBlock:
+        """The target as imported (before filling), rebuilt from the filled data."""
+        b = self._tblock
+        tf = self.target_field
+        if self._present is None:
+            return SeriesBlock(b.keys, b.codes, b.ts, dict(b.fields), None, None, None, b.duplicates)
+        idx = np.flatnonzero(self._present)
+        raw = SeriesBlock(b.keys, b.codes[idx], b.ts[idx], {tf: b.fields[tf][idx]}, None, None, None, b.duplicates)
+        if self._raw_nan is not None and len(self._raw_nan):
+            raw.fields[tf][np.searchsorted(idx, self._raw_nan)] = np.nan
+        return raw
+
+    def _cold_start(self, tblock, rblock, meta, allow: bool):
+        """Cold-start keys, the related block restricted to target and cold-start keys, and how
+        many related keys were ignored."""
+        item, dims = self.item_field, self.forecast_dimensions
+        tkeys = tblock.keys
+        have_items = set(tkeys[item])
+        rkeys = rblock.keys if rblock is not None else tkeys.iloc[:0]
+        r_new = rkeys.loc[_key_index(tkeys, rkeys) < 0].reset_index(drop=True)
+        related_new_items = set(r_new[item])
+        meta_new = [] if meta is None else [i for i in meta[item].tolist() if i not in have_items]
+        uncovered = [i for i in meta_new if i not in related_new_items]
+        if uncovered and (dims or not allow):
+            lines = meta.attrs.get("fc_core_rows", {})
+            where = "; ".join(f"'{i}' ({lines.get(i, 'item metadata')})" for i in uncovered[:5])
+            how = ("add related rows for them (which name their forecast dimensions)" if dims else
+                   "pass cold_start=True to forecast them as new items, add related data for them")
+            raise DataError(
+                f"item metadata names {len(uncovered)} item(s) without target time series: {where}"
+                f"{' ...' if len(uncovered) > 5 else ''}; {how}, or remove them from the item metadata.")
+        if dims:
+            cold = r_new
+        else:
+            names = set(meta_new) | (related_new_items if allow else set())
+            cold = pd.DataFrame({item: np.array(sorted(names), dtype=object)})
+        if rblock is None:
+            return cold, None, 0
+        keep = (_key_index(tkeys, rkeys) >= 0) | (_key_index(cold, rkeys) >= 0)
+        dropped = int((~keep).sum())
+        if dropped:
+            rblock = rblock.take(np.flatnonzero(np.isin(rblock.codes, np.flatnonzero(keep))))
+        back = _key_index(rblock.keys, tkeys)
+        if (back < 0).any():
+            lost = tkeys.loc[back < 0]
+            shown = ", ".join(str(r) if len(r) > 1 else f"'{r[0]}'"
+                              for r in lost.head(5).itertuples(index=False, name=None))
+            raise DataError(f"the related time series has no rows for {len(lost)} target item(s): {shown}"
+                            f"{' ...' if len(lost) > 5 else ''}; every item needs related data covering its target "
+                            "range (add the rows), or remove those items from the target.")
+        return cold, rblock, dropped
+
+    def _related_origin(self, tblock, rblock) -> np.ndarray:
+        idx = _key_index(tblock.keys, rblock.keys)
+        first = tblock.first_ts()
+        return np.where(idx >= 0, first[np.maximum(idx, 0)], _NONE).astype(np.int64)
+
+    @classmethod
+    def _from_parts(cls, proto: "DatasetGroup", frequency, tblock, rblock, meta, **changes) -> "DatasetGroup":
+        new = cls.__new__(cls)
+        settings = {**proto._settings, **changes}
+        new._init(proto.domain, proto.forecast_dimensions, frequency, [tblock, rblock], meta, settings)
+        return new
+
+    # ------------------------------------------------------------ properties
     @property
     def item_field(self) -> str:
         return self.domain.item_field
@@ -74,29 +453,173 @@ class DatasetGroup:
     def related_columns(self) -> list[str]:
         if self.related is None:
             return []
-        return [c for c in self.related.columns if c not in (*self.key_columns, TIMESTAMP)]
+        return [c for c in self.related.columns if c not in (*self.key_columns, TIMESTAMP, FILLED)]
 
-    def _infer_frequency(self) -> str:
-        first = self.target[self.key_columns[0]].iloc[0]
-        ts = self.target.loc[self.target[self.key_columns[0]] == first, TIMESTAMP]
-        f = pd.infer_freq(pd.DatetimeIndex(ts[:50]))
-        if f is None:
-            raise DataError("could not infer the frequency; pass frequency=... (e.g. 'H', 'D', 'W', 'M').")
-        return f
+    @property
+    def end_timestamp(self) -> pd.Timestamp:
+        """The last target timestamp of the group (every item is backfilled to it)."""
+        return pd.Timestamp(self._end)
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The keys of the target series (item field and forecast dimensions), sorted."""
+        return self._tblock.keys.copy()
 
     def cold_start_items(self) -> pd.DataFrame:
-        """Items in the item metadata (or related series) with no target history."""
-        if self.item_metadata is None:
-            return pd.DataFrame(columns=self.key_columns)
-        have = set(self.target[self.item_field].astype(str))
-        meta = self.item_metadata[[self.item_field]].drop_duplicates()
-        new = meta[~meta[self.item_field].astype(str).isin(have)]
-        if self.forecast_dimensions:
-            return pd.DataFrame(columns=self.key_columns)
-        return new.reset_index(drop=True)
+        """Keys without target history that are forecast as new items (see the module docstring)."""
+        return self._cold.copy()
+
+    # --------------------------------------------------------------- checks
+    def check_related_horizon(self, forecast_horizon: int) -> None:
+        """Check the related series reaches ``forecast_horizon`` steps past the target end for every item.
+
+        Raises
+        ------
+        DataError
+            Naming the items and the dates the related series lacks.
+        """
+        if self._rblock is None or not self.related_columns:
+            return
+        h = int(forecast_horizon)
+        rb = self._rblock
+        first, last = rb.first_ts(), rb.last_ts()
+        end_pos = floor_steps(np.full(rb.n_keys, self._end, np.int64), first, self.frequency)[0]
+        have = floor_steps(last, first, self.frequency)[0]
+        short = np.flatnonzero(have < end_pos + h)
+        if not len(short):
+            return
+        k = int(short[0])
+        need_from = grid_time(np.array([first[k]]), np.array([have[k] + 1]), self.frequency)[0]
+        need_to = grid_time(np.array([first[k]]), np.array([end_pos[k] + h]), self.frequency)[0]
+        others = ", ".join(rb.key_label(int(j)) for j in short[1:5])
+        raise DataError(
+            f"the related time series ends before the forecast horizon: item {rb.key_label(k)} has related values "
+            f"up to {pd.Timestamp(int(last[k]))} but a {h}-step forecast from {self.end_timestamp} needs them from "
+            f"{pd.Timestamp(int(need_from))} to {pd.Timestamp(int(need_to))} ({len(short)} item(s) short"
+            f"{': also ' + others if others else ''}{' ...' if len(short) > 5 else ''}); add the future values "
+            f"(e.g. planned prices), or futurefill them: DatasetGroup(..., forecast_horizon={h}, fill={{'related': "
+            f"{{'{self.related_columns[0]}': {{'futurefill': 'value', 'futurefill_value': ...}}}}}}).")
+
+    # ------------------------------------------------------------ new groups
+    def append(self, target=None, related=None) -> "DatasetGroup":
+        """A new group with incremental data added; a newer row replaces an older one with the same
+        keys and timestamp (Amazon Forecast's incremental import, used for retraining).
+
+        Raises
+        ------
+        SchemaError, DataError
+            As for reading; the group itself is never changed.
+        """
+        s = self._settings
+        tb, rb = self._raw_target, self._raw_related
+        if target is not None:
+            new = _read_block(target, "TARGET_TIME_SERIES", self.domain, self.forecast_dimensions,
+                              s["schemas"]["target"], s["duplicates"].get("target", "error"), s["read_options"]["target"])
+            tb = _merge_newer(tb, new)
+        if related is not None:
+            new = _read_block(related, "RELATED_TIME_SERIES", self.domain, self.forecast_dimensions,
+                              s["schemas"]["related"], s["duplicates"].get("related", "error"),
+                              s["read_options"]["related"])
+            rb = new if rb is None else _merge_newer(rb, new)
+        return self._from_parts(self, self.frequency, tb, rb, self._meta)
+
+    def fill(self, fill: dict | None = None, forecast_horizon: int | None = None) -> "DatasetGroup":
+        """A new group with other fill rules and/or a forecast horizon (for futurefill)."""
+        changes = {}
+        if fill is not None:
+            changes["fill"] = fill
+        if forecast_horizon is not None:
+            changes["forecast_horizon"] = forecast_horizon
+        return self._from_parts(self, self.frequency, self._raw_target, self._raw_related, self._meta, **changes)
+
+    def aggregate(self, frequency: str, method: str = "sum", align: dict | None = None,
+                  related_method: str | dict | None = None) -> "DatasetGroup":
+        """A new group with the target (and related series) aggregated to a coarser ``frequency``.
+
+        Parameters
+        ----------
+        method : str
+            ``sum`` (default), ``avg``, ``first``, ``min`` or ``max`` for the target.
+        align : dict, optional
+            Bucket boundaries like Amazon's TimeAlignmentBoundary: ``{"DayOfWeek": "SUNDAY"}``,
+            ``{"DayOfMonth": 15}``, ``{"Month": "APRIL"}``, ``{"Hour": 6}``.
+        related_method : str or dict, optional
+            Method for related fields (default ``avg``), or per field.
+
+        Raises
+        ------
+        ConfigError
+            For a finer frequency, an unknown method or alignment.
+        """
+        new = fq.normalize(frequency)
+        fq.validate_minutes(new)
+        method = _agg_method(method)
+        check_aggregation(self.frequency, new)
+        tf = self.target_field
+        tb = aggregate_block(self._raw_target, new, {tf: method}, align)
+        rb = None
+        if self._raw_related is not None:
+            fields = list(self._raw_related.fields)
+            if isinstance(related_method, dict):
+                bad = sorted(set(related_method) - set(fields))
+                if bad:
+                    raise ConfigError(f"related_method names field(s) {bad} the related series lacks ({fields}).")
+                rm = {f: _agg_method(related_method.get(f, "avg")) for f in fields}
+            else:
+                rm = {f: _agg_method(related_method or "avg") for f in fields}
+            rb = aggregate_block(self._raw_related, new, rm, align)
+        return self._from_parts(self, new, tb, rb, self._meta)
+
+    def copy(self) -> "DatasetGroup":
+        """An independent copy (frames and arrays copied)."""
+        new = _copy.copy(self)
+        new.target = self.target.copy()
+        new.related = None if self.related is None else self.related.copy()
+        new.item_metadata = None if self.item_metadata is None else self.item_metadata.copy()
+        new._settings = _copy.deepcopy(self._settings)
+        new._panel = None
+        return new
+
+    # ---------------------------------------------------------------- output
+    def summary(self) -> DatasetSummary:
+        """Statistics like a dataset import job's: items, rows, dates, missing and duplicates per item."""
+        st = self._stats
+        first, last = st["first"], st["last"]
+        per = self._tblock.keys.copy()
+        per["start"] = first.view("M8[ns]")
+        per["end"] = last.view("M8[ns]")
+        per["rows"] = st["rows"]
+        per["missing"] = self._stats["missing"]
+        per["nan_values"] = self._stats["nan"]
+        per["duplicates"] = self._stats["dups"]
+        per["filled"] = self._stats["filled"]
+        if self._inferred is None:
+            self._inferred = infer_frequency(self._raw_target) or self.frequency
+        overall = {
+            "items": int(len(per)),
+            "rows": int(per["rows"].sum()),
+            "rows_after_fill": int(len(self.target)),
+            "start": pd.Timestamp(int(first.min())),
+            "end": self.end_timestamp,
+            "frequency": self.frequency,
+            "inferred_frequency": fq.normalize(self._inferred),
+            "missing": int(per["missing"].sum()),
+            "nan_values": int(per["nan_values"].sum()),
+            "duplicates": int(per["duplicates"].sum()),
+            "filled": int(per["filled"].sum()),
+            "items_with_missing": int((per["missing"] > 0).sum()),
+            "cold_start_items": int(len(self._cold)),
+        }
+        if self._rblock is not None:
+            overall.update(related_fields=self.related_columns, related_rows=int(self._raw_related.n_rows),
+                           related_end=pd.Timestamp(int(self._rblock.ts.max())),
+                           related_keys_ignored=int(self._stats["related_dropped"]))
+        if self.item_metadata is not None:
+            overall["item_metadata_items"] = int(len(self.item_metadata))
+        return DatasetSummary(overall, per)
 
     def to_panel(self) -> Panel:
-        """The packed form algorithms consume (cached)."""
+        """The packed form algorithms consume (cached): target, related, item metadata, cold-start items."""
         if self._panel is None:
             self._panel = Panel.from_frame(
                 self.target, self.key_columns, self.target_field, self.frequency,
@@ -106,10 +629,100 @@ class DatasetGroup:
         return self._panel
 
     def __repr__(self) -> str:
-        n = self.target[self.key_columns].drop_duplicates().shape[0]
-        return (f"DatasetGroup(domain={self.domain.name}, frequency={self.frequency}, items={n}, "
-                f"rows={len(self.target)}, related={self.related_columns}, "
-                f"item_metadata={self.item_metadata is not None})")
+        return (f"DatasetGroup(domain={self.domain.name}, frequency={self.frequency}, items={self._tblock.n_keys}, "
+                f"rows={len(self.target)}, end={self.end_timestamp}, related={self.related_columns}, "
+                f"item_metadata={self.item_metadata is not None}, cold_start_items={len(self._cold)})")
 
 
-__all__ = ["DatasetGroup", "read_dataset", "FILLED"]
+# ------------------------------------------------------------------ helpers
+def _read_options(read_options, header, timezone) -> dict:
+    ro = dict(read_options or {})
+    bad = sorted(set(ro) - {"target", "related", "item_metadata"})
+    if bad:
+        raise ConfigError(f"read_options: unknown dataset(s) {bad}; use 'target', 'related', 'item_metadata'.")
+    out = {}
+    for k in ("target", "related", "item_metadata"):
+        o = dict(ro.get(k) or {})
+        unknown = sorted(set(o) - set(_READ_KEYS))
+        if unknown:
+            raise ConfigError(f"read_options['{k}']: unknown option(s) {unknown}; use {', '.join(_READ_KEYS)}.")
+        o.setdefault("header", header)
+        o.setdefault("timezone", timezone)
+        out[k] = o
+    return out
+
+
+def _data_anchor(freq: str, blk: SeriesBlock) -> str:
+    """``W`` -> ``W-SUN`` when the weeks start on Sunday (likewise ``M-15``, ``Y-APR``), so that
+    forecast timestamps continue the data's own boundaries.
+
+    Raises
+    ------
+    DataError
+        When items disagree on the boundary, or it contradicts an anchor given in ``freq``.
+    """
+    _, base = fq.parse(freq)
+    if base not in ("W", "M", "Y") or not blk.n_rows:
+        return freq
+    first = pd.DatetimeIndex(blk.first_ts().view("M8[ns]"))
+    if base == "W":
+        part, what = first.weekday, "weekday"
+    elif base == "M":
+        part, what = first.day, "day of the month"
+    else:
+        part, what = first.month * 100 + first.day, "day of the year"
+    part = np.asarray(part)
+    other = np.flatnonzero(part != part[0])
+    if len(other):
+        k = int(other[0])
+        raise DataError(
+            f"the {freq} series start on different boundaries: item {blk.key_label(0)} starts on "
+            f"{first[0].date()} but item {blk.key_label(k)} on {first[k].date()} (another {what}); put all items "
+            "on the same boundary, or aggregate finer data with DatasetGroup.aggregate(..., align=...).")
+    if base == "Y" and first[0].day != 1:
+        raise DataError(f"yearly data must start on the 1st of a month, but item {blk.key_label(0)} starts on "
+                        f"{first[0].date()}; aggregate finer data with aggregate('Y', align={{'Month': ...}}).")
+    try:
+        got = fq.anchored(freq, first[0])
+    except ConfigError as exc:
+        raise DataError(f"item {blk.key_label(0)} starts on {first[0].date()}: {exc}") from None
+    if fq.anchor(freq) is not None and got != freq:
+        raise DataError(f"frequency {freq} was declared but the data's periods start on {first[0].date()} "
+                        f"(that is {got}); declare frequency='{got}' or fix the timestamps.")
+    return got
+
+
+def _agg_method(m: str) -> str:
+    m = str(m).lower()
+    m = "avg" if m in ("mean", "average") else m
+    if m not in AGG_METHODS:
+        raise ConfigError(f"aggregation method {m!r}: use one of sum, avg, first, min, max.")
+    return m
+
+
+def _key_index(keys: pd.DataFrame, query: pd.DataFrame) -> np.ndarray:
+    """Position of every row of ``query`` in ``keys`` (-1 where absent)."""
+    cols = list(keys.columns)
+    if not len(query):
+        return np.zeros(0, np.int64)
+    if len(cols) == 1:
+        return pd.Index(keys[cols[0]].astype(str)).get_indexer(query[cols[0]].astype(str)).astype(np.int64)
+    return pd.MultiIndex.from_frame(keys[cols].astype(str)).get_indexer(
+        pd.MultiIndex.from_frame(query[cols].astype(str))).astype(np.int64)
+
+
+def _merge_newer(old: SeriesBlock, new: SeriesBlock) -> SeriesBlock:
+    both = sort_block(concat_blocks(old, new))
+    dup_old = pd.Series(old.duplicates if old.duplicates is not None else 0, index=_key_tuples(old.keys))
+    dup_new = pd.Series(new.duplicates if new.duplicates is not None else 0, index=_key_tuples(new.keys))
+    merged = resolve_duplicates(both, "last")
+    total = dup_old.add(dup_new, fill_value=0)
+    merged.duplicates = total.reindex(_key_tuples(merged.keys), fill_value=0).to_numpy(dtype=np.int64)
+    return merged
+
+
+def _key_tuples(keys: pd.DataFrame) -> pd.Index:
+    return pd.Index(list(keys.itertuples(index=False, name=None)))
+
+
+__all__ = ["DatasetGroup", "DatasetSummary", "read_dataset", "FILLED"]

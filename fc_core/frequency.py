@@ -8,7 +8,10 @@ Amazon Forecast names frequencies ``1min``, ``5min``, ``10min``, ``15min``,
 
 Weeks start on Monday, months on the 1st and years on 1 January (Amazon
 Forecast's boundaries), so ``W`` maps to ``W-MON``, ``M`` to ``MS`` and ``Y`` to
-``YS``.
+``YS``. Data on other boundaries (Amazon's ``TimeAlignmentBoundary``) carries an
+anchor in its name: ``W-SUN`` (weeks starting on Sunday), ``Y-APR`` (years
+starting on 1 April) and ``M-15`` (months starting on the 15th); :func:`parse`
+ignores the anchor, :func:`to_offset` and :func:`date_range` honour it.
 
 >>> to_pandas_freq("H"), to_pandas_freq("3M"), to_pandas_freq("W"), to_pandas_freq("15min")
 ('h', '3MS', 'W-MON', '15min')
@@ -16,6 +19,8 @@ Forecast's boundaries), so ``W`` maps to ``W-MON``, ``M`` to ``MS`` and ``Y`` to
 (24, 7, 12)
 >>> normalize("1h"), normalize("MS"), normalize("min")
 ('H', 'M', '1min')
+>>> normalize("w-sun"), normalize("W-MON"), to_pandas_freq("Y-APR"), str(date_range("2024-01-15", 2, "M-15")[1].date())
+('W-SUN', 'W', 'YS-APR', '2024-02-15')
 """
 from __future__ import annotations
 
@@ -54,8 +59,64 @@ _MINUTE_STEPS = (1, 5, 10, 15, 30)
 _SEASONS = {"min": 60, "H": 24, "D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1}
 
 
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_ANCHOR = re.compile(r"^\s*(\d*)\s*(W|Y|YS|M)-([A-Za-z]{3}|\d{1,2})\s*$", re.IGNORECASE)
+
+
+def split_anchor(freq) -> tuple[str, str | None]:
+    """``("2W", "SUN")`` for ``"2W-SUN"``; the anchor is None on Amazon Forecast's default boundaries.
+
+    >>> split_anchor("W-SUN"), split_anchor("W-MON"), split_anchor("M-15"), split_anchor("YS-APR"), split_anchor("H")
+    (('W', 'SUN'), ('W', None), ('M', '15'), ('Y', 'APR'), ('H', None))
+    """
+    if not isinstance(freq, str):
+        return freq, None
+    m = _ANCHOR.match(freq)
+    if not m:
+        return freq, None
+    mult, unit, anc = m.group(1), m.group(2).upper(), m.group(3).upper()
+    core = f"{mult}{'Y' if unit == 'YS' else unit}"
+    if unit == "W" and anc in _WEEKDAYS:
+        return core, None if anc == "MON" else anc
+    if unit in ("Y", "YS") and anc in _MONTHS:
+        return core, None if anc == "JAN" else anc
+    if unit == "M" and anc.isdigit() and 1 <= int(anc) <= 28:
+        return core, None if int(anc) == 1 else str(int(anc))
+    if unit == "M" and anc.isdigit():
+        raise ConfigError(f"frequency {freq!r}: a monthly anchor is a day 1-28 (every month has it).")
+    return freq, None
+
+
+def anchor(freq: str) -> str | None:
+    """The anchor of ``freq`` (``"SUN"`` for ``"W-SUN"``), None on the default boundaries."""
+    return split_anchor(freq)[1]
+
+
+def anchored(freq: str, first: "pd.Timestamp") -> str:
+    """``freq`` with the anchor that timestamp ``first`` (a period start) implies.
+
+    >>> anchored("W", pd.Timestamp("2024-01-07")), anchored("M", pd.Timestamp("2024-01-15")), anchored("D", pd.Timestamp("2024-01-07"))
+    ('W-SUN', 'M-15', 'D')
+    """
+    core = normalize(split_anchor(freq)[0])
+    mult, base = parse(core)
+    first = pd.Timestamp(first)
+    if base == "W":
+        a = _WEEKDAYS[first.weekday()]
+        return core if a == "MON" else f"{core}-{a}"
+    if base == "M" and first.day != 1:
+        if first.day > 28:
+            raise ConfigError(f"monthly data on day {first.day} of the month has no common day in every month; "
+                              "use days 1-28 or aggregate daily data to months.")
+        return f"{core}-{first.day}"
+    if base == "Y" and first.month != 1:
+        return f"{core}-{_MONTHS[first.month - 1]}"
+    return core
+
+
 def parse(freq: str) -> tuple[int, str]:
-    """Split a frequency into ``(multiple, base unit)`` with Amazon Forecast's unit names.
+    """Split a frequency into ``(multiple, base unit)`` with Amazon Forecast's unit names (anchor ignored).
 
     Raises
     ------
@@ -67,6 +128,7 @@ def parse(freq: str) -> tuple[int, str]:
             freq = pd.tseries.frequencies.to_offset(freq).freqstr
         except Exception:  # noqa: BLE001 - any failure means "not a frequency"
             raise ConfigError(f"frequency {freq!r} is not a frequency string such as 'H', 'D', 'W' or 'M'.")
+    freq = split_anchor(freq)[0]
     m = _PATTERN.match(freq)
     if not m:
         raise ConfigError(
@@ -90,18 +152,29 @@ def normalize(freq: str) -> str:
     mult, base = parse(freq)
     if base == "min":
         return f"{mult}min"
-    return base if mult == 1 else f"{mult}{base}"
+    out = base if mult == 1 else f"{mult}{base}"
+    anc = anchor(freq)
+    return out if anc is None else f"{out}-{anc}"
 
 
 def to_pandas_freq(freq: str) -> str:
     """The pandas offset alias for ``freq``, on Amazon Forecast's boundaries."""
     mult, base = parse(freq)
     alias = _BASE[base]
+    anc = anchor(freq)
+    if anc is not None and base == "W":
+        alias = f"W-{anc}"
+    elif anc is not None and base == "Y":
+        alias = f"YS-{anc}"
+    # "M-15" has no pandas alias; engines get "MS" (to_offset / date_range keep the 15th)
     return alias if mult == 1 else f"{mult}{alias}"
 
 
 def to_offset(freq: str) -> pd.DateOffset:
-    """A pandas ``DateOffset`` for ``freq``."""
+    """A pandas ``DateOffset`` for ``freq`` (``M-15``: calendar months from the 15th)."""
+    mult, base = parse(freq)
+    if base == "M" and anchor(freq) is not None:
+        return pd.DateOffset(months=mult)
     return pd.tseries.frequencies.to_offset(to_pandas_freq(freq))
 
 
@@ -151,7 +224,7 @@ def is_coarser_or_equal(coarse: str, fine: str) -> bool:
 
 def date_range(start, periods: int, freq: str) -> pd.DatetimeIndex:
     """``periods`` timestamps from ``start`` at ``freq``."""
-    return pd.date_range(start=start, periods=periods, freq=to_pandas_freq(freq))
+    return pd.date_range(start=start, periods=periods, freq=to_offset(freq))
 
 
 def validate_minutes(freq: str) -> None:
@@ -182,8 +255,11 @@ def step_index(timestamps, origin, freq: str) -> "np.ndarray":
         a = ts.year.values * 12 + ts.month.values - 1
         b = origin.year.values * 12 + origin.month.values - 1
         out = (a - b) / months
-        # a timestamp inside a month (not its first instant) is off the grid
-        off = (ts - ts.to_period("M").to_timestamp()) != pd.Timedelta(0)
+        # off the grid: another position inside the month than the origin's
+        # (the 1st at midnight on Amazon Forecast's boundaries, the 15th for M-15)
+        ms = ts.values.astype("datetime64[M]").astype("datetime64[ns]")
+        mo = origin.values.astype("datetime64[M]").astype("datetime64[ns]")
+        off = (ts.values - ms) != (origin.values - mo)
         return np.where(np.asarray(off), out + 0.5 / months, out).astype(float)
     unit = {"min": pd.Timedelta(minutes=1), "H": pd.Timedelta(hours=1), "D": pd.Timedelta(days=1),
             "W": pd.Timedelta(days=7)}[base] * mult

@@ -317,4 +317,6 @@ def _factorize_keys(df: pd.DataFrame, key_columns: list[str]) -> tuple[np.ndarra
     codes = np.zeros(len(df), dtype=np.int64)
     mi = pd.MultiIndex.from_frame(df[key_columns])
     codes, uniq = pd.factorize(mi, sort=False)
-    return codes.astype(np.int64), uniq.to_frame(index=False)
+    keys = uniq.to_frame(index=False)
+    keys.columns = list(key_columns)  # pd.factorize drops the MultiIndex names
+    return codes.astype(np.int64), keys

@@ -1,0 +1,1035 @@
+"""Reading dataset files (CSV, Parquet, DataFrames) into typed columns, with exact error locations.
+
+Amazon Forecast imports CSV files laid out by a schema: an ordered list of
+``(name, type)`` fields. Its own sample files have no header, so a headerless
+file follows the schema's field order. This module reads
+
+* a DataFrame, a file, a folder of files, a glob (``data/*.csv``) or an fsspec
+  URL (``s3://bucket/key.csv``, ``memory://...``);
+* CSV with or without a header (detected: a first row equal to the schema's
+  names, or one that does not parse by the schema, is a header; ``header=``
+  overrides), and Parquet;
+* timestamps ``yyyy-MM-dd``, ``yyyy-MM-dd HH:mm:ss`` and ISO 8601.
+
+Time zones: timestamps without an offset are taken as local wall-clock time and
+kept as they are. Timestamps with an offset (``Z``, ``+02:00``) are converted
+to the naive local time of ``timezone`` when it is given (Amazon Forecast's
+``TimeZone``, e.g. ``"Europe/Berlin"``), else to naive UTC. A column that mixes
+both kinds is an error. The canonical timestamp is always ``datetime64[ns]``
+without a time zone.
+
+The fast path lets pyarrow parse and type every column (multi-threaded, item ids
+dictionary-encoded). Only when it fails is the file read again as text to find
+the first bad value and report its file, line (1-based, counting the header
+line), column and item. User files are only ever opened for reading.
+
+>>> import pandas as pd
+>>> df = pd.DataFrame({"item_id": ["b", "a"], "timestamp": ["2020-01-02", "2020-01-01 00:00:00"],
+...                    "target_value": ["1.5", "2"]})
+>>> got = read_columns(df, "TARGET_TIME_SERIES", "CUSTOM")
+>>> codes, labels = got.keys["item_id"]
+>>> labels.take(codes).tolist(), got.values["target_value"].tolist()
+(['b', 'a'], [1.5, 2.0])
+"""
+from __future__ import annotations
+
+import csv
+import glob as _glob
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, SchemaError
+from .schema import (TIMESTAMP, Schema, check_dataset_type, check_forecast_dimensions, get_domain,
+                     required_fields)
+
+TIMESTAMP_HELP = ("use yyyy-MM-dd, yyyy-MM-dd HH:mm:ss or ISO 8601 such as 2020-01-31T13:00:00 "
+                  "(or pass timestamp_format='%d/%m/%Y %H:%M' for another layout)")
+_ZONE_RE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+_GEO_RE = r"^(?:-?\d{1,2}(?:\.\d+)?_-?\d{1,3}(?:\.\d+)?|[A-Z]{2}_[0-9A-Za-z][0-9A-Za-z \-]*)$"
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+
+# ---------------------------------------------------------------- provenance
+@dataclass
+class SourceInfo:
+    """Where a block of rows came from, to name it in messages."""
+
+    name: str
+    kind: str  # "csv", "parquet" or "frame"
+    header: bool = False
+    index: pd.Index | None = None  # a DataFrame's index labels
+    zoned: bool | None = None  # its timestamps carried a time zone (None: no timestamps)
+    _simple: bool | None = None  # CSV without quotes or blank lines: line = row + 1 + header
+
+
+class Provenance:
+    """Maps a row position (in reading order) to its file and line.
+
+    >>> p = Provenance([SourceInfo("a.csv", "csv", header=True), SourceInfo("b.csv", "csv")], [2, 3])
+    >>> p.source_of(3)[0].name, p.source_of(3)[1]
+    ('b.csv', 1)
+    """
+
+    def __init__(self, sources: Sequence[SourceInfo], counts: Sequence[int]):
+        self.sources = list(sources)
+        self.offsets = np.concatenate([[0], np.cumsum(np.asarray(counts, dtype=np.int64))]).astype(np.int64)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.offsets[-1])
+
+    def source_of(self, pos: int) -> tuple[SourceInfo, int]:
+        k = int(np.searchsorted(self.offsets, pos, side="right") - 1)
+        k = min(max(k, 0), len(self.sources) - 1)
+        return self.sources[k], int(pos - self.offsets[k])
+
+    def locate(self, pos: int) -> str:
+        """``"file 'x.csv', line 7"`` or ``"DataFrame row 3 (index 2)"`` for row ``pos``."""
+        src, local = self.source_of(int(pos))
+        return describe_row(src, local)
+
+    def names(self) -> str:
+        return ", ".join(f"'{s.name}'" for s in self.sources[:3]) + (" ..." if len(self.sources) > 3 else "")
+
+    @staticmethod
+    def concat(parts: Sequence["Provenance"]) -> "Provenance":
+        sources, counts = [], []
+        for p in parts:
+            sources += p.sources
+            counts += np.diff(p.offsets).tolist()
+        return Provenance(sources, counts)
+
+
+def describe_row(src: SourceInfo, local: int) -> str:
+    if src.kind == "frame":
+        label = src.index[local] if src.index is not None and local < len(src.index) else local
+        return f"{src.name} row {local + 1} (index {label!r})"
+    if src.kind == "parquet":
+        return f"file '{src.name}', row {local + 1}"
+    return f"file '{src.name}', line {_csv_line(src, local)}"
+
+
+def _csv_line(src: SourceInfo, local: int) -> int:
+    """1-based line of data row ``local`` (0-based), counting the header line, blank lines and
+    line breaks inside quoted fields (the exact scan only runs when the file has such things)."""
+    if src._simple is None:
+        src._simple = _is_simple_csv(src.name)
+    if src._simple:
+        return local + 1 + int(src.header)
+    with _open_text(src.name) as fh:
+        reader = csv.reader(fh)
+        row = -1 - int(src.header)
+        start = 1
+        for rec in reader:
+            if not rec:  # blank line: pyarrow skips it too
+                start = reader.line_num + 1
+                continue
+            row += 1
+            if row == local:
+                return start
+            start = reader.line_num + 1
+    return local + 1 + int(src.header)
+
+
+def _is_simple_csv(path: str) -> bool:
+    try:
+        with _open_binary(path) as fh:
+            prev = b"\n"
+            while True:
+                chunk = fh.read(1 << 23)
+                if not chunk:
+                    return True
+                if b'"' in chunk:
+                    return False
+                buf = prev + chunk
+                if b"\n\n" in buf or b"\n\r\n" in buf or b"\r\r" in buf:
+                    return False
+                prev = chunk[-2:]
+    except OSError:
+        return True
+
+
+# --------------------------------------------------------------------- files
+def _is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _strip_file(path: str) -> str:
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def _open_binary(path: str):
+    if _is_url(path):
+        import fsspec
+
+        return fsspec.open(path, "rb").open()
+    return open(_strip_file(path), "rb")
+
+
+def _open_text(path: str):
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="")
+
+
+def expand_paths(source) -> list[str]:
+    """The files named by ``source``: a file, a folder (its files, sorted), a glob or a URL.
+
+    Hidden files and names starting with ``_`` (``_SUCCESS``) in folders are skipped.
+
+    Raises
+    ------
+    DataError
+        If nothing matches.
+    """
+    if isinstance(source, (list, tuple)):
+        out = []
+        for s in source:
+            out += expand_paths(s)
+        return out
+    path = os.fspath(source) if not isinstance(source, str) else source
+    if _is_url(path):
+        import fsspec
+
+        fs, _, paths = fsspec.get_fs_token_paths(path)
+        proto = path.split("://", 1)[0]
+        files = []
+        for p in paths:
+            if fs.isdir(p):
+                files += sorted(f for f in fs.find(p) if not os.path.basename(f).startswith((".", "_")))
+            elif fs.exists(p):
+                files.append(p)
+        files = [f if "://" in f else f"{proto}://{f.lstrip('/')}" if proto != "memory" else f"memory://{f}"
+                 for f in files]
+        if not files:
+            raise DataError(f"no files found at '{path}'; check the URL (and the glob pattern, if any).")
+        return files
+    path = _strip_file(path)
+    if os.path.isdir(path):
+        files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(path) for f in fs
+                       if not f.startswith((".", "_")))
+        if not files:
+            raise DataError(f"folder '{path}' holds no data files; put the CSV or Parquet files there.")
+        return files
+    if any(ch in path for ch in "*?["):
+        files = sorted(_glob.glob(path, recursive=True))
+        if not files:
+            raise DataError(f"no files match '{path}'; check the pattern.")
+        return files
+    if not os.path.exists(path):
+        raise DataError(f"file '{path}' does not exist; check the path.")
+    return [path]
+
+
+def _is_parquet(path: str) -> bool:
+    if path.lower().endswith(_PARQUET_SUFFIXES):
+        return True
+    try:
+        with _open_binary(path) as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def _first_row(path: str) -> list[str] | None:
+    """The first non-blank CSV record of ``path`` (BOM removed), or None for an empty file."""
+    with _open_text(path) as fh:
+        for rec in csv.reader(fh):
+            if rec and any(x.strip() for x in rec):
+                return [x.strip() for x in rec]
+    return None
+
+
+# -------------------------------------------------------------- the result
+@dataclass
+class Columns:
+    """A dataset read into typed columns, in reading order.
+
+    Attributes
+    ----------
+    n : int
+        Number of rows.
+    keys : dict
+        Key column -> ``(codes, labels)``: int32 codes per row into an object array of strings.
+    values : dict
+        Other columns: ``timestamp`` as int64 nanoseconds (naive), numbers as float64,
+        strings as object arrays.
+    types : dict
+        Schema type of every column.
+    where : Provenance
+    dropped : list of str
+        Columns of the input that were not read (named in hints about duplicates).
+    """
+
+    n: int
+    keys: dict
+    values: dict
+    types: dict
+    where: Provenance
+    dropped: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------ entry point
+def read_columns(source, dataset_type: str = "TARGET_TIME_SERIES", domain: str = "CUSTOM", schema=None, *,
+                 forecast_dimensions: Sequence[str] | None = None, header: bool | None = None,
+                 timezone: str | None = None, column_map: dict | None = None, constants: dict | None = None,
+                 columns: Sequence[str] | None = None, timestamp_format: str | None = None) -> Columns:
+    """Read ``source`` into typed :class:`Columns` (see :func:`fc_core.read_dataset` for the arguments).
+
+    Raises
+    ------
+    SchemaError
+        Unknown type in the schema, a required column missing, a headerless file without schema.
+    DataError
+        Empty file, unparseable number or timestamp, mixed time zones, bad geolocation.
+    """
+    dom = get_domain(domain)
+    dataset_type = check_dataset_type(dataset_type)
+    dims = check_forecast_dimensions(forecast_dimensions)
+    if dataset_type == "ITEM_METADATA":
+        dims = []
+    spec = _Spec(dom, dataset_type, dims, Schema.parse(schema) if schema is not None else None,
+                 dict(column_map or {}), dict(constants or {}), list(columns) if columns is not None else None,
+                 timezone, timestamp_format)
+    if isinstance(source, pd.DataFrame):
+        return _read_frame(source, spec)
+    paths = expand_paths(source)
+    parts, infos, counts, dropped = [], [], [], []
+    for i, p in enumerate(paths):
+        if _is_parquet(p):
+            table, info, drop = _read_parquet(p, spec)
+        else:
+            got = _read_csv(p, spec, header, allow_empty=len(paths) > 1)
+            if got is None:
+                continue
+            table, info, drop = got
+        parts.append(table)
+        infos.append(info)
+        counts.append(table.num_rows)
+        dropped += [d for d in drop if d not in dropped]
+        table = got = None  # only `parts` refers to the table: freed column by column below
+    where = Provenance(infos, counts)
+    kinds = [i for i in infos if i.zoned is not None]
+    if any(i.zoned for i in kinds) and not all(i.zoned for i in kinds):
+        a = next(i for i in kinds if i.zoned)
+        b = next(i for i in kinds if not i.zoned)
+        raise DataError(f"mixed time zones across files: '{a.name}' has timestamps with a time zone, '{b.name}' "
+                        "without; write every timestamp the same way, either all in local time without offset (and "
+                        "pass timezone=...) or all with an offset.")
+    if not parts or where.n_rows == 0:
+        raise DataError(f"{_names(paths)}: no data rows (the file is empty or has only a header); "
+                        "check that you exported the data.")
+    return _columns_from_tables(parts, spec, where, dropped)
+
+
+def _names(paths) -> str:
+    return "file '" + paths[0] + "'" if len(paths) == 1 else f"files {', '.join(repr(p) for p in paths[:3])}"
+
+
+@dataclass
+class _Spec:
+    domain: object
+    dataset_type: str
+    dims: list
+    schema: Schema | None
+    column_map: dict
+    constants: dict
+    columns: list | None
+    timezone: str | None
+    timestamp_format: str | None
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [self.domain.item_field, *self.dims]
+
+    def required(self) -> list[str]:
+        return [*required_fields(self.domain.name, self.dataset_type), *self.dims]
+
+    def default_type(self, name: str) -> str | None:
+        if name in self.key_columns:
+            return "string"
+        if name == TIMESTAMP and self.dataset_type != "ITEM_METADATA":
+            return "timestamp"
+        if name == self.domain.target_field and self.dataset_type == "TARGET_TIME_SERIES":
+            return "float"
+        return None
+
+    def check_schema(self, where: str) -> None:
+        if self.schema is None:
+            return
+        have = set(self.schema.names) | set(self.constants)
+        missing = [c for c in self.required() if c not in have]
+        if missing:
+            raise SchemaError(
+                f"{where}: the schema ({self.schema}) lacks required field(s) {missing} of a "
+                f"{self.domain.name} {self.dataset_type}; add them (e.g. '{missing[0]}:"
+                f"{self.default_type(missing[0]) or 'string'}') in the file's column order."
+            )
+        for c in self.key_columns:
+            if c in self.schema.names and self.schema.type_of(c) != "string":
+                raise SchemaError(f"{where}: key field '{c}' must have type string in the schema, "
+                                  f"not {self.schema.type_of(c)}.")
+        if TIMESTAMP in self.schema.names and self.schema.type_of(TIMESTAMP) != "timestamp" \
+                and self.dataset_type != "ITEM_METADATA":
+            raise SchemaError(f"{where}: field 'timestamp' must have type timestamp in the schema.")
+
+    def wanted(self, names: list[str], where: str) -> dict[str, str]:
+        """Canonical column -> type for the columns to read, given the (mapped) column names."""
+        if self.schema is not None:
+            out = {n: self.schema.type_of(n) for n in self.schema.names}
+        else:
+            out = {}
+            for n in names:
+                t = self.default_type(n)
+                if t is not None:
+                    out[n] = t
+                elif self.dataset_type != "TARGET_TIME_SERIES" and n not in self.constants:
+                    out[n] = "auto"
+        if self.columns is not None:
+            keep = set(self.columns) | set(self.required())
+            unknown = [c for c in self.columns if c not in names and c not in self.constants]
+            if unknown:
+                raise SchemaError(f"{where}: column(s) {unknown} asked for in columns= are not in the data "
+                                  f"(it has {names}).")
+            out = {n: (out.get(n) or "auto") for n in names if n in keep}
+        for c in self.constants:
+            out.pop(c, None)
+        missing = [c for c in self.required() if c not in out and c not in self.constants]
+        if missing:
+            hint = (f" Map a column to it with column_map={{'<your column>': '{missing[0]}'}}"
+                    + (f" or give a constant with {missing[0]}='...'" if missing[0] in self.key_columns else "")
+                    + ".")
+            raise SchemaError(f"{where}: missing required column(s) {missing} (it has {names}).{hint}")
+        return out
+
+
+# ---------------------------------------------------------------- CSV
+def _parses_as(value: str, typ: str, fmt: str | None = None) -> bool:
+    if typ in ("float", "integer"):
+        if value == "":
+            return True
+        try:
+            float(value)
+            return True
+        except ValueError:
+            return False
+    if typ == "timestamp" and fmt:
+        import datetime as _dt
+
+        try:
+            _dt.datetime.strptime(value, fmt)
+            return True
+        except ValueError:
+            return False
+    if typ == "timestamp":
+        return bool(re.match(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?" + r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$",
+                             value))
+    return True
+
+
+def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str) -> tuple[bool, list[str]]:
+    """Whether the first row is a header, and the canonical name of every file column."""
+    mapped = [spec.column_map.get(x, x) for x in first]
+    if spec.schema is None:
+        if header is False:
+            raise SchemaError(
+                f"file '{path}' has no header, so its columns need a schema in file order; pass e.g. "
+                f"schema='timestamp:timestamp,{spec.domain.target_field}:float,{spec.domain.item_field}:string'.")
+        looks = [c for c in spec.required() if c in mapped]
+        if header is None and not looks:
+            raise SchemaError(
+                f"file '{path}' has no header row (its first line is {','.join(first)!r}); pass "
+                f"schema= listing the columns in file order, e.g. 'timestamp:timestamp,"
+                f"{spec.domain.target_field}:float,{spec.domain.item_field}:string', or add a header line.")
+        _check_names(mapped, path)
+        return True, mapped
+    names = spec.schema.names
+    in_file = [n for n in names if n not in spec.constants]
+    if header is not False and set(in_file) <= set(mapped):
+        _check_names(mapped, path)
+        return True, mapped
+    if header is None:
+        header = not (len(first) == len(names) and all(_parses_as(v, spec.schema.type_of(n), spec.timestamp_format)
+                                                      for v, n in zip(first, names)))
+    if len(first) != len(names):
+        if header:
+            missing = [n for n in in_file if n not in mapped]
+            raise SchemaError(
+                f"file '{path}': missing required column(s) {missing} in its header line 1 "
+                f"({','.join(first)}); rename the columns to the schema's names ({', '.join(names)}) or pass "
+                f"column_map={{'<file column>': '<schema name>'}}.")
+        raise DataError(
+            f"file '{path}', line 1 has {len(first)} fields but the schema ({spec.schema}) has {len(names)}; "
+            "a file without header must have exactly the schema's fields, in order.")
+    return bool(header), list(names)
+
+
+def _check_names(names: list[str], path: str) -> None:
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SchemaError(f"file '{path}': column(s) {dup} appear more than once in the header line 1; "
+                          "give every column a distinct name.")
+
+
+def _arrow_type(typ: str, is_key: bool):
+    import pyarrow as pa
+
+    if is_key:
+        return pa.dictionary(pa.int32(), pa.string())
+    return {"string": pa.string(), "geolocation": pa.string(), "float": pa.float64(), "integer": pa.float64(),
+            "timestamp": pa.timestamp("ns")}.get(typ)
+
+
+def _read_csv(path: str, spec: _Spec, header: bool | None, allow_empty: bool):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    spec.check_schema(f"file '{path}'")
+    first = _first_row(path)
+    if first is None:
+        if allow_empty:
+            return None
+        raise DataError(f"file '{path}' is empty; export the data again (a CSV needs at least one data row).")
+    has_header, names = _detect_header(first, spec, header, path)
+    wanted = spec.wanted(names, f"file '{path}'")
+    file_of = {}
+    for fname, canon in zip(first if has_header else names, names):
+        if canon in wanted:
+            file_of[canon] = fname
+    file_names = list(first) if has_header else list(names)
+    types = {}
+    for canon, typ in wanted.items():
+        t = None if typ == "auto" else _arrow_type(typ, canon in spec.key_columns)
+        if typ == "timestamp" and spec.timestamp_format:
+            t = pa.string()
+        if t is not None:
+            types[file_of[canon]] = t
+    info = SourceInfo(path, "csv", header=has_header)
+    dropped = [n for n in names if n not in wanted and n not in spec.constants]
+
+    def read(col_types):
+        ro = pcsv.ReadOptions(column_names=file_names, skip_rows=int(has_header), block_size=1 << 24)
+        co = pcsv.ConvertOptions(column_types=col_types, include_columns=[file_of[c] for c in wanted],
+                                 null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True)
+        with _open_binary(path) as fh:
+            src = fh if _is_url(path) else _strip_file(path)
+            return pcsv.read_csv(src, read_options=ro, convert_options=co)
+
+    table = None
+    try:
+        table = read(types)
+    except pa.ArrowInvalid as exc:
+        msg = str(exc)
+        ts_file = file_of.get(TIMESTAMP)
+        if "expected no zone offset" in msg and ts_file in types:
+            try:
+                table = read({**types, ts_file: pa.timestamp("ns", "UTC")})
+            except pa.ArrowInvalid:
+                table = None
+        if table is None:
+            if "CSV parse error" in msg:
+                _raise_csv_shape(path, has_header, len(file_names), msg)
+            table = _slow_csv(path, read, wanted, file_of, spec, info)
+    table = table.rename_columns([{v: k for k, v in file_of.items()}[c] for c in table.column_names])
+    table = _finish_table(table, wanted, spec, info)
+    _release_arrow_memory()
+    return table, info, dropped
+
+
+def _raise_csv_shape(path: str, has_header: bool, n_fields: int, msg: str):
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        start = 1
+        for rec in reader:
+            if rec and len(rec) != n_fields:
+                raise DataError(
+                    f"file '{path}', line {start} has {len(rec)} fields but the file has {n_fields} columns; "
+                    "fix that line (a missing or extra comma, or a value with an unquoted comma).")
+            start = reader.line_num + 1
+    raise DataError(f"file '{path}' could not be parsed as CSV ({msg}); check the file's format.")
+
+
+def _slow_csv(path, read, wanted, file_of, spec, info):
+    """Read every wanted column as text and convert with exact error locations."""
+    import pyarrow as pa
+
+    table = read({file_of[c]: pa.string() for c in wanted})
+    frame = {c: table.column(file_of[c]).to_pandas() for c in wanted}
+    where = Provenance([info], [table.num_rows])
+    out = {}
+    item = spec.domain.item_field
+    items = frame.get(item)
+    for canon, typ in wanted.items():
+        s = frame[canon]
+        if canon in spec.key_columns:
+            out[canon] = pa.array(_text_keys(s, canon, where)).dictionary_encode()
+        elif typ == "timestamp":
+            flags = {}
+            ns = parse_timestamps(s, canon, where, items, spec.timezone, spec.timestamp_format, flags)
+            info.zoned = flags.get("zoned", False)
+            out[canon] = pa.array(ns.view("M8[ns]"))
+        elif typ in ("float", "integer"):
+            out[canon] = pa.array(parse_numbers(s, canon, where, items, typ))
+        elif typ == "auto":
+            num = pd.to_numeric(s, errors="coerce")
+            out[canon] = pa.array(num.to_numpy(float) if (num.notna() | s.isna()).all() else s.to_numpy(object))
+        else:
+            out[canon] = pa.array(s.to_numpy(object), pa.string())
+    return pa.table({file_of[c]: v for c, v in out.items()})
+
+
+def _text_keys(s: pd.Series, col: str, where: Provenance) -> np.ndarray:
+    bad = np.flatnonzero(s.isna().to_numpy())
+    if len(bad):
+        raise DataError(f"{where.locate(bad[0])}: column '{col}' is empty ({len(bad)} row(s) in all); every row "
+                        f"needs a {col}; fill it in or remove the row.")
+    return s.astype(str).to_numpy(object)
+
+
+# ---------------------------------------------------------------- Parquet
+def _read_parquet(path: str, spec: _Spec):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spec.check_schema(f"file '{path}'")
+    with _open_binary(path) as fh:
+        pf = pq.ParquetFile(fh if _is_url(path) else _strip_file(path))
+        file_names = pf.schema_arrow.names
+        mapped = [spec.column_map.get(x, x) for x in file_names]
+        wanted = spec.wanted(mapped, f"file '{path}'")
+        if spec.schema is not None:
+            missing = [n for n in wanted if n not in mapped]
+            if missing:
+                raise SchemaError(f"file '{path}': missing required column(s) {missing} (it has {file_names}); "
+                                  "rename them or pass column_map={'<file column>': '<schema name>'}.")
+        file_of = {m: f for f, m in zip(file_names, mapped) if m in wanted}
+        table = pf.read(columns=[file_of[c] for c in wanted])
+    table = table.rename_columns([{v: k for k, v in file_of.items()}[c] for c in table.column_names])
+    info = SourceInfo(path, "parquet")
+    where = Provenance([info], [table.num_rows])
+    cols = {}
+    items = None
+    item = spec.domain.item_field
+    for canon, typ in wanted.items():
+        col = table.column(canon)
+        if canon in spec.key_columns:
+            if pa.types.is_dictionary(col.type):
+                col = col.cast(pa.string())
+            s = col.to_pandas()
+            if canon == item:
+                items = s
+            if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+                s = s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
+            cols[canon] = pa.array(_text_keys(s, canon, where)).dictionary_encode()
+            continue
+        if typ == "timestamp":
+            if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+                ts = pd.Series(col.to_pandas())
+            else:
+                ts = col.to_pandas()
+            flags = {}
+            ns = parse_timestamps(ts, canon, where, items, spec.timezone, spec.timestamp_format, flags)
+            info.zoned = flags.get("zoned", False)
+            cols[canon] = pa.array(ns.view("M8[ns]"))
+        elif typ in ("float", "integer"):
+            if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+                cols[canon] = col.cast(pa.float64())
+            else:
+                cols[canon] = pa.array(parse_numbers(col.to_pandas(), canon, where, items, typ))
+        else:
+            cols[canon] = col
+    table = pa.table(cols)
+    table = _finish_table(table, wanted, spec, info)
+    dropped = [m for m in mapped if m not in wanted]
+    return table, info, dropped
+
+
+# ------------------------------------------------------- common finishing
+def _finish_table(table, wanted: dict, spec: _Spec, info: SourceInfo):
+    """Checks that need the typed table: nulls in keys/timestamps, integers, geolocations, time zones."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    where = Provenance([info], [table.num_rows])
+    item = spec.domain.item_field
+
+    def item_at(i):
+        if item in table.column_names:
+            return table.column(item)[int(i)].as_py()
+        return spec.constants.get(item)
+
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        typ = wanted.get(name, "auto")
+        if name in spec.key_columns or typ == "timestamp":
+            if col.null_count:
+                bad = _first_null(col)
+                what = "a timestamp" if typ == "timestamp" else f"a {name}"
+                raise DataError(f"{where.locate(bad)}: column '{name}' is empty"
+                                + (f" (item '{item_at(bad)}')" if name != item else "")
+                                + f"; every row needs {what}; fill it in or remove the row.")
+        if typ == "timestamp":
+            if pa.types.is_string(col.type):  # explicit timestamp_format
+                parsed = pc.strptime(col, format=spec.timestamp_format, unit="ns", error_is_null=True)
+                if parsed.null_count:
+                    bad = _first_null(parsed)
+                    raise DataError(f"{where.locate(bad)}: column '{name}' value {col[bad].as_py()!r} (item "
+                                    f"'{item_at(bad)}') does not match timestamp_format "
+                                    f"{spec.timestamp_format!r}; fix the value or the format.")
+                col = parsed
+            if getattr(col.type, "tz", None) is not None:
+                col = _tz_to_naive(col, spec.timezone)
+                info.zoned = True
+            elif info.zoned is None:
+                info.zoned = False
+            elif col.type != pa.timestamp("ns"):
+                col = col.cast(pa.timestamp("ns"))
+        elif typ == "integer":
+            v = col.to_numpy()
+            frac = np.flatnonzero(np.isfinite(v) & (np.mod(v, 1) != 0))
+            if len(frac):
+                raise DataError(f"{where.locate(frac[0])}: column '{name}' (type integer) has value {v[frac[0]]} "
+                                f"(item '{item_at(frac[0])}'); make it a whole number or declare the field float.")
+        elif typ == "geolocation":
+            ok = pc.match_substring_regex(col, _GEO_RE)
+            bad = np.flatnonzero(~ok.to_numpy(zero_copy_only=False).astype(bool) & ~col.is_null().to_numpy(
+                zero_copy_only=False))
+            if len(bad):
+                raise DataError(f"{where.locate(bad[0])}: column '{name}' (type geolocation) has value "
+                                f"{col[int(bad[0])].as_py()!r}; write it as latitude_longitude (47.61_-122.33) or "
+                                "country_postcode (US_98121).")
+        elif typ == "auto" and (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)):
+            col = col.cast(pa.float64())
+        elif typ == "auto" and pa.types.is_timestamp(col.type):
+            col = col.cast(pa.string())
+        cols[name] = col
+    n = table.num_rows
+    for c, v in spec.constants.items():
+        if c not in cols:
+            arr = pa.array([str(v) if c in spec.key_columns else v] * 1)
+            cols[c] = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), arr) \
+                if c in spec.key_columns else pa.array(np.repeat(np.asarray([v], dtype=object), n))
+    order = [c for c in [*spec.key_columns, TIMESTAMP] if c in cols] + \
+            [c for c in cols if c not in spec.key_columns and c != TIMESTAMP]
+    return pa.table({c: cols[c] for c in order})
+
+
+def _first_null(col) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.index(col.is_null(), True).as_py())
+
+
+def _tz_to_naive(col, timezone: str | None):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = col.cast(pa.timestamp("ns", "UTC"))
+    if timezone:
+        col = pc.local_timestamp(col.cast(pa.timestamp("ns", timezone)))
+    return col.cast(pa.timestamp("ns"))
+
+
+def _columns_from_tables(parts, spec: _Spec, where: Provenance, dropped) -> Columns:
+    """Concatenate per-file tables and turn them into numpy columns (freeing arrow memory as it goes)."""
+    import pyarrow as pa
+
+    names = parts[0].column_names
+    for t, s in zip(parts[1:], where.sources[1:]):
+        if set(t.column_names) != set(names):
+            raise SchemaError(f"file '{s.name}' has columns {t.column_names} but '{where.sources[0].name}' has "
+                              f"{names}; all files of a dataset need the same columns.")
+    cols = {name: [ch for t in parts for ch in t.column(name).chunks] for name in names}
+    parts.clear()  # the caller's list too: free each arrow column once converted
+    keys, values, types = {}, {}, {}
+    for name in names:
+        chunks = cols.pop(name)
+        if name in spec.key_columns:
+            keys[name] = _dict_codes(chunks)
+            types[name] = "string"
+            del chunks
+            _release_arrow_memory()
+            continue
+        typ = spec.schema.type_of(name) if spec.schema is not None and name in spec.schema.names else None
+        t0 = chunks[0].type if chunks else pa.null()
+        if pa.types.is_timestamp(t0):
+            arr = _concat_numpy(chunks, np.int64)
+            types[name] = "timestamp"
+        elif pa.types.is_floating(t0) or pa.types.is_integer(t0):
+            arr = _concat_numpy([c.cast(pa.float64()) if c.type != pa.float64() else c for c in chunks], np.float64)
+            types[name] = typ or "float"
+        else:
+            arr = np.concatenate([c.to_numpy(zero_copy_only=False).astype(object) for c in chunks]) \
+                if chunks else np.zeros(0, object)
+            types[name] = typ or "string"
+        del chunks
+        values[name] = arr
+        _release_arrow_memory()
+    return Columns(where.n_rows, keys, values, types, where, dropped)
+
+
+def _release_arrow_memory() -> None:
+    """Hand memory arrow freed back to the system (numpy allocates elsewhere, so it could not reuse it)."""
+    import pyarrow as pa
+
+    try:
+        pa.default_memory_pool().release_unused()
+    except Exception:  # noqa: BLE001 - an optimisation only
+        pass
+
+
+def _concat_numpy(chunks, dtype) -> np.ndarray:
+    import pyarrow as pa
+
+    n = sum(len(c) for c in chunks)
+    out = np.empty(n, dtype=dtype)
+    pos = 0
+    for i in range(len(chunks)):
+        c = chunks[i]
+        if pa.types.is_timestamp(c.type):
+            c = c.view(pa.int64())
+        a = c.to_numpy(zero_copy_only=False)
+        out[pos:pos + len(a)] = a
+        pos += len(a)
+        chunks[i] = None  # free as we go
+    return out
+
+
+def _dict_codes(chunks) -> tuple[np.ndarray, np.ndarray]:
+    """int32 codes into lexicographically sorted labels, from dictionary-encoded chunks."""
+    import pyarrow as pa
+
+    chunks = [c if pa.types.is_dictionary(c.type) else c.dictionary_encode() for c in chunks]
+    if not chunks:
+        return np.zeros(0, np.int32), np.zeros(0, object)
+    ca = pa.chunked_array(chunks).unify_dictionaries() if len(chunks) > 1 else pa.chunked_array(chunks)
+    labels = ca.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+    n = len(ca)
+    codes = np.empty(n, np.int32)
+    pos = 0
+    for c in ca.chunks:
+        idx = c.indices.to_numpy(zero_copy_only=False)
+        codes[pos:pos + len(idx)] = idx
+        pos += len(idx)
+    del ca, chunks
+    return _sorted_codes(codes, labels)
+
+
+def _sorted_codes(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recode so that labels are sorted and all used; keeps codes as int32."""
+    step = 1 << 23
+    used = np.zeros(len(labels), bool)
+    for s in range(0, len(codes), step):  # chunks: np.bincount would copy all codes to int64
+        used |= np.bincount(codes[s:s + step], minlength=len(labels)) > 0
+    labels = np.asarray(labels, dtype=object)
+    perm = np.argsort(labels.astype(str), kind="stable")
+    perm = perm[used[perm]]
+    if len(perm) == len(labels) and np.all(perm == np.arange(len(perm))):
+        return codes, labels
+    rank = np.full(len(labels), -1, np.int32)
+    rank[perm] = np.arange(len(perm), dtype=np.int32)
+    out = np.empty(len(codes), np.int32)
+    for s in range(0, len(codes), step):
+        np.take(rank, codes[s:s + step], out=out[s:s + step])
+    return out, labels[perm]
+
+
+# ---------------------------------------------------------------- frames
+def _read_frame(df: pd.DataFrame, spec: _Spec) -> Columns:
+    where_name = "the given DataFrame"
+    spec.check_schema(where_name)
+    names = [spec.column_map.get(str(c), str(c)) for c in df.columns]
+    src_of = {m: c for c, m in zip(df.columns, names)}
+    wanted = spec.wanted(names, where_name)
+    if spec.schema is not None:
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            raise SchemaError(f"{where_name}: missing required column(s) {missing} (it has {names}); add them or "
+                              "pass column_map={'<your column>': '<schema name>'}.")
+    n = len(df)
+    if n == 0:
+        raise DataError(f"{where_name} is empty (no rows); pass data with at least one row.")
+    info = SourceInfo(where_name, "frame", index=df.index)
+    where = Provenance([info], [n])
+    keys, values, types = {}, {}, {}
+    item = spec.domain.item_field
+    items = df[src_of[item]] if item in src_of else None
+    for canon, typ in wanted.items():
+        s = df[src_of[canon]]
+        if canon in spec.key_columns:
+            keys[canon] = _frame_keys(s, canon, where)
+            types[canon] = "string"
+        elif typ == "timestamp":
+            values[canon] = parse_timestamps(s, canon, where, items, spec.timezone, spec.timestamp_format)
+            types[canon] = "timestamp"
+        elif typ in ("float", "integer"):
+            values[canon] = parse_numbers(s, canon, where, items, typ)
+            types[canon] = typ
+        elif typ == "auto":
+            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+                values[canon] = s.to_numpy(dtype=float, na_value=np.nan)
+                types[canon] = "float"
+            elif pd.api.types.is_datetime64_any_dtype(s):
+                values[canon] = s.astype(str).to_numpy(object)
+                types[canon] = "string"
+            else:
+                values[canon] = s.to_numpy(dtype=object)
+                types[canon] = "string"
+        else:
+            v = s.to_numpy(dtype=object)
+            if typ == "geolocation":
+                ok = pd.Series(v).astype("string").str.match(_GEO_RE).fillna(True).to_numpy(bool)
+                if not ok.all():
+                    bad = int(np.flatnonzero(~ok)[0])
+                    raise DataError(f"{where.locate(bad)}: column '{canon}' (type geolocation) has value {v[bad]!r}; "
+                                    "write it as latitude_longitude (47.61_-122.33) or country_postcode (US_98121).")
+            values[canon] = v
+            types[canon] = typ
+    for c, v in spec.constants.items():
+        if c in spec.key_columns:
+            keys[c] = (np.zeros(n, np.int32), np.array([str(v)], dtype=object))
+            types[c] = "string"
+        else:
+            values[c] = np.repeat(np.asarray([v]), n)
+            types[c] = "float" if isinstance(v, (int, float)) else "string"
+    dropped = [m for m in names if m not in wanted and m not in spec.constants]
+    return Columns(n, keys, values, types, where, dropped)
+
+
+def _frame_keys(s: pd.Series, col: str, where: Provenance) -> tuple[np.ndarray, np.ndarray]:
+    isna = s.isna().to_numpy()
+    if isna.any():
+        bad = int(np.flatnonzero(isna)[0])
+        raise DataError(f"{where.locate(bad)}: column '{col}' is empty ({int(isna.sum())} row(s) in all); every "
+                        f"row needs a {col}; fill it in or remove the row.")
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int32)
+        labels = s.cat.categories.astype(str).to_numpy(object)
+    else:
+        codes, uniq = pd.factorize(s, sort=False)
+        labels = pd.Index(uniq).astype(str).to_numpy(object)
+        codes = codes.astype(np.int32)
+    # labels that coincide once written as text (1 and "1") become one
+    c2, u2 = pd.factorize(labels)
+    if len(u2) != len(labels):
+        codes = c2.astype(np.int32)[codes]
+        labels = np.asarray(u2, dtype=object)
+    return _sorted_codes(codes, labels)
+
+
+# ------------------------------------------------------ value parsing
+def parse_numbers(s: pd.Series, col: str, where: Provenance, items, typ: str = "float") -> np.ndarray:
+    """float64 values of ``s``; empty cells become NaN.
+
+    Raises
+    ------
+    DataError
+        Naming the first value that is not a number (file, line, column, item).
+    """
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        text = s.astype("string").str.strip()
+        num = pd.to_numeric(text.replace("", pd.NA), errors="coerce")
+        badmask = (num.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
+        if badmask.any():
+            bad = int(np.flatnonzero(badmask)[0])
+            raise DataError(
+                f"{where.locate(bad)}: column '{col}' value {s.iloc[bad]!r}{_item_note(items, bad, col)} is not a "
+                f"number ({int(badmask.sum())} such row(s)); the {typ} field needs numbers like 12 or 3.5 "
+                "(leave the cell empty for a missing value).")
+        v = num.to_numpy(dtype=float, na_value=np.nan)
+    if typ == "integer":
+        frac = np.flatnonzero(np.isfinite(v) & (np.mod(v, 1) != 0))
+        if len(frac):
+            raise DataError(f"{where.locate(frac[0])}: column '{col}' (type integer) has value {v[frac[0]]}"
+                            f"{_item_note(items, int(frac[0]), col)}; make it a whole number or declare it float.")
+    return v
+
+
+def _item_note(items, i: int, col: str) -> str:
+    if items is None or col == getattr(items, "name", None):
+        return ""
+    try:
+        return f" (item '{items.iloc[i]}')"
+    except Exception:  # noqa: BLE001 - only decorates a message
+        return ""
+
+
+def parse_timestamps(s: pd.Series, col: str, where: Provenance, items=None, timezone: str | None = None,
+                     fmt: str | None = None, flags: dict | None = None) -> np.ndarray:
+    """Naive int64 nanoseconds of the timestamps in ``s`` (see the module docstring for time zones).
+
+    Raises
+    ------
+    DataError
+        Empty or unparseable timestamps, or a column that mixes values with and without a time zone.
+    """
+    flags = {} if flags is None else flags
+    flags["zoned"] = False
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        flags["zoned"] = True
+        out = s.dt.tz_convert(timezone) if timezone else s.dt.tz_convert("UTC")
+        return out.dt.tz_localize(None).astype("datetime64[ns]").to_numpy().view(np.int64)
+    isna = s.isna().to_numpy()
+    if isna.any():
+        bad = int(np.flatnonzero(isna)[0])
+        raise DataError(f"{where.locate(bad)}: column '{col}' is empty{_item_note(items, bad, col)}; every row "
+                        "needs a timestamp; fill it in or remove the row.")
+    if pd.api.types.is_datetime64_dtype(s):
+        return s.astype("datetime64[ns]").to_numpy().view(np.int64)
+    if s.dtype == object and len(s) and not isinstance(s.iloc[0], str):
+        kinds = s.map(lambda v: "aware" if getattr(v, "tzinfo", None) is not None else
+                      ("naive" if hasattr(v, "year") else "text"))
+        if (kinds != "text").all():
+            aware = (kinds == "aware").to_numpy()
+            if aware.any() and not aware.all():
+                _raise_mixed(aware, s, col, where, items)
+            if aware.all():
+                return parse_timestamps(pd.Series(pd.to_datetime(s, utc=True)), col, where, items, timezone,
+                                        flags=flags)
+            return pd.to_datetime(s).astype("datetime64[ns]").to_numpy().view(np.int64)
+        s = s.astype(str)
+    text = s.astype("string").str.strip()
+    if fmt:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        zoned = np.zeros(len(text), bool)
+    else:
+        zoned = text.str.contains(_ZONE_RE, regex=True).fillna(False).to_numpy(bool) & \
+            text.str.match(r"^\d{4}-\d{2}-\d{2}[T ]").fillna(False).to_numpy(bool)
+        if zoned.any() and not zoned.all():
+            _raise_mixed(zoned, s, col, where, items)
+        ok_shape = text.str.match(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?"
+                                  + r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$").fillna(False).to_numpy(bool)
+        parsed = pd.to_datetime(text.where(ok_shape, None), format="ISO8601", errors="coerce",
+                                utc=bool(zoned.all()))
+    badmask = parsed.isna().to_numpy()
+    if badmask.any():
+        bad = int(np.flatnonzero(badmask)[0])
+        raise DataError(
+            f"{where.locate(bad)}: column '{col}' value {s.iloc[bad]!r}{_item_note(items, bad, col)} is not a "
+            f"timestamp ({int(badmask.sum())} such row(s)); {TIMESTAMP_HELP}.")
+    if zoned.any():
+        flags["zoned"] = True
+        parsed = parsed.dt.tz_convert(timezone) if timezone else parsed.dt.tz_convert("UTC")
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]").to_numpy().view(np.int64)
+
+
+def _raise_mixed(zoned: np.ndarray, s: pd.Series, col: str, where: Provenance, items):
+    a = int(np.flatnonzero(zoned)[0])
+    b = int(np.flatnonzero(~zoned)[0])
+    raise DataError(
+        f"column '{col}' mixes time zones: {where.locate(a)} has {str(s.iloc[a])!r}{_item_note(items, a, col)} "
+        f"with a time zone but {where.locate(b)} has {str(s.iloc[b])!r}{_item_note(items, b, col)} without one "
+        f"({int(zoned.sum())} with, {int((~zoned).sum())} without); write every timestamp the same way, either all "
+        "in local time without offset (and pass timezone=...) or all with an offset.")
+
+
+__all__ = ["read_columns", "expand_paths", "parse_timestamps", "parse_numbers", "Columns", "Provenance",
+           "SourceInfo"]
