@@ -262,8 +262,8 @@ class DatasetGroup:
     frequency : str
         Amazon Forecast's frequency name.
     target, related, item_metadata : DataFrame
-        Canonical long frames (sorted by keys and time); the target has a boolean ``_filled``
-        column marking filled points.
+        Canonical long frames (sorted by keys and time). When any target point was filled the
+        target has a boolean ``_filled`` column marking them (``fc_core.panel.FILLED``).
     forecast_dimensions : list of str
     key_columns : list of str
         The item field followed by the forecast dimensions.
@@ -360,7 +360,7 @@ class DatasetGroup:
                               what="related time series")
             self._rblock = rres.block
         kd = settings.get("key_dtype", "object")
-        self.target = self._tblock.to_frame(kd, filled_column=True)
+        self.target = self._tblock.to_frame(kd, filled_column=tres.changed)
         self.related = None if self._rblock is None else self._rblock.to_frame(kd)
         if horizon:
             self.check_related_horizon(int(horizon))
