@@ -331,8 +331,9 @@ class DatasetGroup:
         self.frequency = _data_anchor(self.frequency, tblock)
         if self._inferred is None and tblock.n_rows <= 5_000_000:
             inf = infer_frequency(tblock)
-            if inf is not None and fq.parse(inf) != fq.parse(self.frequency) \
-                    and fq.is_coarser_or_equal(inf, self.frequency):
+            if inf is not None and not getattr(self, "_quiet", False) and missing.sum() \
+                    and fq.parse(inf) != fq.parse(self.frequency) and fq.is_coarser_or_equal(inf, self.frequency) \
+                    and not _uses_step(tblock, self.frequency):
                 warnings.warn(f"the data's most common step is {inf} but frequency={self.frequency} was declared, so "
                               f"the steps in between count as missing and are filled; declare frequency='{inf}' if "
                               "that is the data's frequency.", UserWarning, stacklevel=3)
@@ -432,6 +433,7 @@ class DatasetGroup:
     @classmethod
     def _from_parts(cls, proto: "DatasetGroup", frequency, tblock, rblock, meta, **changes) -> "DatasetGroup":
         new = cls.__new__(cls)
+        new._quiet = True  # derived groups do not repeat the warnings of the original
         settings = {**proto._settings, **changes}
         new._init(proto.domain, proto.forecast_dimensions, frequency, [tblock, rblock], meta, settings)
         return new
@@ -690,6 +692,12 @@ def _data_anchor(freq: str, blk: SeriesBlock) -> str:
         raise DataError(f"frequency {freq} was declared but the data's periods start on {first[0].date()} "
                         f"(that is {got}); declare frequency='{got}' or fix the timestamps.")
     return got
+
+
+def _uses_step(blk: SeriesBlock, freq: str) -> bool:
+    """Whether any two consecutive timestamps of an item are exactly one ``freq`` step apart."""
+    nxt = floor_steps(blk.ts[1:], blk.ts[:-1], freq)
+    return bool(((np.diff(blk.codes) == 0) & (nxt[0] == 1) & nxt[1]).any())
 
 
 def _agg_method(m: str) -> str:

@@ -380,7 +380,8 @@ def check_grid(blk: SeriesBlock, freq: str) -> np.ndarray:
             k = int(blk.codes[j])
             first = pd.Timestamp(int(blk.ts[blk.indptr[k]]))
             raise DataError(
-                f"{blk.locate(j)}: timestamp {pd.Timestamp(int(blk.ts[j]))} of item {blk.key_label(k)} is off the "
+                f"{blk.locate(j)}: column 'timestamp' value {pd.Timestamp(int(blk.ts[j]))} of item {blk.key_label(k)} "
+                f"is off the "
                 f"declared frequency {freq} (not a whole number of {freq} steps after the item's first timestamp "
                 f"{first}); fix the timestamp, or declare the data's own frequency (e.g. the finer one) and "
                 f"aggregate with DatasetGroup.aggregate('{freq}').")

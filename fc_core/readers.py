@@ -164,11 +164,15 @@ def _strip_file(path: str) -> str:
     return path[len("file://"):] if path.startswith("file://") else path
 
 
-def _open_binary(path: str):
-    if _is_url(path):
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def _open_binary(path: str, decompress: bool = True):
+    """A binary file object; compressed files (by suffix) come decompressed."""
+    if _is_url(path) or (decompress and path.lower().endswith(_COMPRESSED)):
         import fsspec
 
-        return fsspec.open(path, "rb").open()
+        return fsspec.open(path, "rb", compression="infer" if decompress else None).open()
     return open(_strip_file(path), "rb")
 
 
@@ -229,7 +233,7 @@ def _is_parquet(path: str) -> bool:
     if path.lower().endswith(_PARQUET_SUFFIXES):
         return True
     try:
-        with _open_binary(path) as fh:
+        with _open_binary(path, decompress=False) as fh:
             return fh.read(4) == b"PAR1"
     except OSError:
         return False
@@ -515,9 +519,10 @@ def _read_csv(path: str, spec: _Spec, header: bool | None, allow_empty: bool):
         ro = pcsv.ReadOptions(column_names=file_names, skip_rows=int(has_header), block_size=1 << 24)
         co = pcsv.ConvertOptions(column_types=col_types, include_columns=[file_of[c] for c in wanted],
                                  null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True)
+        if not _is_url(path):  # pyarrow reads local files itself (and decompresses .gz, .bz2, ...)
+            return pcsv.read_csv(_strip_file(path), read_options=ro, convert_options=co)
         with _open_binary(path) as fh:
-            src = fh if _is_url(path) else _strip_file(path)
-            return pcsv.read_csv(src, read_options=ro, convert_options=co)
+            return pcsv.read_csv(fh, read_options=ro, convert_options=co)
 
     table = None
     try:

@@ -125,6 +125,18 @@ def test_time_zone_offsets_convert_to_utc_or_to_the_given_zone(tmp_path):
     assert str(read_dataset(naive, schema=SCHEMA, timezone="Asia/Tokyo")["timestamp"].iloc[0]) == "2020-01-01 05:00:00"
 
 
+def test_byte_order_mark_and_gzip(tmp_path):
+    import gzip
+
+    p = write(tmp_path, "bom.csv", "\ufeff2020-01-01,1,a\n".encode(), mode="wb")
+    assert read_dataset(p, schema=SCHEMA)["timestamp"].tolist() == [pd.Timestamp("2020-01-01")]
+    g = tmp_path / "x.csv.gz"
+    with gzip.open(g, "wt") as fh:
+        fh.write("item_id,timestamp,target_value\na,2020-01-01,1\na,2020-01-02,x\n")
+    with pytest.raises(DataError, match=r"x\.csv\.gz', line 3: column 'target_value' value 'x'"):
+        read_dataset(g)
+
+
 def test_timestamp_format_option(tmp_path):
     p = write(tmp_path, "a.csv", "31/01/2020,1,a\n")
     df = read_dataset(p, schema=SCHEMA, timestamp_format="%d/%m/%Y")
