@@ -50,10 +50,13 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_import_is_fast_and_light():
-    code = ("import time, sys; t = time.perf_counter(); import fc_core; dt = time.perf_counter() - t; "
-            "heavy = [m for m in ('torch', 'gluonts', 'prophet', 'statsforecast', 'lightgbm', 'statsmodels') "
-            "if m in sys.modules]; print(dt, heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
-    assert float(out[0]) < 1.0
-    assert out[1].strip() == "[]"
+HEAVY = ("torch", "gluonts", "prophet", "statsforecast", "lightgbm", "statsmodels", "matplotlib", "ipywidgets")
+
+
+def test_import_loads_no_heavy_library():
+    """`import fc_core` (and the data modules) pull in none of the heavy engines; the import
+    time itself is measured in bench/import_time.py, not here."""
+    code = ("import sys, fc_core, fc_core.datasets, fc_core.automl, fc_core.metrics, fc_core.backtest; "
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
