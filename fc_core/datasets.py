@@ -108,8 +108,23 @@ def _read_block(source, dataset_type: str, domain, dims: list[str], schema, dupl
                               what=what)
 
 
-def _read_metadata(source, domain, schema, opts: dict) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame) and getattr(source, "attrs", {}).get("fc_core_checked"):
+@dataclass
+class _Metadata:
+    """Checked item metadata (one row per item, sorted) and where each row came from."""
+
+    frame: pd.DataFrame
+    where: object = None
+    rows: np.ndarray | None = None
+
+    def locate(self, item: str) -> str:
+        if self.where is None:
+            return "item metadata"
+        i = int(np.searchsorted(self.frame.iloc[:, 0].to_numpy(dtype=object).astype(str), str(item)))
+        return self.where.locate(int(self.rows[i]))
+
+
+def _read_metadata(source, domain, schema, opts: dict) -> _Metadata:
+    if isinstance(source, _Metadata):
         return source
     opts = dict(opts)
     opts.pop("item_id", None)
@@ -127,10 +142,7 @@ def _read_metadata(source, domain, schema, opts: dict) -> pd.DataFrame:
             f"{cols.where.locate(rows[1])} ({int((counts > 1).sum())} item(s) repeated); keep one row per item.")
     order = np.argsort(codes, kind="stable")
     out = pd.DataFrame({item: labels[codes[order]], **{c: v[order] for c, v in cols.values.items()}})
-    out.attrs["fc_core_checked"] = True
-    out.attrs["fc_core_rows"] = {str(labels[c]): cols.where.locate(int(r)) for r, c in
-                                 zip(order[:100_000], codes[order][:100_000])}
-    return out
+    return _Metadata(out, cols.where, order)
 
 
 def read_dataset(path_or_frame, dataset_type: str = "TARGET_TIME_SERIES", domain: str = "CUSTOM", schema=None, *,
@@ -188,10 +200,7 @@ def read_dataset(path_or_frame, dataset_type: str = "TARGET_TIME_SERIES", domain
     opts = dict(header=header, timezone=timezone, column_map=column_map, constants=constants, item_id=item_id,
                 columns=columns, timestamp_format=timestamp_format)
     if dataset_type == "ITEM_METADATA":
-        out = _read_metadata(path_or_frame, dom, schema, opts)
-        out = out.copy()
-        out.attrs.clear()
-        return out
+        return _read_metadata(path_or_frame, dom, schema, opts).frame
     blk = _read_block(path_or_frame, dataset_type, dom, dims, schema, duplicates, opts)
     return blk.to_frame(key_dtype)
 
@@ -365,11 +374,8 @@ class DatasetGroup:
         self.related = None if self._rblock is None else self._rblock.to_frame(kd)
         if horizon:
             self.check_related_horizon(int(horizon))
-        self.item_metadata = None
         self._meta = meta
-        if meta is not None:
-            self.item_metadata = meta.copy()
-            self.item_metadata.attrs.clear()
+        self.item_metadata = None if meta is None else meta.frame.copy()
         self._panel = None
 
     @property
@@ -394,11 +400,10 @@ class DatasetGroup:
         rkeys = rblock.keys if rblock is not None else tkeys.iloc[:0]
         r_new = rkeys.loc[_key_index(tkeys, rkeys) < 0].reset_index(drop=True)
         related_new_items = set(r_new[item])
-        meta_new = [] if meta is None else [i for i in meta[item].tolist() if i not in have_items]
+        meta_new = [] if meta is None else [i for i in meta.frame[item].tolist() if i not in have_items]
         uncovered = [i for i in meta_new if i not in related_new_items]
         if uncovered and (dims or not allow):
-            lines = meta.attrs.get("fc_core_rows", {})
-            where = "; ".join(f"'{i}' ({lines.get(i, 'item metadata')})" for i in uncovered[:5])
+            where = "; ".join(f"'{i}' ({meta.locate(i)})" for i in uncovered[:5])
             how = ("add related rows for them (which name their forecast dimensions)" if dims else
                    "pass cold_start=True to forecast them as new items, add related data for them")
             raise DataError(

@@ -558,32 +558,74 @@ def _raise_csv_shape(path: str, has_header: bool, n_fields: int, msg: str):
     raise DataError(f"file '{path}' could not be parsed as CSV ({msg}); check the file's format.")
 
 
+class _Shifted:
+    """A Provenance seen from row ``offset`` on (for converting a column slice by slice)."""
+
+    def __init__(self, where: Provenance, offset: int):
+        self.where, self.offset = where, offset
+
+    def locate(self, pos: int) -> str:
+        return self.where.locate(int(pos) + self.offset)
+
+
+_SLICE = 1 << 20
+
+
 def _slow_csv(path, read, wanted, file_of, spec, info):
-    """Read every wanted column as text and convert with exact error locations."""
+    """Read every wanted column as text and convert it slice by slice (bounded memory), stopping
+    at the first bad value with its exact location."""
     import pyarrow as pa
 
     table = read({file_of[c]: pa.string() for c in wanted})
-    frame = {c: table.column(file_of[c]).to_pandas() for c in wanted}
-    where = Provenance([info], [table.num_rows])
-    out = {}
+    n = table.num_rows
+    where = Provenance([info], [n])
     item = spec.domain.item_field
-    items = frame.get(item)
+    item_col = table.column(file_of[item]) if item in file_of else None
+    out = {}
     for canon, typ in wanted.items():
-        s = frame[canon]
+        col = table.column(file_of[canon])
         if canon in spec.key_columns:
-            out[canon] = pa.array(_text_keys(s, canon, where)).dictionary_encode()
-        elif typ == "timestamp":
-            flags = {}
-            ns = parse_timestamps(s, canon, where, items, spec.timezone, spec.timestamp_format, flags)
-            info.zoned = flags.get("zoned", False)
-            out[canon] = pa.array(ns.view("M8[ns]"))
-        elif typ in ("float", "integer"):
-            out[canon] = pa.array(parse_numbers(s, canon, where, items, typ))
-        elif typ == "auto":
-            num = pd.to_numeric(s, errors="coerce")
-            out[canon] = pa.array(num.to_numpy(float) if (num.notna() | s.isna()).all() else s.to_numpy(object))
+            if col.null_count:
+                bad = _first_null(col)
+                raise DataError(f"{where.locate(bad)}: column '{canon}' is empty ({col.null_count} row(s) in all); "
+                                f"every row needs a {canon}; fill it in or remove the row.")
+            out[canon] = col.dictionary_encode()
+            continue
+        parts, zoned_at, naive_at = [], None, None
+        numeric = True
+        for off in range(0, n, _SLICE):
+            s = col.slice(off, _SLICE).to_pandas()
+            items = None if item_col is None else item_col.slice(off, _SLICE).to_pandas()
+            w = _Shifted(where, off)
+            if typ == "timestamp":
+                flags = {}
+                parts.append(parse_timestamps(s, canon, w, items, spec.timezone, spec.timestamp_format, flags))
+                if flags.get("zoned"):
+                    zoned_at = off if zoned_at is None else zoned_at
+                else:
+                    naive_at = off if naive_at is None else naive_at
+                if zoned_at is not None and naive_at is not None:
+                    zs, ns_ = col[zoned_at].as_py(), col[naive_at].as_py()
+                    raise DataError(
+                        f"column '{canon}' mixes time zones: {where.locate(zoned_at)} has {zs!r} with a time zone but "
+                        f"{where.locate(naive_at)} has {ns_!r} without one; write every timestamp the same way, "
+                        "either all in local time without offset (and pass timezone=...) or all with an offset.")
+            elif typ in ("float", "integer"):
+                parts.append(parse_numbers(s, canon, w, items, typ))
+            elif typ == "auto":
+                num = pd.to_numeric(s, errors="coerce")
+                numeric = numeric and bool((num.notna() | s.isna()).all())
+                parts.append(num.to_numpy(float) if numeric else None)
+            else:
+                parts.append(None)
+        if typ == "timestamp":
+            info.zoned = zoned_at is not None
+            out[canon] = pa.array(np.concatenate(parts).view("M8[ns]") if parts else np.zeros(0, "M8[ns]"))
+        elif typ in ("float", "integer") or (typ == "auto" and numeric):
+            out[canon] = pa.array(np.concatenate(parts) if parts else np.zeros(0))
         else:
-            out[canon] = pa.array(s.to_numpy(object), pa.string())
+            out[canon] = col
+        del parts
     return pa.table({file_of[c]: v for c, v in out.items()})
 
 

@@ -277,3 +277,21 @@ def test_integer_and_geolocation_fields(tmp_path):
 def test_missing_file():
     with pytest.raises(DataError, match="does not exist"):
         read_dataset("/nonexistent/fc_core/x.csv", schema=SCHEMA)
+
+
+def test_error_path_converts_slice_by_slice(tmp_path, monkeypatch):
+    import fc_core.readers as readers
+
+    monkeypatch.setattr(readers, "_SLICE", 3)
+    rows = [f" 2020-01-{i:02d},{i},a" for i in range(1, 11)]  # a leading space: pyarrow refuses, the text path reads
+    p = write(tmp_path, "s.csv", "\n".join(rows) + "\n")
+    df = read_dataset(p, schema=SCHEMA)
+    assert df["target_value"].tolist() == list(map(float, range(1, 11))) and df["timestamp"].iloc[-1].day == 10
+    rows[8] = " 2020-01-09,x,a"
+    write(tmp_path, "s.csv", "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"s\.csv', line 9: column 'target_value' value 'x'"):
+        read_dataset(p, schema=SCHEMA)
+    zoned = [f"2020-01-0{i}T00:00:00Z,1,a" for i in range(1, 4)] + [f"2020-01-0{i}T00:00:00,1,a" for i in range(4, 7)]
+    write(tmp_path, "s.csv", "\n".join(zoned) + "\n")
+    with pytest.raises(DataError, match=r"mixes time zones: file .*s\.csv', line 1 .* file .*s\.csv', line 4"):
+        read_dataset(p, schema=SCHEMA)
