@@ -313,6 +313,91 @@ def ec2_capacity(instance_types: int = 5, hours: int = 24 * 28, seed: int = 0, s
     return _long(names, ts, counts, "instance_type", "number_of_instances")
 
 
+# ------------------------------------------------------------- bike share
+def bike_sharing_frames(stations: int = 3, days: int = 56, forecast_horizon: int = 48,
+                        seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Hourly bike rentals per station driven by weather and the calendar (in the style of the
+    Kaggle bike-sharing data), with the weather known ``forecast_horizon`` hours ahead.
+
+    Rentals of station ``s`` at hour ``t`` are Poisson with mean
+    ``level_s * profile(hour, workingday) * exp(0.04 * (temp - 20) - 0.012 * (humidity - 60)) * rain``,
+    where ``profile`` has commuter peaks at 8:00 and 17:00 on working days and a broad
+    afternoon hump on other days, and ``rain`` is 0.45 in rainy hours.
+
+    Returns
+    -------
+    dict
+        ``target`` (``item_id``, ``timestamp``, ``target_value``) and ``related``
+        (``item_id``, ``timestamp``, ``temp``, ``humidity``, ``workingday``, ``weather``),
+        the related frame running ``forecast_horizon`` hours past the target.
+    """
+    _check_positive(stations=stations, days=days, forecast_horizon=forecast_horizon)
+    rng = np.random.default_rng([seed, 4])
+    T, H = days * 24, forecast_horizon
+    ts = fq.date_range("2024-04-01", T + H, "H")
+    hour = ts.hour.to_numpy().astype(float)
+    doy = ts.dayofyear.to_numpy().astype(float)
+    workingday = (ts.dayofweek.to_numpy() < 5).astype(np.int64)
+    # one weather for the city, shared by the stations
+    temp = 15 + 8 * np.sin(2 * np.pi * (doy - 80) / 365) + 6 * np.sin(2 * np.pi * (hour - 9) / 24) \
+        + np.cumsum(rng.normal(0, 0.35, T + H)).clip(-6, 6)
+    humidity = np.clip(65 - 1.2 * (temp - 15) + rng.normal(0, 8, T + H), 15, 100)
+    rainy = (rng.random(T + H) < 0.08).astype(np.int64)
+    rainy = np.maximum(rainy, np.roll(rainy, 1))  # rain lasts a couple of hours
+    weather = 1 + rainy * 2
+    commute = np.exp(-0.5 * ((hour - 8) / 1.2) ** 2) + 1.1 * np.exp(-0.5 * ((hour - 17.5) / 1.5) ** 2)
+    leisure = np.exp(-0.5 * ((hour - 14) / 3.0) ** 2)
+    profile = np.where(workingday == 1, 0.15 + commute, 0.1 + 1.2 * leisure)
+    effect = np.exp(0.04 * (temp - 20) - 0.012 * (humidity - 60)) * np.where(rainy == 1, 0.45, 1.0)
+    level = np.exp(rng.normal(np.log(60), 0.5, stations))
+    lam = level[:, None] * profile[None, :] * effect[None, :]
+    counts = rng.poisson(lam[:, :T]).astype(np.int64)
+    names = [f"station_{k + 1}" for k in range(stations)]
+    target = _long(names, ts[:T], counts, "item_id", "target_value")
+    related = pd.DataFrame({
+        "item_id": np.repeat(names, T + H), "timestamp": np.tile(ts.values, stations),
+        "temp": np.tile(np.round(temp, 1), stations), "humidity": np.tile(np.round(humidity), stations),
+        "workingday": np.tile(workingday, stations), "weather": np.tile(weather, stations)})
+    return {"target": target, "related": related}
+
+
+def bike_sharing(stations: int = 3, days: int = 56, forecast_horizon: int = 48, seed: int = 0):
+    """:func:`bike_sharing_frames` as a CUSTOM, hourly DatasetGroup with the weather as related series."""
+    from .datasets import DatasetGroup
+
+    fr = bike_sharing_frames(stations, days, forecast_horizon, seed)
+    return DatasetGroup(domain="CUSTOM", frequency="H", target=fr["target"], related=fr["related"])
+
+
+def retail_stores(n_items: int = 20, n_stores: int = 3, periods: int = 36, freq: str = "M", seed: int = 0,
+                  forecast_horizon: int | None = None):
+    """Retail demand per item and store (forecast dimension ``store_id``) with a price related series
+    running ``forecast_horizon`` periods ahead, in the style of Amazon Forecast's consumer-electronics
+    sample. Each store is :func:`retail_frames` with its own seed and size, without cold-start or
+    discontinued items.
+
+    Returns
+    -------
+    DatasetGroup
+        RETAIL domain, ``forecast_dimensions=["store_id"]``; target ``item_id, store_id, timestamp,
+        demand``; related ``item_id, store_id, timestamp, price, promotion_applied``.
+    """
+    from .datasets import DatasetGroup
+
+    _check_positive(n_stores=n_stores)
+    targets, related, meta = [], [], None
+    for k in range(n_stores):
+        fr = retail_frames(n_items, periods, freq, seed * 1000 + k, forecast_horizon, n_new=0, n_discontinued=0)
+        store = f"store_{k + 1}"
+        targets.append(fr["target"].assign(store_id=store))
+        related.append(fr["related"].assign(store_id=store))
+        meta = fr["item_metadata"] if meta is None else meta
+    t = pd.concat(targets, ignore_index=True)[["item_id", "store_id", "timestamp", "demand"]]
+    r = pd.concat(related, ignore_index=True)[["item_id", "store_id", "timestamp", "price", "promotion_applied"]]
+    return DatasetGroup(domain="RETAIL", frequency=fq.normalize(freq), target=t, related=r, item_metadata=meta,
+                        forecast_dimensions=["store_id"])
+
+
 # ---------------------------------------------------------------- dispatch
 def frames(name: str, **kw) -> dict[str, pd.DataFrame]:
     """The frames of demo ``name``: ``target`` and, where the demo has them, ``related`` and ``item_metadata``.
