@@ -268,6 +268,8 @@ class AutoPredictor:
 
             # ---- final training on all the data
             used = set(weights)
+            if (panel.lengths == 0).any():  # cold-start items need a candidate that can forecast them
+                used |= {a for a in ok if get_estimator_class(a).capabilities.cold_start}
             for lab in set(choice["algorithm"]) - {ENSEMBLE}:
                 used |= set(lab.split("+"))
             if self.keep_all_candidates:
@@ -443,10 +445,21 @@ class AutoPredictor:
         out["algorithm"] = choice.values
         return out
 
+    def _cold_start_blend(self) -> dict:
+        """Weights for items with no history: the blend restricted to candidates that can forecast
+        cold-start items (from item metadata), or an even blend of those kept."""
+        able = [a for a, p in self.predictors_.items() if p.estimator.capabilities.cold_start]
+        w = {a: self.weights_.get(a, 0.0) for a in able}
+        if sum(w.values()) > 0:
+            return {a: v for a, v in w.items() if v > 0}
+        return {a: 1.0 for a in able}
+
     def blend_weights(self, label: str) -> dict:
         """Weights of a per-item choice label: the global blend, one algorithm, or ``"A+B"``."""
         if label == ENSEMBLE:
             return dict(self.weights_)
+        if label == "__cold__":
+            return {"__cold__": 1.0}
         names = label.split("+")
         return {a: 1.0 / len(names) for a in names}
 
@@ -530,7 +543,12 @@ class AutoPredictor:
             rows = np.flatnonzero(key.isin(want).to_numpy())
             panel = panel.select(rows)
         arrays = {a: p.predict_arrays(panel, levels=self.score_levels) for a, p in self.predictors_.items()}
-        out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), self._choice_for(panel))
+        choice = self._choice_for(panel)
+        cold = self._cold_start_blend()
+        if cold and (panel.lengths == 0).any():
+            choice = np.where(panel.lengths == 0, "__cold__", choice).astype(object)
+            arrays = {**arrays, "__cold__": _blend_arrays(arrays, cold)}
+        out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), choice)
         frame = to_forecast_frame(panel, out, self.forecast_types)
         return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
                         info={"weights": dict(self.weights_)})

@@ -398,6 +398,27 @@ def retail_stores(n_items: int = 20, n_stores: int = 3, periods: int = 36, freq:
                         forecast_dimensions=["store_id"])
 
 
+# ------------------------------------------------------------- retraining
+def retraining(n_items: int = 10, days: int = 42, new_hours: int = 24, seed: int = 0):
+    """A first import and a later increment of the electricity demo (in the style of Amazon
+    Forecast's retraining sample: the second file is the first plus newer hours).
+
+    Returns
+    -------
+    (DatasetGroup, DataFrame)
+        The group as first imported (all but the last ``new_hours`` hours) and the newer rows,
+        to add with :meth:`~fc_core.datasets.DatasetGroup.append`.
+    """
+    from .datasets import DatasetGroup
+
+    _check_positive(new_hours=new_hours)
+    target, meta = _electricity_frames(n_items, days, seed)
+    cut = target["timestamp"].max() - pd.Timedelta(hours=new_hours)
+    first = DatasetGroup(domain="CUSTOM", frequency="H", target=target[target["timestamp"] <= cut],
+                         item_metadata=meta)
+    return first, target[target["timestamp"] > cut].reset_index(drop=True)
+
+
 # ---------------------------------------------------------------- dispatch
 def frames(name: str, **kw) -> dict[str, pd.DataFrame]:
     """The frames of demo ``name``: ``target`` and, where the demo has them, ``related`` and ``item_metadata``.

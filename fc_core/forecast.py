@@ -108,6 +108,68 @@ class Forecast:
         """Write the forecasts (CSV or Parquet, local path or fsspec URL), atomically."""
         return write_frame(self.to_export_frame(), path, fmt)
 
+    def evaluate(self, actuals, history=None, season_length: int | None = None) -> tuple[pd.DataFrame, dict]:
+        """Score these forecasts against actuals that have arrived since (monitoring).
+
+        Parameters
+        ----------
+        actuals : DataFrame or DatasetGroup
+            Canonical frame (keys, ``timestamp``, target) holding the realised values;
+            forecast points without an actual are not scored.
+        history : DatasetGroup, optional
+            The data the forecast was made from (the MASE/MSIS scale); without it those are NaN.
+        season_length : int, optional
+            Default: the frequency's season.
+
+        Returns
+        -------
+        per_item, overall
+            As :func:`fc_core.metrics.evaluate`.
+        """
+        import numpy as np
+
+        from . import frequency as fq
+        from .algorithms.base import ForecastArrays
+        from .metrics import evaluate
+
+        frame = getattr(actuals, "target", actuals)
+        target = self.target_field if self.target_field in frame.columns else getattr(actuals, "target_field", None)
+        if target is None or target not in frame.columns:
+            raise ConfigError(f"the actuals have no {self.target_field!r} column; their columns are {list(frame.columns)}.")
+        keys = self.key_columns
+        f = self.frame.copy()
+        f["_k"] = f[keys].astype(str).agg("\x1f".join, axis=1) if len(keys) > 1 else f[keys[0]].astype(str)
+        a = frame[[*keys, "timestamp", target]].copy()
+        a["_k"] = a[keys].astype(str).agg("\x1f".join, axis=1) if len(keys) > 1 else a[keys[0]].astype(str)
+        items = pd.unique(f["_k"])
+        step = f.groupby("_k", sort=False).cumcount().to_numpy()
+        row = pd.Index(items).get_indexer(f["_k"])
+        n, h = len(items), int(step.max()) + 1 if len(step) else 0
+        merged = f[["_k", "timestamp"]].merge(a[["_k", "timestamp", target]], on=["_k", "timestamp"], how="left")
+        y = np.full((n, h), np.nan)
+        y[row, step] = merged[target].to_numpy(dtype=float)
+        qcols = [c for c in self.forecast_types if c.startswith("p")]
+        levels = np.array([float(c[1:]) / 100 for c in qcols])
+        order = np.argsort(levels)
+        q = np.full((n, h, len(qcols)), np.nan)
+        for j, c in enumerate(np.array(qcols)[order]):
+            q[row, step, j] = f[c].to_numpy(dtype=float)
+        mean = np.full((n, h), np.nan)
+        mean[row, step] = f["mean" if "mean" in f.columns else ("p50" if "p50" in f.columns else qcols[0])].to_numpy(dtype=float)
+        arr = ForecastArrays(levels[order], q, mean, pd.DatetimeIndex(f.groupby("_k", sort=False)["timestamp"].min()))
+        insample = [np.array([np.nan])] * n
+        if history is not None:
+            hist = history.target if hasattr(history, "target") else history
+            hk = hist[keys].astype(str).agg("\x1f".join, axis=1) if len(keys) > 1 else hist[keys[0]].astype(str)
+            tcol = getattr(history, "target_field", target)
+            by = dict(tuple(hist[tcol].astype(float).groupby(hk.to_numpy(), sort=False)))
+            insample = [by[k].to_numpy() if k in by else np.array([np.nan]) for k in items]
+        m = season_length or (fq.season_length(self.frequency) if self.frequency else 1)
+        per_item, overall = evaluate(y, ~np.isnan(y), arr, insample, m, quantiles=list(levels[order]))
+        per_item = per_item.drop(columns=[c for c in ("item",) if c in per_item.columns])
+        ids = f.drop_duplicates("_k")[keys].reset_index(drop=True)
+        return pd.concat([ids, per_item.reset_index(drop=True)], axis=1), overall
+
     def plot(self, item_id, history: pd.DataFrame | None = None, **kwargs):
         """Fan chart of one item; see :func:`fc_core.plotting.plot_forecast`."""
         from .plotting import plot_forecast

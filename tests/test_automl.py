@@ -107,3 +107,18 @@ def test_forecast_for_selected_items_and_query():
     assert sorted(fc.items["item_id"]) == ["i1", "i3"]
     q = fc.query(item_id="i1", start="2024-03-02")
     assert q["timestamp"].min() == pd.Timestamp("2024-03-02") and len(q) == 4
+
+
+def test_cold_start_items_are_forecast_by_a_cold_start_capable_candidate():
+    from fc_core import demo
+
+    dg = demo.retail(n_items=10, periods=24, n_new=2, n_discontinued=0)
+    cold = set(dg.cold_start_items()["item_id"])
+    ap = AutoPredictor(forecast_horizon=6, algorithms=["SeasonalNaive", "GBM"],
+                       algorithm_params={"GBM": {"num_trees": 30, "calibration_windows": 1}}).train(dg, progress=False)
+    assert "GBM" in ap.predictors_
+    f = ap.forecast().frame
+    got = f[f["item_id"].isin(cold)]
+    assert len(got) == 2 * 6
+    # seasonal naive alone would forecast zero for an item with no history
+    assert (got["mean"] > 1).all()
