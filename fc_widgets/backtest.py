@@ -8,7 +8,7 @@ from fc_core.backtest import MAX_WINDOWS, max_forecast_horizon
 from fc_core.frequency import season_length
 from fc_core.views import ALL_ITEMS, HistoryView, plan_windows, step_name
 
-from ._common import ItemPicker, PanelBase, chart_output, guarded, message_html, show_figure
+from ._common import ItemPicker, PanelBase, caption_html, chart_output, guarded, message_html, show_figure
 
 
 class BacktestPanel(PanelBase):
@@ -61,15 +61,19 @@ class BacktestPanel(PanelBase):
         self.messages = w.HTML()
         self.messages.add_class("fc-window-messages")
         self.chart = chart_output()
+        self.caption = caption_html()
         self.figure = None
         self.plan = None
+        for c, name in ((self.horizon, "horizon"), (self.windows, "windows"), (self.offset, "offset")):
+            c.add_class(f"fc-{name}-slider")
         for c in (self.horizon, self.windows, self.offset):
-            c.observe(self._on_change, "value")
-        self.item.observe(self._on_change, "value")
+            c.observe(self._on_config, "value")
+        self.item.observe(self._on_item, "value")
         title = w.HTML(f"<h3 style='margin:4px 0'>Backtest windows</h3><div style='font-size:12px'>"
                        f"{len(self.history.index):,} items, longest history {length:,} steps "
                        f"(1 step = 1 {unit}).</div>")
-        super().__init__([title, self.item, self.horizon, self.windows, self.offset, self.messages, self.chart])
+        super().__init__([title, self.item, self.horizon, self.windows, self.offset, self.messages, self.chart,
+                          self.caption])
         self.add_class("fc-backtest-panel")
         self.redraw()
 
@@ -80,19 +84,20 @@ class BacktestPanel(PanelBase):
         return {"forecast_horizon": int(self.horizon.value), "backtest_windows": int(self.windows.value),
                 "backtest_offset": int(self.offset.value) or None}
 
-    def _on_change(self, change) -> None:
+    def _on_config(self, change) -> None:
         self.redraw()
 
+    def _on_item(self, change) -> None:
+        self.redraw(replan=False)
+
     @guarded
-    def redraw(self) -> None:
-        """Re-plan the windows from the controls and redraw the chart and messages."""
-        cfg = self.config
-        self.plan = plan_windows(self._panel, cfg["forecast_horizon"], cfg["backtest_windows"], cfg["backtest_offset"])
-        if self.plan.error:
-            self.messages.value = message_html([self.plan.error], "error")
-        else:
-            left_out = any((c["reason"] != "").any() for c in self.plan.coverage)
-            self.messages.value = message_html(self.plan.messages, "warn" if left_out else "ok")
+    def redraw(self, replan: bool = True) -> None:
+        """Re-plan the windows from the controls (unless only the item changed) and redraw
+        the chart and the messages."""
+        if replan or self.plan is None:
+            cfg = self.config
+            self.plan = plan_windows(self._panel, cfg["forecast_horizon"], cfg["backtest_windows"],
+                                     cfg["backtest_offset"])
         label = self.item.value
         data = self.history.frame(label)
         item_id = None if label in (None, ALL_ITEMS) else label
@@ -102,4 +107,9 @@ class BacktestPanel(PanelBase):
         ax = self.figure.axes[0]
         ax.set_ylabel(f"{self.history.target_field} ({item_id or 'sum of all items'})")
         ax.set_xlabel(f"time (one step = {step_name(self._panel.frequency)})")
-        show_figure(self.chart, self.figure)
+        show_figure(self.chart, self.figure, self.caption)
+        if self.plan.error:  # after the chart: once the messages change, everything has
+            self.messages.value = message_html([self.plan.error], "error")
+        else:
+            left_out = any((c["reason"] != "").any() for c in self.plan.coverage)
+            self.messages.value = message_html(self.plan.messages, "warn" if left_out else "ok")

@@ -10,7 +10,7 @@ from fc_core.schema import DATASET_TYPES, DOMAINS, required_fields
 from fc_core.views import (DEMO_DOMAINS, SOURCE_KEYS, HistoryView, build_dataset_group, demo_sources,
                            guess_column_mapping, preview_file, reader_options, search_message, summary_tables)
 
-from ._common import PanelBase, chart_output, guarded, message_html, show_figure, table_html
+from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
 
 FREQUENCIES = ("1min", "5min", "10min", "15min", "30min", "H", "D", "W", "M", "Q", "Y")
 NONE = "(none)"
@@ -86,9 +86,9 @@ class DatasetPanel(PanelBase):
         self.preview_html = w.HTML()
         self.preview_html.add_class("fc-file-preview")
         # --- frequency, aggregation, filling
-        self.frequency = w.Dropdown(options=[("as in the data", None), *[(f, f) for f in FREQUENCIES]],
-                                    value=frequency, description="data frequency", style=st, layout=lay)
-        self.aggregate_to = w.Dropdown(options=[("no aggregation", None), *[(f, f) for f in FREQUENCIES]],
+        self.frequency = w.Dropdown(options=[("as in the data", ""), *[(f, f) for f in FREQUENCIES]],
+                                    value=frequency or "", description="data frequency", style=st, layout=lay)
+        self.aggregate_to = w.Dropdown(options=[("no aggregation", ""), *[(f, f) for f in FREQUENCIES]],
                                        description="forecast frequency", style=st, layout=lay)
         self.aggregate_method = w.Dropdown(options=list(AGG_METHODS), value="sum", description="aggregation",
                                            style=st, layout=lay)
@@ -109,6 +109,12 @@ class DatasetPanel(PanelBase):
         self.items = w.SelectMultiple(options=[], rows=6, description="preview items", style=st, layout=lay)
         self.item_count = w.Label()
         self.chart = chart_output()
+        self.caption = caption_html()
+        for c, name in ((self.demo_items, "demo-items"), (self.demo_length, "demo-length"), (self.path, "path"),
+                        (self.import_button, "import-button"), (self.items, "items-select"),
+                        (self.aggregate_to, "aggregate-to"), (self.source, "source"),
+                        (self.item_search, "item-search"), (self.item_count, "item-count")):
+            c.add_class(f"fc-{name}")
         self.figure = None
         self._index = None
         self._history = None
@@ -131,7 +137,7 @@ class DatasetPanel(PanelBase):
             w.HBox([w.VBox([self.frequency, self.aggregate_to, self.aggregate_method]),
                     w.VBox([self.middlefill, self.backfill, self.fill_value])]),
             w.HBox([self.import_button]), self.status, self.summary_html,
-            sec("4. Preview items"), w.HBox([self.item_search, self.item_count]), self.items, self.chart,
+            sec("4. Preview items"), w.HBox([self.item_search, self.item_count]), self.items, self.chart, self.caption,
         ])
         self.add_class("fc-dataset-panel")
         self._on_source(None)
@@ -252,14 +258,11 @@ class DatasetPanel(PanelBase):
             with_domain, freq, dims = self.domain.value, None, self.forecast_dimensions
         freq = self.frequency.value or freq
         dg = build_dataset_group(sources, with_domain, freq, dims, fill=self.fill_rules(),
-                                 aggregate_to=self.aggregate_to.value, aggregate_method=self.aggregate_method.value)
+                                 aggregate_to=self.aggregate_to.value or None, aggregate_method=self.aggregate_method.value)
         self.dataset_group = dg
         self.sources = sources
         self.summary = dg.summary()
         overall, worst = summary_tables(self.summary)
-        got = ", ".join(f"{k} ({_describe(v['path'])})" for k, v in sources.items())
-        self.status.value = message_html([f"imported {got}: {self.summary.overall['items']:,} items, "
-                                          f"{self.summary.overall['rows']:,} rows, frequency {dg.frequency}"], "ok")
         self.summary_html.value = (
             "<div style='display:flex;gap:24px;flex-wrap:wrap'><div><b>import summary</b>"
             + table_html(overall, max_height=320) + "</div><div><b>items with the most missing steps</b>"
@@ -268,7 +271,14 @@ class DatasetPanel(PanelBase):
         self._index = self._history.index
         self.item_search.value = ""
         self._on_item_search(None)
-        self.items.value = tuple(self.items.options[:3])
+        first = tuple(self.items.options[:3])
+        if self.items.value == first:
+            self.redraw()  # same labels, new data
+        else:
+            self.items.value = first
+        got = ", ".join(f"{k} ({_describe(v['path'])})" for k, v in sources.items())
+        self.status.value = message_html([f"imported {got}: {self.summary.overall['items']:,} items, "  # last
+                                          f"{self.summary.overall['rows']:,} rows, frequency {dg.frequency}"], "ok")
 
     # --------------------------------------------------------- item preview
     def _on_item_search(self, change) -> None:
@@ -289,6 +299,7 @@ class DatasetPanel(PanelBase):
         labels = list(self.items.value)[:PREVIEW_ITEMS]
         if self.dataset_group is None or not labels:
             self.chart.outputs = ()
+            self.caption.value = ""
             self.figure = None
             return
         dg = self.dataset_group
@@ -298,10 +309,10 @@ class DatasetPanel(PanelBase):
             f[dg.item_field] = lab
             frames.append(f)
         frame = pd.concat(frames, ignore_index=True)
-        self.figure = plotting.plot_series(frame, labels, title=f"{len(labels)} item(s) of the dataset group")
+        self.figure = plotting.plot_series(frame, labels, title=f"Dataset group: {', '.join(labels)}")
         self.figure.axes[0].set_ylabel(dg.target_field)
         self.figure.axes[0].set_xlabel(f"time (frequency {dg.frequency})")
-        show_figure(self.chart, self.figure)
+        show_figure(self.chart, self.figure, self.caption)
 
 
 def _reheader(preview, header: bool):

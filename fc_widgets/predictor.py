@@ -9,9 +9,10 @@ from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
 from fc_core.errors import ConfigError, NotTrainedError
 from fc_core.views import metric_columns, progress_text, rank_leaderboard, training_steps
 
-from ._common import PanelBase, chart_output, guarded, message_html, show_figure, table_html
+from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
 
 FAST_ALGORITHMS = ("SeasonalNaive", "Naive")
+MEAN = -1  # the window selector's "mean over windows"
 
 
 class LeaderboardPanel(PanelBase):
@@ -37,12 +38,16 @@ class LeaderboardPanel(PanelBase):
         style = {"description_width": "110px"}
         self.metric = w.Dropdown(options=list(OPTIMIZATION_METRICS), description="metric", style=style,
                                  layout=w.Layout(width="360px"))
-        self.window = w.Dropdown(options=[("mean over windows", None)], description="windows", style=style,
+        self.window = w.Dropdown(options=[("mean over windows", MEAN)], description="windows", style=style,
                                  layout=w.Layout(width="360px"))
         self.summary = w.HTML()
+        self.metric.add_class("fc-metric")
+        self.window.add_class("fc-window-select")
+        self.summary.add_class("fc-leaderboard-summary")
         self.table = w.HTML()
         self.table.add_class("fc-leaderboard-table")
         self.chart = chart_output()
+        self.caption = caption_html()
         self.predictor = None
         self.board = None
         self.best = None
@@ -51,7 +56,8 @@ class LeaderboardPanel(PanelBase):
         self.metric.observe(self._on_change, "value")
         self.window.observe(self._on_change, "value")
         head = w.HTML("<h3 style='margin:4px 0'>Leaderboard</h3>")
-        super().__init__([head, w.HBox([self.metric, self.window]), self.summary, self.table, self.chart])
+        super().__init__([head, w.HBox([self.metric, self.window]), self.summary, self.chart, self.caption,
+                          self.table])
         self.add_class("fc-leaderboard-panel")
         if predictor is not None:
             self.set_predictor(predictor)
@@ -73,8 +79,8 @@ class LeaderboardPanel(PanelBase):
         self.window.unobserve(self._on_change, "value")
         self.metric.options = metrics
         self.metric.value = metric if metric in metrics else metrics[0]
-        self.window.options = [("mean over windows", None)] + [(f"window {k + 1}", k) for k in windows]
-        self.window.value = None
+        self.window.options = [("mean over windows", MEAN)] + [(f"window {k + 1}", k) for k in windows]
+        self.window.value = MEAN
         self.metric.observe(self._on_change, "value")
         self.window.observe(self._on_change, "value")
         self.redraw()
@@ -87,23 +93,24 @@ class LeaderboardPanel(PanelBase):
         """Rank by the chosen metric (and window) and redraw the table and the chart."""
         if self.predictor is None:
             raise NotTrainedError("no predictor to show; train one first.")
-        metric, window = self.metric.value, self.window.value
+        metric = self.metric.value
+        window = None if self.window.value == MEAN else self.window.value
         source = self._mean if window is None else self._per_window
         board = rank_leaderboard(source, metric, window)
         self.board = board
         self.best = str(board.loc[board["best"], "algorithm"].iloc[0]) if board["best"].any() else None
+        self.figure = plotting.plot_leaderboard(board, metric)
+        if window is not None:
+            self.figure.axes[0].set_title(f"Leaderboard by {metric}, backtest window {window + 1} (best in green)")
+        self.figure.axes[0].set_ylabel("algorithm")
+        show_figure(self.chart, self.figure, self.caption, fast_layout=False)  # long names: measured layout
         shown = board.drop(columns=[c for c in ("window_start", "window_end") if c in board.columns])
-        shown = shown.assign(best=shown["best"].map({True: "\u2605 best", False: ""}))
+        shown = shown.assign(best=shown["best"].map({True: "\u2605", False: ""}))
         self.table.value = table_html(shown, highlight=board["best"])
         where = "mean over all backtest windows" if window is None else f"backtest window {window + 1}"
         weights = ", ".join(f"{a} {v:.2f}" for a, v in self.predictor.weights_.items())
         self.summary.value = message_html([f"best by {metric} ({where}): {self.best}",
                                            f"blend weights: {weights}"], "ok")
-        self.figure = plotting.plot_leaderboard(board, metric)
-        if window is not None:
-            self.figure.axes[0].set_title(f"Leaderboard by {metric}, backtest window {window + 1} (best in green)")
-        self.figure.axes[0].set_ylabel("algorithm")
-        show_figure(self.chart, self.figure)
 
 
 class TrainingPanel(PanelBase):
@@ -152,6 +159,8 @@ class TrainingPanel(PanelBase):
                                       layout=w.Layout(width="360px"))
         self.status = w.HTML(message_html(["not trained yet: press Run."]))
         self.status.add_class("fc-training-status")
+        self.run_button.add_class("fc-run-button")
+        self.progress.add_class("fc-progress")
         self.predictor = None
         self.events: list[dict] = []
         self.runs = 0

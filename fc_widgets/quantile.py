@@ -9,7 +9,8 @@ from fc_core.errors import ConfigError
 from fc_core.io import write_frame
 from fc_core.views import DEFAULT_LIMIT, ForecastView, HistoryView, step_name
 
-from ._common import ItemPicker, PanelBase, chart_output, guarded, message_html, show_figure, table_html
+from ._common import (ItemPicker, PanelBase, caption_html, chart_output, guarded, message_html, show_figure,
+                      table_html)
 
 
 class QuantilePanel(PanelBase):
@@ -61,12 +62,17 @@ class QuantilePanel(PanelBase):
         self.window.layout.display = None if self.view.is_backtest else "none"
         self.algorithm.layout.display = None if len(self.view.algorithms) > 1 else "none"
         self.chart = chart_output()
+        self.caption = caption_html()
         self.table = w.HTML()
         self.table.add_class("fc-values")
         self.export_path = w.Text(value=export_path, description="CSV path", style=style, layout=w.Layout(width="430px"))
         self.export_button = w.Button(description="Export", icon="download", button_style="primary",
                                       tooltip="write the forecasts shown to CSV")
         self.export_status = w.HTML()
+        for c, name in ((self.band, "band"), (self.window, "window-select"), (self.algorithm, "algorithm-select"),
+                        (self.export_path, "export-path"), (self.export_button, "export-button"),
+                        (self.export_status, "export-status")):
+            c.add_class(f"fc-{name}")
         self.figure = None
         self.rows = None
         for c in (self.band, self.window, self.algorithm):
@@ -78,7 +84,7 @@ class QuantilePanel(PanelBase):
                       f"forecast types {', '.join(self.view.forecast_types)}</div>")
         controls = w.HBox([w.VBox([self.item]), w.VBox([self.band, self.window, self.algorithm])])
         export = w.HBox([self.export_path, self.export_button])
-        super().__init__([head, controls, self.chart, self.table, export, self.export_status])
+        super().__init__([head, controls, self.chart, self.caption, self.table, export, self.export_status])
         self.add_class("fc-quantile-panel")
         if item is not None:
             self.item.select(item)
@@ -114,7 +120,8 @@ class QuantilePanel(PanelBase):
             target_label=f"{target} of {label}", **dims)
         if self.frequency:
             self.figure.axes[0].set_xlabel(f"time (one step = {step_name(self.frequency)})")
-        show_figure(self.chart, self.figure)
+        band = f"; band {self.band.value[0]} to {self.band.value[1]}" if self.band.value else ""
+        show_figure(self.chart, self.figure, self.caption, band)
         self.table.value = table_html(self.view.table(rows).assign(
             timestamp=lambda d: pd.to_datetime(d["timestamp"]).dt.strftime("%Y-%m-%d %H:%M")))
 

@@ -63,8 +63,9 @@ def test_dataset_panel_demo_import_summary_and_item_preview():
     dg = panel.dataset_group
     assert len(dg.items) == 4 and dg.frequency == "H" and len(dg.target) == 4 * 7 * 24
     assert "4 items, 672 rows, frequency H" in panel.status.value
-    assert "<td style='text-align:left;padding:2px 6px'>items</td>" in panel.summary_html.value
+    assert ">items</td>" in panel.summary_html.value and ">672</td>" in panel.summary_html.value
     assert panel.items.value == ("client_0", "client_1", "client_2") and _png_shown(panel.chart)
+    assert "Figure: Dataset group: client_0, client_1, client_2" in panel.caption.value
     panel.item_search.value = "client_3"
     panel.items.value = ("client_3",)
     line = panel.figure.axes[0].get_lines()[0]
@@ -153,7 +154,7 @@ def test_backtest_panel_names_the_items_a_window_leaves_out():
     late = (df["item_id"] == "client_2") & (df["timestamp"] < df["timestamp"].max() - pd.Timedelta(hours=36))
     from fc_core.datasets import DatasetGroup
 
-    dg = DatasetGroup(target=df[~late].drop(columns="_filled"), frequency="H")
+    dg = DatasetGroup(target=df[~late].drop(columns="_filled", errors="ignore"), frequency="H")
     panel = BacktestPanel(dg, backtest_windows=2)
     assert "scores 3 of 3 items." in panel.plan.messages[0]
     assert "leaves out 1: client_2 (starts after cutoff)" in panel.plan.messages[1]
@@ -197,7 +198,7 @@ def test_leaderboard_panel_ranks_marks_best_and_per_window(predictor):
     assert panel.metric.value == metric
     assert panel.best == lb.loc[lb[metric].idxmin(), "algorithm"]
     assert panel.board["best"].iloc[0] and panel.board["algorithm"].iloc[0] == panel.best
-    assert "\u2605 best" in panel.table.value and f"best by {metric} (mean over all backtest windows): {panel.best}" \
+    assert "\u2605" in panel.table.value and f"best by {metric} (mean over all backtest windows): {panel.best}" \
         in panel.summary.value
     bars = {t.get_text(): p.get_width() for t, p in zip(panel.figure.axes[0].get_yticklabels(),
                                                         panel.figure.axes[0].patches)}

@@ -1,0 +1,269 @@
+"""The panels in a real browser: Voila serves notebooks/panels_demo.ipynb, headless Chromium
+(driven by Playwright) works each panel's controls, and the kernel's answers must show up
+on the page. Screenshots of every panel go to docs/screenshots/ (or $FC_SCREENSHOT_DIR).
+
+Needs ``/usr/bin/chromium`` (``apt-get install -y --no-install-recommends chromium``) and the
+pip packages ``playwright`` and ``voila`` (never ``playwright install``: the system browser is used).
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "panels_demo.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000
+
+
+def _requirements():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM}: apt-get update && "
+                    "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("browser tests need Playwright for Python: pip install playwright (no 'playwright install')")
+    try:
+        import voila  # noqa: F401
+    except ImportError:
+        pytest.skip("browser tests need Voila: pip install voila")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _with_parameters(src: Path, dst: Path, **values) -> None:
+    """Copy the notebook with new literal values in its parameters cell (outputs stay empty)."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    lines = cell.source.splitlines()
+    for name, value in values.items():
+        pat = re.compile(rf"^{name}: (\w+) = .*?(  # .*)?$")
+        hits = [i for i, line in enumerate(lines) if pat.match(line)]
+        assert hits, f"parameter {name} not in the notebook's parameters cell"
+        m = pat.match(lines[hits[0]])
+        lines[hits[0]] = f"{name}: {m.group(1)} = {value!r}{m.group(2) or ''}"
+    cell.source = "\n".join(lines)
+    nbformat.write(nb, dst)
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    d = Path(os.environ.get("FC_SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    _requirements()
+    from playwright.sync_api import sync_playwright
+
+    work = tmp_path_factory.mktemp("voila")
+    export = work / "exported.csv"
+    _with_parameters(NOTEBOOK, work / "panels_demo.ipynb", demo_items=12, export_path=str(export))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "MPLBACKEND": "Agg"}
+    log = open(work / "voila.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voila", "panels_demo.ipynb", "--no-browser", f"--port={port}",
+         "--Voila.ip=127.0.0.1", f"--token={token}", f"--Voila.root_dir={work}", "--show_tracebacks=True"],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:  # any HTTP answer means the server is up (probing "/" would run the notebook)
+                urllib.request.urlopen(f"{base}/static/nonexistent?token={token}", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("Voila did not start: " + (work / "voila.log").read_text()[-2000:])
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            pg = browser.new_page(viewport={"width": 1280, "height": 2200})
+            errors = []
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            pg.goto(f"{base}/?token={token}")
+            try:  # every panel is rendered once the last cell's panel shows its chart
+                pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=120_000)
+            except Exception:
+                pytest.fail("the notebook did not render in Voila: " + (work / "voila.log").read_text()[-3000:])
+            pg.export_path = export
+            pg.js_errors = errors
+            yield pg
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _src(panel) -> str:
+    return panel.locator(".fc-chart img").first.get_attribute("src")
+
+
+def _src_changes(panel, old: str) -> str:
+    _expect()(panel.locator(".fc-chart img").first).not_to_have_attribute("src", old, timeout=WAIT_MS)
+    return _src(panel)
+
+
+def _caption(panel, text: str) -> None:
+    """Wait for the figure caption the kernel writes after the chart."""
+    _expect()(panel.locator(".fc-caption")).to_contain_text(text, timeout=WAIT_MS)
+
+
+def _shot(panel, shots: Path, name: str) -> None:
+    panel.scroll_into_view_if_needed()
+    panel.screenshot(path=str(shots / f"{name}.png"))
+    assert (shots / f"{name}.png").stat().st_size > 10_000
+
+
+def test_dataset_panel_imports_and_previews_items(page, shots):
+    expect = _expect()
+    panel = page.locator(".fc-dataset-panel")
+    expect(panel.locator(".fc-import-status")).to_contain_text("12 items, 8,064 rows, frequency H")
+    _caption(panel, "Dataset group: client_0, client_1, client_2")
+    old = _src(panel)
+    panel.locator(".fc-items-select select").select_option(["client_4", "client_7"])
+    _caption(panel, "Dataset group: client_4, client_7")
+    _src_changes(panel, old)
+    items = panel.locator(".fc-demo-items input")
+    items.fill("5")
+    items.press("Enter")
+    panel.locator(".fc-import-button").click()
+    expect(panel.locator(".fc-import-status")).to_contain_text("5 items, 3,360 rows", timeout=WAIT_MS)
+    expect(panel.locator(".fc-summary")).to_contain_text("items_with_missing")
+    expect(panel.locator(".fc-item-count")).to_have_text("5 of 5 items")
+    _caption(panel, "Dataset group: client_0, client_1, client_2")  # the first items of the new group
+    _shot(panel, shots, "dataset_panel")
+
+
+def test_backtest_panel_windows_and_live_messages(page, shots):
+    expect = _expect()
+    panel = page.locator(".fc-backtest-panel")
+    msgs = panel.locator(".fc-window-messages")
+    expect(msgs).to_contain_text("backtest window 2: train to 2014-01-26 23:00")
+    old = _src(panel)
+    handle = panel.locator(".fc-windows-slider .noUi-handle")
+    handle.focus()
+    handle.press("End")
+    expect(msgs).to_contain_text("backtest window 5: train to 2014-01-23 23:00", timeout=WAIT_MS)
+    old = _src_changes(panel, old)
+    handle.press("ArrowLeft")
+    handle.press("ArrowLeft")
+    expect(msgs).not_to_contain_text("backtest window 4", timeout=WAIT_MS)
+    expect(msgs).to_contain_text("backtest window 3")
+    old = _src_changes(panel, old)
+    horizon = panel.locator(".fc-horizon-slider .noUi-handle")
+    horizon.focus()
+    horizon.press("End")
+    expect(msgs).to_contain_text("is too long for series of at most 672 steps", timeout=WAIT_MS)
+    horizon.press("Home")
+    expect(msgs).to_contain_text("test 2014-01-28 23:00 to 2014-01-28 23:00", timeout=WAIT_MS)
+    readout = panel.locator(".fc-horizon-slider .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("24")
+    page.keyboard.press("Enter")
+    expect(msgs).to_contain_text("backtest window 3: train to 2014-01-25 23:00", timeout=WAIT_MS)
+    old = _src(panel)
+    panel.locator(".fc-item-dropdown select").select_option("client_3")
+    _caption(panel, "Backtest windows over item client_3")
+    _src_changes(panel, old)
+    _shot(panel, shots, "backtest_panel")
+
+
+def test_training_panel_runs_with_progress(page, shots):
+    expect = _expect()
+    panel = page.locator(".fc-training-panel")
+    expect(panel.locator(".fc-training-status")).to_contain_text("run 1 done")
+    panel.locator(".fc-run-button").click()
+    expect(panel.locator(".fc-training-status")).to_contain_text("run 2 done", timeout=60_000)
+    _shot(panel, shots, "training_panel")
+
+
+def test_leaderboard_panel_metric_and_window(page, shots):
+    expect = _expect()
+    panel = page.locator(".fc-leaderboard-panel")
+    expect(panel.locator(".fc-leaderboard-summary")).to_contain_text("best by AverageWeightedQuantileLoss")
+    old = _src(panel)
+    panel.locator(".fc-metric select").select_option("WAPE")
+    expect(panel.locator(".fc-leaderboard-summary")).to_contain_text("best by WAPE (mean over all backtest windows)",
+                                                                      timeout=WAIT_MS)
+    old = _src_changes(panel, old)
+    panel.locator(".fc-window-select select").select_option(label="window 2")
+    expect(panel.locator(".fc-leaderboard-summary")).to_contain_text("best by WAPE (backtest window 2)",
+                                                                      timeout=WAIT_MS)
+    _src_changes(panel, old)
+    expect(panel.locator(".fc-leaderboard-table")).to_contain_text("\u2605")
+    _shot(panel, shots, "leaderboard_panel")
+
+
+def test_quantile_panel_search_band_and_export(page, shots):
+    expect = _expect()
+    panel = page.locator(".fc-quantile-panel").nth(0)
+    old = _src(panel)
+    panel.locator(".fc-item-search input").fill("client_7")
+    expect(panel.locator(".fc-item-count")).to_contain_text("1 of 12 items", timeout=WAIT_MS)
+    expect(panel.locator(".fc-item-dropdown select")).to_have_value("client_7")
+    _caption(panel, "Forecast of client_7; band p10 to p90")
+    old = _src_changes(panel, old)
+    panel.locator(".fc-band select").select_option(label="p10 to p50")
+    _caption(panel, "Forecast of client_7; band p10 to p50")
+    _src_changes(panel, old)
+    panel.locator(".fc-export-button").click()
+    expect(panel.locator(".fc-export-status")).to_contain_text("wrote 24 rows of client_7", timeout=WAIT_MS)
+    text = page.export_path.read_text().splitlines()
+    assert text[0] == "item_id,date,p10,p50,p90,mean" and len(text) == 25
+    assert all(line.startswith("client_7,") for line in text[1:])
+    _shot(panel, shots, "quantile_panel")
+
+
+def test_backtest_quantile_panel_window_and_algorithm(page, shots):
+    expect = _expect()
+    panel = page.locator(".fc-quantile-panel").nth(1)
+    old = _src(panel)
+    panel.locator(".fc-window-select select").select_option(label="window 2")
+    _caption(panel, "Backtest window 2 of client_0 (AutoPredictor)")
+    old = _src_changes(panel, old)
+    panel.locator(".fc-algorithm-select select").select_option("Naive")
+    _caption(panel, "Backtest window 2 of client_0 (Naive)")
+    _src_changes(panel, old)
+    expect(panel.locator(".fc-values")).to_contain_text("target_value")
+    _shot(panel, shots, "quantile_panel_backtest")
+    assert not page.js_errors, page.js_errors
