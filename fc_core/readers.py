@@ -472,6 +472,20 @@ def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str
     return bool(header), list(names)
 
 
+def _first_data_value(path: str, has_header: bool, col: int) -> str | None:
+    """Field ``col`` of the first data row (after the header)."""
+    with _open_text(path) as fh:
+        skip = int(has_header)
+        for rec in csv.reader(fh):
+            if not rec or not any(x.strip() for x in rec):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            return rec[col].strip() if col < len(rec) else None
+    return None
+
+
 def _check_names(names: list[str], path: str) -> None:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -525,20 +539,32 @@ def _read_csv(path: str, spec: _Spec, header: bool | None, allow_empty: bool):
             return pcsv.read_csv(fh, read_options=ro, convert_options=co)
 
     table = None
-    try:
-        table = read(types)
-    except pa.ArrowInvalid as exc:
-        msg = str(exc)
-        ts_file = file_of.get(TIMESTAMP)
-        if "expected no zone offset" in msg and ts_file in types:
-            try:
-                table = read({**types, ts_file: pa.timestamp("ns", "UTC")})
-            except pa.ArrowInvalid:
-                table = None
-        if table is None:
+    ts_file = file_of.get(TIMESTAMP)
+    attempts = [types]
+    if ts_file in types and types[ts_file] == pa.timestamp("ns"):
+        first_ts = (first if has_header else None)
+        sample = _first_data_value(path, has_header, file_names.index(ts_file)) if first_ts is not None else \
+            first[file_names.index(ts_file)]
+        if sample is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", sample):
+            attempts.insert(0, {**types, ts_file: pa.date32()})  # plain dates parse faster as date32
+    msg = ""
+    for attempt in attempts:
+        try:
+            table = read(attempt)
+            break
+        except pa.ArrowInvalid as exc:
+            msg = str(exc)
             if "CSV parse error" in msg:
-                _raise_csv_shape(path, has_header, len(file_names), msg)
-            table = _slow_csv(path, read, wanted, file_of, spec, info)
+                break
+    if table is None and "expected no zone offset" in msg and ts_file in types:
+        try:
+            table = read({**types, ts_file: pa.timestamp("ns", "UTC")})
+        except pa.ArrowInvalid:
+            table = None
+    if table is None:
+        if "CSV parse error" in msg:
+            _raise_csv_shape(path, has_header, len(file_names), msg)
+        table = _slow_csv(path, read, wanted, file_of, spec, info)
     table = table.rename_columns([{v: k for k, v in file_of.items()}[c] for c in table.column_names])
     table = _finish_table(table, wanted, spec, info)
     _release_arrow_memory()
@@ -732,10 +758,11 @@ def _finish_table(table, wanted: dict, spec: _Spec, info: SourceInfo):
             if getattr(col.type, "tz", None) is not None:
                 col = _tz_to_naive(col, spec.timezone)
                 info.zoned = True
-            elif info.zoned is None:
-                info.zoned = False
-            elif col.type != pa.timestamp("ns"):
-                col = col.cast(pa.timestamp("ns"))
+            else:
+                if info.zoned is None:
+                    info.zoned = False
+                if col.type != pa.timestamp("ns"):  # date32, or other units from Parquet
+                    col = col.cast(pa.timestamp("ns"))
         elif typ == "integer":
             v = col.to_numpy()
             frac = np.flatnonzero(np.isfinite(v) & (np.mod(v, 1) != 0))

@@ -295,3 +295,10 @@ def test_error_path_converts_slice_by_slice(tmp_path, monkeypatch):
     write(tmp_path, "s.csv", "\n".join(zoned) + "\n")
     with pytest.raises(DataError, match=r"mixes time zones: file .*s\.csv', line 1 .* file .*s\.csv', line 4"):
         read_dataset(p, schema=SCHEMA)
+
+
+def test_plain_dates_then_times_fall_back_to_full_timestamps(tmp_path):
+    p = write(tmp_path, "m.csv", "item_id,timestamp,target_value\na,2020-01-01,1\na,2020-01-01 05:00:00,2\n")
+    df = read_dataset(p)
+    assert df["timestamp"].astype(str).tolist() == ["2020-01-01 00:00:00", "2020-01-01 05:00:00"]
+    assert str(df["timestamp"].dtype) == "datetime64[ns]"
