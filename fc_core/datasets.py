@@ -628,11 +628,23 @@ class DatasetGroup:
     def to_panel(self) -> Panel:
         """The packed form algorithms consume (cached): target, related, item metadata, cold-start items."""
         if self._panel is None:
-            self._panel = Panel.from_frame(
-                self.target, self.key_columns, self.target_field, self.frequency,
-                related=self.related, related_columns=self.related_columns,
-                static=self.item_metadata, extra_keys=self.cold_start_items(),
-            )
+            # the filled target is gap-free and sorted: pack it directly (what Panel.from_frame
+            # would compute, without sorting the frame again)
+            b = self._tblock
+            values = np.array(b.fields[self.target_field], dtype=float)
+            observed = ~np.isnan(values)
+            if b.filled is not None:
+                observed &= ~b.filled
+            panel = Panel(keys=b.keys.copy(), starts=pd.DatetimeIndex(b.first_ts().view("M8[ns]")),
+                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency)
+            cold = self.cold_start_items()
+            if len(cold):
+                panel = panel._with_cold_start(cold[self.key_columns], self.related)
+            if self.related is not None and self.related_columns:
+                panel = panel._attach_related(self.related, self.related_columns)
+            if self.item_metadata is not None:
+                panel = panel._attach_static(self.item_metadata)
+            self._panel = panel
         return self._panel
 
     def __repr__(self) -> str:

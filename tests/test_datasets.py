@@ -237,3 +237,40 @@ def test_read_dataset_item_metadata_and_related():
     assert meta.to_dict("list") == {"item_id": ["a", "b"], "size": [1.0, 2.0]}
     rel = read_dataset(frame(["a"], field="price"), "RELATED_TIME_SERIES")
     assert list(rel.columns) == ["item_id", "timestamp", "price"]
+
+
+def _same_panel(a, b):
+    pd.testing.assert_frame_equal(a.keys.astype(str), b.keys.astype(str))
+    assert a.frequency == b.frequency and a.starts.equals(b.starts)
+    assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.observed, b.observed)
+    assert np.allclose(a.values, b.values, equal_nan=True)
+    assert (a.related is None) == (b.related is None)
+    if a.related is not None:
+        assert np.array_equal(a.related_indptr, b.related_indptr) and a.related_names == b.related_names
+        assert np.allclose(a.related, b.related, equal_nan=True)
+    if a.static is not None:
+        pd.testing.assert_frame_equal(a.static, b.static)
+
+
+@pytest.mark.parametrize("case", ["gaps", "nan_fill", "related_cold", "dims"])
+def test_to_panel_equals_panel_from_frame(case):
+    from fc_core.panel import Panel
+
+    t = frame(["a", "b", "c"], n=6).drop(index=[2, 3, 9]).reset_index(drop=True)
+    t.loc[0, "target_value"] = np.nan
+    kw, dims = {}, None
+    if case == "nan_fill":
+        kw["fill"] = {"target": {"middlefill": "nan", "backfill": "nan"}}
+    if case == "related_cold":
+        kw.update(related=frame(["a", "b", "c", "new"], n=8, field="price"),
+                  item_metadata=pd.DataFrame({"item_id": ["a", "b", "c", "new"], "k": list("wxyz")}))
+    if case == "dims":
+        t = t.assign(store_id="s1")
+        kw["related"] = pd.concat([frame(["a", "b", "c"], n=8, field="price").assign(store_id=s) for s in ("s1", "s2")])
+        dims = ["store_id"]
+    dg = DatasetGroup(target=t, frequency="D", forecast_dimensions=dims, **kw)
+    ref = Panel.from_frame(dg.target, dg.key_columns, dg.target_field, dg.frequency, related=dg.related,
+                           related_columns=dg.related_columns, static=dg.item_metadata,
+                           extra_keys=dg.cold_start_items())
+    _same_panel(dg.to_panel(), ref)
+    assert dg.to_panel().observed.sum() == 15 - 1
