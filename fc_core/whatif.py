@@ -64,3 +64,25 @@ def what_if(dataset_group, column: str, factor: float | None = None, value: floa
     changed = rel.loc[mask].copy()
     changed[column] = changed[column] * factor if factor is not None else value
     return dataset_group.append(related=changed)
+
+
+def compare_forecasts(baseline, scenario, column: str = "mean") -> pd.DataFrame:
+    """Per item (and dimension values): the total of ``column`` over the horizon in the baseline
+    and in the scenario, and the change in percent, largest change first.
+
+    Raises
+    ------
+    ConfigError
+        When the two forecasts do not cover the same items and dates.
+    """
+    keys = baseline.key_columns
+    cols = [*keys, "timestamp"]
+    merged = baseline.frame[[*cols, column]].merge(scenario.frame[[*cols, column]], on=cols, how="outer",
+                                                   suffixes=("_baseline", "_scenario"), indicator=True)
+    if (merged["_merge"] != "both").any():
+        raise ConfigError("the baseline and scenario forecasts cover different items or dates; forecast both "
+                          "with the same predictor and horizon.")
+    totals = merged.groupby(keys, sort=False)[[f"{column}_baseline", f"{column}_scenario"]].sum().reset_index()
+    base = totals[f"{column}_baseline"]
+    totals["change_pct"] = 100 * (totals[f"{column}_scenario"] - base) / base.where(base.abs() > 1e-12)
+    return totals.sort_values("change_pct", ascending=False, key=lambda s: s.abs()).reset_index(drop=True)

@@ -14,6 +14,15 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TINY = {
     "getting_started.ipynb": {"demo_items": 4, "demo_days": 21, "forecast_horizon": 12,
                               "algorithms": ["SeasonalNaive", "Naive"]},
+    "related_time_series.ipynb": {"stations": 2, "days": 21, "forecast_horizon": 24,
+                                  "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
+    "cold_start.ipynb": {"n_items": 12, "n_new": 2, "forecast_horizon": 4,
+                         "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
+    "what_if_prices.ipynb": {"n_items": 6, "n_stores": 2, "forecast_horizon": 3,
+                             "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
+    "retraining.ipynb": {"n_items": 3, "days": 14, "forecast_horizon": 12, "algorithms": ["SeasonalNaive", "NPTS"]},
+    "deepar_gpu.ipynb": {"n_items": 3, "days": 14, "epochs": 1, "num_batches_per_epoch": 3, "context_length": 48,
+                         "device": "cpu"},
 }
 
 
