@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (once) and run the test suite. Used by README and .ci/run.
-set -euo pipefail
+# Set up the virtual environment (once) and run the whole test suite. Used by README and .ci/run.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh || exit 1
 . .venv/bin/activate
-python -m pytest -q -x --durations=15 "$@"
+export MPLBACKEND=Agg
+python -m pytest -q --durations=20 "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: treating as a failure"
+  exit 1
+fi
+exit "$rc"
