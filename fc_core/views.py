@@ -603,22 +603,35 @@ def _kind(v: str) -> str:
 
 
 def looks_like_header(raw: pd.DataFrame) -> bool:
-    """Whether the first row of a text preview is a header: some column's first cell is
-    text where the cells below are numbers or dates, or the row names a timestamp column.
+    """Whether the first row of a text preview is a header: it names a schema field
+    (``item_id``, ``timestamp``, ``category`` ...) not repeated below, or some column's first
+    cell is text where the cells below are numbers or dates.
 
     >>> looks_like_header(pd.DataFrame([["item_id", "timestamp", "v"], ["a", "2024-01-01", "1"]]))
     True
     >>> looks_like_header(pd.DataFrame([["a", "2024-01-01", "1"], ["a", "2024-01-02", "2"]]))
     False
     """
-    if len(raw) < 2:
-        return any(str(v).strip().lower() in _TIME_NAMES for v in raw.iloc[0])
+    names = _known_field_names()
+    if any(str(v).strip().lower() in names and (raw[c].iloc[1:].astype(str).str.strip().str.lower()
+                                                != str(v).strip().lower()).all()
+           for c, v in zip(raw.columns, raw.iloc[0])):
+        return True  # a schema field name (item_id, timestamp, category ...) not repeated below
     first = [_kind(v) for v in raw.iloc[0]]
     for k, col in enumerate(raw.columns):
         below = {_kind(v) for v in raw[col].iloc[1:]} - {"empty"}
         if first[k] == "text" and below and below <= {"number", "date"}:
             return True
-    return any(str(v).strip().lower() in _TIME_NAMES for v in raw.iloc[0])
+    return False
+
+
+def _known_field_names() -> set:
+    from .schema import DOMAINS
+
+    out = set(_TIME_NAMES) | {"item_id"}
+    for d in DOMAINS.values():
+        out |= {d.item_field, d.target_field, *d.optional_dimensions, *d.related_suggested, *d.metadata_suggested}
+    return out
 
 
 def reader_options(columns: Sequence[str], mapping: dict, header: bool, preview: pd.DataFrame | None = None,

@@ -267,3 +267,68 @@ def test_backtest_quantile_panel_window_and_algorithm(page, shots):
     expect(panel.locator(".fc-values")).to_contain_text("target_value")
     _shot(panel, shots, "quantile_panel_backtest")
     assert not page.js_errors, page.js_errors
+
+
+def test_jupyterlab_runs_the_notebook_and_a_panel_answers(tmp_path, shots):
+    """The same notebook in JupyterLab: Run All, then a slider moved in the page changes
+    the kernel's message text (the widget comms work in Lab, not only in Voila)."""
+    _requirements()
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    expect = _expect()
+    cfg = tmp_path / "cfg"
+    note = cfg / "@jupyterlab" / "apputils-extension"
+    note.mkdir(parents=True)
+    (note / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
+                                                                       "checkForUpdates": False}))
+    _with_parameters(NOTEBOOK, tmp_path / "panels_demo.ipynb", demo_items=6, export_path=str(tmp_path / "e.csv"))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "MPLBACKEND": "Agg"}
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={token}",
+         "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={cfg}",
+         f"--LabApp.workspaces_dir={cfg}"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            pg = browser.new_page(viewport={"width": 1400, "height": 2400})
+            pg.goto(f"{base}/lab/tree/panels_demo.ipynb?token={token}&reset")
+            pg.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                                 "window.jupyterapp.shell.currentWidget.sessionContext && "
+                                 "window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle'",
+                                 timeout=60_000)
+            pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            panel = pg.locator(".fc-backtest-panel")
+            panel.scroll_into_view_if_needed(timeout=90_000)
+            msgs = panel.locator(".fc-window-messages")
+            expect(msgs).to_contain_text("backtest window 2: train to", timeout=90_000)
+            handle = panel.locator(".fc-windows-slider .noUi-handle")
+            handle.focus()
+            handle.press("End")
+            expect(msgs).to_contain_text("backtest window 5: train to 2014-01-23 23:00", timeout=WAIT_MS)
+            _caption(panel, "Backtest windows over all items (sum)")
+            panel.screenshot(path=str(shots / "jupyterlab_backtest_panel.png"))
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

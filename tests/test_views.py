@@ -226,3 +226,11 @@ def test_demo_sources_give_the_demo_group():
     assert (domain, dg.frequency, len(dg.items)) == ("CUSTOM", "H", 3) and len(dg.target) == 3 * 7 * 24
     with pytest.raises(ConfigError, match="unknown demo 'weather'"):
         demo_sources("weather", 3, 7)
+
+
+def test_header_of_an_all_text_file_is_found_by_its_field_names():
+    from fc_core.views import looks_like_header
+
+    assert looks_like_header(pd.DataFrame([["item_id", "category"], ["a", "toys"], ["b", "home"]]))
+    assert not looks_like_header(pd.DataFrame([["a", "toys"], ["b", "home"]]))
+    assert not looks_like_header(pd.DataFrame([["item_id", "x"], ["item_id", "y"]]))  # a value, repeated

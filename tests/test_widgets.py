@@ -284,3 +284,41 @@ def test_errors_in_callbacks_are_shown_not_swallowed(predictor, dg, monkeypatch)
     monkeypatch.undo()
     panel.band.value = panel.band.options[0][1]
     assert panel.last_error is None and panel.errors.value == ""
+
+
+def test_dataset_panel_imports_related_and_item_metadata_files(tmp_path):
+    paths = demo.write_files("retail", tmp_path, n_items=8, periods=24)
+    panel = DatasetPanel(path=paths["target"], source="file", domain="RETAIL", frequency="M")
+    assert panel.column_mapping == {"item_id": "item_id", "timestamp": "timestamp", "demand": "demand"}
+    panel.import_button.click()
+    assert panel.dataset_group.related is None
+    panel.dataset_type.value = "RELATED_TIME_SERIES"
+    panel.path.value = paths["related"]
+    assert panel.column_mapping == {"item_id": "item_id", "timestamp": "timestamp"}
+    panel.import_button.click()
+    panel.dataset_type.value = "ITEM_METADATA"
+    panel.path.value = paths["item_metadata"]
+    assert panel.header.value is True and panel.column_mapping == {"item_id": "item_id"}
+    panel.import_button.click()
+    dg = panel.dataset_group
+    assert panel.error_text == "" and set(panel.sources) == {"target", "related", "item_metadata"}
+    assert dg.related_columns == ["price", "promotion_applied"] and {"category", "brand"} <= set(dg.item_metadata.columns)
+    assert len(dg.cold_start_items()) == 3 and panel.summary.overall["cold_start_items"] == 3
+
+
+def test_panels_with_a_forecast_dimension():
+    from fc_core.datasets import DatasetGroup
+
+    df = demo.electricity(n_items=2, days=10).target[["item_id", "timestamp", "target_value"]]
+    df = pd.concat([df.assign(store_id="s1"), df.assign(store_id="s2", target_value=df["target_value"] + 100)])
+    dg = DatasetGroup(target=df, frequency="H", forecast_dimensions=["store_id"])
+    bt = BacktestPanel(dg)
+    bt.item.select("client_1 (store_id=s2)")
+    y = bt.figure.axes[0].get_lines()[0].get_ydata()
+    want = df[(df["item_id"] == "client_1") & (df["store_id"] == "s2")]["target_value"].to_numpy()
+    np.testing.assert_allclose(y, want)
+    p = AutoPredictor(24, algorithms=FAST, forecast_dimensions=["store_id"]).train(dg, progress=False)
+    q = QuantilePanel(p.forecast(), history=dg)
+    q.item.select("client_1 (store_id=s2)")
+    assert q.error_text == "" and set(q.rows["store_id"]) == {"s2"} and set(q.rows["item_id"]) == {"client_1"}
+    np.testing.assert_allclose(q.figure.axes[0].get_lines()[0].get_ydata(), want[-96:])
