@@ -39,6 +39,7 @@ an unseen category gets an average item's embedding rather than a random one.
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 import logging
 import shutil
 import tempfile
@@ -296,11 +297,13 @@ class DeepARPlusPredictor(Predictor):
                 data = Cached(transformation.apply(entries, is_train=True))
                 with env._let(max_idle_transforms=max(len(entries), 100)):
                     loader = est.create_training_data_loader(data, module, shuffle_buffer_length=None)
+                    limit = None if p["max_train_time"] is None else timedelta(seconds=float(p["max_train_time"]))
                     trainer = pl.Trainer(
-                        max_epochs=int(p["epochs"]), accelerator="gpu" if device == "cuda" else "cpu", devices=1,
-                        gradient_clip_val=10.0, enable_checkpointing=False, logger=False,
-                        enable_model_summary=False, enable_progress_bar=bool(progress), callbacks=[keep.callback()],
-                        default_root_dir=tmp, num_sanity_val_steps=0,
+                        max_epochs=int(p["epochs"]), max_time=limit,
+                        accelerator="gpu" if device == "cuda" else "cpu", devices=1, gradient_clip_val=10.0,
+                        enable_checkpointing=False, logger=False, enable_model_summary=False,
+                        enable_progress_bar=bool(progress), callbacks=[keep.callback()], default_root_dir=tmp,
+                        num_sanity_val_steps=0,
                     )
                     _fit_interruptibly(trainer, module, loader)
         finally:
@@ -582,6 +585,9 @@ class DeepARPlusEstimator(Estimator):
         Where training and sampling run; ``auto`` = cuda when torch sees a GPU.
     weight_decay, patience : float, int
         Adam's weight decay (1e-8) and the learning-rate plateau patience (10).
+    max_train_time : float, optional
+        Stop training after this many seconds even if ``epochs`` are not done
+        (Lightning's ``max_time``); ``info["epochs_run"]`` says how far it got.
     num_threads : int or None
         torch CPU threads while training and sampling (restored afterwards). Default 1:
         DeepAR's matrices are small, and on a busy or shared CPU extra threads spin
@@ -605,7 +611,7 @@ class DeepARPlusEstimator(Estimator):
         "context_length": None, "epochs": 100, "learning_rate": 1e-3, "num_cells": 40, "num_layers": 2,
         "likelihood": "student-T", "num_batches_per_epoch": 50, "batch_size": 32, "num_samples": 100,
         "dropout_rate": 0.1, "lags_seq": None, "scaling": True, "holidays": None, "nonnegative": False,
-        "device": "auto", "weight_decay": 1e-8, "patience": 10, "num_threads": 1,
+        "device": "auto", "weight_decay": 1e-8, "patience": 10, "num_threads": 1, "max_train_time": None,
     }
     predictor_class = DeepARPlusPredictor
 
@@ -627,6 +633,8 @@ class DeepARPlusEstimator(Estimator):
         if p["num_threads"] is not None and (not isinstance(p["num_threads"], (int, np.integer))
                                              or p["num_threads"] < 1):
             raise ConfigError(f"num_threads must be a positive whole number or None, got {p['num_threads']!r}.")
+        if p["max_train_time"] is not None and not float(p["max_train_time"]) > 0:
+            raise ConfigError(f"max_train_time must be a positive number of seconds, got {p['max_train_time']!r}.")
         if not 0.0 <= float(p["dropout_rate"]) < 1.0:
             raise ConfigError(f"dropout_rate must lie in [0, 1), got {p['dropout_rate']!r}.")
         ft.holidays_country(p["holidays"])  # validate early

@@ -187,11 +187,10 @@ class ProphetPredictor(Predictor):
                                      "lower_window": 0, "upper_window": 0})
         spec = {"horizon": int(horizon), "taus": [float(t) for t in levels], "params": dict(p), "holidays": holidays}
         items = []
-        for i in range(n):
-            T = int(panel.lengths[i])
-            ds = np.concatenate([panel.timestamps(i).values, future[i].values]).astype("datetime64[ns]").astype(np.int64)
-            key = "|".join(map(str, panel.keys.iloc[i]))
-            items.append({"ds": ds, "y": panel.series(i).copy(), "x": None if related is None else _fill(related[i]),
+        for i, key in enumerate(_labels(panel, range(n))):
+            ds = np.concatenate([panel.timestamps(i).values, future[i].values]).astype("datetime64[ns]")
+            x = None if related is None else _fill(related[i])
+            items.append({"ds": ds.astype(np.int64), "y": panel.series(i).copy(), "x": x,
                           "seed": zlib.crc32(key.encode()) ^ est.seed})
         fn = functools.partial(run_chunk, spec=spec)
         desc = f"Prophet ({n} series)"
