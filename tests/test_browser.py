@@ -76,10 +76,19 @@ def shots() -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one driver at a time)."""
     _requirements()
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
     work = tmp_path_factory.mktemp("voila")
     export = work / "exported.csv"
     _with_parameters(NOTEBOOK, work / "panels_demo.ipynb", demo_items=12, export_path=str(export))
@@ -104,20 +113,18 @@ def page(tmp_path_factory):
                 if proc.poll() is not None or time.time() > deadline:
                     pytest.fail("Voila did not start: " + (work / "voila.log").read_text()[-2000:])
                 time.sleep(0.3)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            pg = browser.new_page(viewport={"width": 1280, "height": 2200})
-            errors = []
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            pg.goto(f"{base}/?token={token}")
-            try:  # every panel is rendered once the last cell's panel shows its chart
-                pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=120_000)
-            except Exception:
-                pytest.fail("the notebook did not render in Voila: " + (work / "voila.log").read_text()[-3000:])
-            pg.export_path = export
-            pg.js_errors = errors
-            yield pg
-            browser.close()
+        pg = browser.new_page(viewport={"width": 1280, "height": 2200})
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(f"{base}/?token={token}")
+        try:  # every panel is rendered once the last cell's panel shows its chart
+            pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=120_000)
+        except Exception:
+            pytest.fail("the notebook did not render in Voila: " + (work / "voila.log").read_text()[-3000:])
+        pg.export_path = export
+        pg.js_errors = errors
+        yield pg
+        pg.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -269,13 +276,10 @@ def test_backtest_quantile_panel_window_and_algorithm(page, shots):
     assert not page.js_errors, page.js_errors
 
 
-def test_jupyterlab_runs_the_notebook_and_a_panel_answers(tmp_path, shots):
+def test_jupyterlab_runs_the_notebook_and_a_panel_answers(browser, tmp_path, shots):
     """The same notebook in JupyterLab: Run All, then a slider moved in the page changes
     the kernel's message text (the widget comms work in Lab, not only in Voila)."""
-    _requirements()
     import json
-
-    from playwright.sync_api import sync_playwright
 
     expect = _expect()
     cfg = tmp_path / "cfg"
@@ -305,26 +309,24 @@ def test_jupyterlab_runs_the_notebook_and_a_panel_answers(tmp_path, shots):
                 if proc.poll() is not None or time.time() > deadline:
                     pytest.fail("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
                 time.sleep(0.3)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            pg = browser.new_page(viewport={"width": 1400, "height": 2400})
-            pg.goto(f"{base}/lab/tree/panels_demo.ipynb?token={token}&reset")
-            pg.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                                 "window.jupyterapp.shell.currentWidget.sessionContext && "
-                                 "window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle'",
-                                 timeout=60_000)
-            pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            panel = pg.locator(".fc-backtest-panel")
-            panel.scroll_into_view_if_needed(timeout=90_000)
-            msgs = panel.locator(".fc-window-messages")
-            expect(msgs).to_contain_text("backtest window 2: train to", timeout=90_000)
-            handle = panel.locator(".fc-windows-slider .noUi-handle")
-            handle.focus()
-            handle.press("End")
-            expect(msgs).to_contain_text("backtest window 5: train to 2014-01-23 23:00", timeout=WAIT_MS)
-            _caption(panel, "Backtest windows over all items (sum)")
-            panel.screenshot(path=str(shots / "jupyterlab_backtest_panel.png"))
-            browser.close()
+        pg = browser.new_page(viewport={"width": 1400, "height": 2400})
+        pg.goto(f"{base}/lab/tree/panels_demo.ipynb?token={token}&reset")
+        pg.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                             "window.jupyterapp.shell.currentWidget.sessionContext && "
+                             "window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle'",
+                             timeout=60_000)
+        pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        panel = pg.locator(".fc-backtest-panel")
+        panel.scroll_into_view_if_needed(timeout=90_000)
+        msgs = panel.locator(".fc-window-messages")
+        expect(msgs).to_contain_text("backtest window 2: train to", timeout=90_000)
+        handle = panel.locator(".fc-windows-slider .noUi-handle")
+        handle.focus()
+        handle.press("End")
+        expect(msgs).to_contain_text("backtest window 5: train to 2014-01-23 23:00", timeout=WAIT_MS)
+        _caption(panel, "Backtest windows over all items (sum)")
+        panel.screenshot(path=str(shots / "jupyterlab_backtest_panel.png"))
+        pg.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
