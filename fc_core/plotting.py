@@ -174,6 +174,60 @@ def plot_series(data, items: Sequence, ax=None, title: str | None = None):
     return fig
 
 
+def plot_accuracy_history(history: pd.DataFrame, metric: str = "AverageWeightedQuantileLoss",
+                          threshold: float | None = None, ax=None, title: str | None = None):
+    """A pipeline's monitored error over time, with the threshold and the retrainings.
+
+    Parameters
+    ----------
+    history : DataFrame
+        One row per scored forecast (:meth:`fc_core.pipeline.Pipeline.accuracy_history`):
+        ``window_start``, ``window_end``, the metric as a column (or in a JSON ``metrics``
+        column), and optionally ``retrained`` (the trigger of a retraining that followed).
+    metric : str
+    threshold : float, optional
+        Drawn as a dashed line; points above it are red.
+
+    Raises
+    ------
+    ConfigError
+        When the history is empty or lacks the metric.
+    """
+    import json
+
+    if history is None or len(history) == 0:
+        raise ConfigError("no accuracy history yet: a forecast is scored once the actuals of its period arrive.")
+    h = history.sort_values("window_start")
+    if metric in h.columns and not (metric == "value" or h[metric].isna().all()):
+        y = h[metric].to_numpy(float)
+    elif "metrics" in h.columns:
+        y = np.array([json.loads(m).get(metric, np.nan) if isinstance(m, str) else np.nan for m in h["metrics"]],
+                     dtype=float)
+    else:
+        raise ConfigError(f"the accuracy history has no {metric!r}; it has {list(h.columns)}.")
+    x = pd.to_datetime(h["window_start"])
+    fig, ax = _figure(ax)
+    ax.plot(x, y, color=BAND_COLOR, marker="o", lw=1.2, label=metric)
+    if threshold is not None:
+        ax.axhline(threshold, color="#d62728", ls="--", lw=1, label=f"threshold {threshold:g}")
+        over = y > threshold
+        ax.scatter(x[over], y[over], color="#d62728", zorder=3, s=36, label="above threshold")
+    if "retrained" in h.columns:
+        first = True
+        for end, trig in zip(pd.to_datetime(h["window_end"]), h["retrained"]):
+            if isinstance(trig, str) and trig:
+                ax.axvline(end, color="#2ca02c", lw=1.2, ls=":", label="retrained" if first else None)
+                ax.annotate(trig, (end, np.nanmax(y)), fontsize=7, rotation=90, va="top", ha="right")
+                first = False
+    ax.set_title(title or f"Monitored accuracy: {metric} of each forecast on the actuals that followed")
+    ax.set_xlabel("forecast period start")
+    ax.set_ylabel(f"{metric} (lower is better)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.25)
+    return fig
+
+
 def save_figure(fig, path) -> str:
     """Save a figure as PNG atomically."""
     from .io import atomic_path

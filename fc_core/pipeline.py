@@ -1,0 +1,555 @@
+"""Forecasting in production: ingest new data, monitor accuracy, retrain past a threshold, forecast, publish.
+
+One run of :class:`Pipeline` (``python -m fc_core.pipeline run config.yaml``, or the
+``production_pipeline`` notebook) does, in order:
+
+1. **ingest** the files that appeared in the input location since the last run
+   (content hash; the same bytes twice are imported once), quarantining malformed
+   ones, and append them to the data (:meth:`DatasetGroup.append`: a newer row
+   replaces an older one with the same item and timestamp);
+2. **monitor**: score the forecast made before this data against the actuals that
+   have now arrived (wQL, WAPE ... per item and overall, :mod:`fc_core.metrics`);
+3. **retrain** when the monitored error passes ``monitoring.threshold``, on the
+   schedule ``retraining.every_steps``, or on the first run
+   (:meth:`AutoPredictor.retrain`: the same configuration on the new data);
+4. **forecast** from the newest data with the stored predictor;
+5. **export** it to ``output.location`` and **publish** it to the database
+   (:mod:`fc_core.publish`), where programs read it with :func:`query_forecast`.
+
+Every step is recorded in the catalog (:mod:`fc_core.catalog`). A run does only
+what the catalog says is missing, so it is safe to rerun and to kill: rerunning
+on the same input changes nothing, and a run killed anywhere is completed by the
+next (a publication killed halfway leaves the previous forecast live). Two runs
+at once are refused (:class:`~fc_core.pipeline_steps.RunLock`).
+
+Exit codes of the command line: 0 done (also "nothing new"), 1 error, 2 bad
+configuration, 75 try again later (another run holds the lock, or the database
+stayed unreachable; the forecast is kept and published by the next run).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .errors import ConfigError, DataError, ForecastError, SchemaError
+from .pipeline_config import PipelineConfig, load_config
+from .pipeline_steps import (MALFORMED, PipelineBusyError, RunLock, fetch, list_drops, quarantine, read_drop,
+                             retrain_trigger, score_forecast, sha256)
+from .publish import PublicationError, publish_forecast, query_forecast
+
+__all__ = ["Pipeline", "RunResult", "PipelineConfig", "load_config", "query_forecast", "main"]
+
+log = logging.getLogger("fc_core.pipeline")
+_KEEP = {"data": 2, "predictors": 3, "forecasts": 10}
+
+
+@dataclass
+class RunResult:
+    """What one run did."""
+
+    run_id: int
+    status: str = "running"          # ok | unchanged | no_data | failed | interrupted
+    files_new: list = field(default_factory=list)
+    files_quarantined: list = field(default_factory=list)   # (path, reason)
+    data_version: int | None = None
+    monitored: dict | None = None     # the accuracy row of the scored forecast
+    trigger: str | None = None        # first_run | threshold | schedule | manual | None
+    trigger_reason: str = ""
+    predictor_version: int | None = None
+    forecast_version: int | None = None
+    published_version: int | None = None
+    exported_to: str | None = None
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)   # seconds per step: ingest, monitor, train, forecast, publish
+    messages: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        mon = "" if not self.monitored else f", monitored {self.monitored['metric']}={self.monitored['value']:.4f}"
+        return (f"RunResult(run {self.run_id}: {self.status}, new files {len(self.files_new)}, quarantined "
+                f"{len(self.files_quarantined)}, data v{self.data_version}{mon}, retrain={self.trigger}, predictor "
+                f"v{self.predictor_version}, forecast v{self.forecast_version}, published v{self.published_version}, "
+                f"{self.seconds:.1f} s)")
+
+
+class Pipeline:
+    """A production forecasting pipeline configured by one YAML file (see :mod:`fc_core.pipeline_config`).
+
+    Parameters
+    ----------
+    config : PipelineConfig, dict or path
+        A checked config, a dict (relative paths against the working directory) or a YAML file.
+    hooks : dict, optional
+        Callables for instrumentation and fault tests: ``publish_chunk(rows_written, rows_total)``
+        after each committed batch of the publication, ``sleep(seconds)`` between database retries.
+
+    Raises
+    ------
+    ConfigError
+        For an invalid configuration.
+    """
+
+    def __init__(self, config, hooks: dict | None = None):
+        if isinstance(config, PipelineConfig):
+            self.config = config
+        elif isinstance(config, dict):
+            self.config = PipelineConfig.from_dict(config)
+        else:
+            self.config = load_config(config)
+        self.hooks = dict(hooks or {})
+        self._catalog = None
+
+    @classmethod
+    def from_yaml(cls, path, **kw) -> "Pipeline":
+        return cls(load_config(path), **kw)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.config.state_dir
+
+    @property
+    def catalog(self):
+        from .catalog import Catalog
+
+        if self._catalog is None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._catalog = Catalog(self.state_dir / "catalog.db")
+        return self._catalog
+
+    @property
+    def db_url(self) -> str:
+        return self.config.db_url
+
+    # ------------------------------------------------------------------ run
+    def run(self, force_retrain: bool = False, progress: bool = False) -> RunResult:
+        """One pipeline cycle; returns what it did (see the module docstring).
+
+        Raises
+        ------
+        PipelineBusyError
+            When another run holds the lock.
+        PublicationError
+            When the database stays unreachable (the forecast is kept for the next run).
+        ConfigError, DataError
+            For configuration problems, or when no valid data has arrived yet on the first run.
+        """
+        t0 = time.perf_counter()
+        with RunLock(self.state_dir / "pipeline.lock"):
+            cat = self.catalog
+            res = RunResult(run_id=cat.start_run(os.getpid()))
+            try:
+                self._run(res, force_retrain, progress)
+            except BaseException as exc:
+                res.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                res.messages.append(f"{type(exc).__name__}: {exc}")
+                self._finish(res, t0)
+                raise
+            self._finish(res, t0)
+        log.info("%r", res)
+        return res
+
+    def _finish(self, res: RunResult, t0: float) -> None:
+        res.seconds = time.perf_counter() - t0
+        self.catalog.finish_run(
+            res.run_id, res.status, res.seconds, trigger=res.trigger, files_new=len(res.files_new),
+            files_quarantined=len(res.files_quarantined), data_version=res.data_version,
+            predictor_version=res.predictor_version, forecast_version=res.forecast_version,
+            published_version=res.published_version, monitored=(res.monitored or {}).get("value"),
+            message="; ".join(res.messages)[:4000] or None)
+
+    def _run(self, res: RunResult, force_retrain: bool, progress: bool) -> None:
+        cfg, cat = self.config, self.catalog
+        changed = False
+        group = _Lazy(lambda: self._load_group(cat.current_data()))
+        clock = _Clock(res.timings)
+
+        # 1. ingest
+        if self._ingest(res, group):
+            changed = True
+        clock.lap("ingest")
+        data = cat.current_data()
+        if data is None:
+            res.status = "no_data"
+            res.messages.append(f"no valid data in {cfg.input['location']} yet; nothing to forecast")
+            return
+        res.data_version = data["version"]
+
+        # 2. monitor the forecast made before this data
+        prev = cat.forecast_before(data["version"])
+        acc = None
+        if prev is not None:
+            acc = cat.accuracy_for(prev["version"], data["version"])
+            if acc is None:
+                acc = self._monitor(res, prev, data, group.get())
+                changed = changed or acc is not None
+        res.monitored = acc
+        clock.lap("monitor")
+
+        # 3. retrain?
+        pred = cat.current_predictor()
+        trig, why = retrain_trigger(pred, acc, data, cfg.frequency, cfg.retraining["on_threshold"],
+                                    cfg.retraining["every_steps"], cfg.monitoring["min_observed"], force_retrain)
+        predictor = None
+        if trig is not None:
+            predictor, pred = self._train(res, trig, why, pred, data, group.get(), progress)
+            changed = True
+        res.predictor_version = pred["version"]
+        clock.lap("train")
+
+        # 4. forecast (when the data or the predictor is newer than the latest forecast)
+        latest = cat.latest_forecast()
+        if latest is None or latest["data_version"] != data["version"] or latest["predictor_version"] != pred["version"]:
+            latest = self._forecast(res, predictor, pred, data, group.get())
+            changed = True
+        res.forecast_version = latest["version"]
+        res.exported_to = latest["exported_to"]
+        clock.lap("forecast")
+
+        # 5. publish (a forecast a failed run could not publish is published now)
+        if latest["db_version"] is None:
+            self._publish(res, latest)
+            changed = True
+        res.published_version = cat.latest_forecast()["db_version"]
+        clock.lap("publish")
+        res.status = "ok" if changed else "unchanged"
+
+    # --------------------------------------------------------------- ingest
+    def _load_group(self, data: dict | None):
+        if data is None:
+            return None
+        frame = pd.read_parquet(data["snapshot"])
+        return self._group(frame)
+
+    def _group(self, frame: pd.DataFrame, base=None):
+        from .datasets import DatasetGroup
+
+        inp = self.config.input
+        if base is not None:
+            return base.append(target=frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the group's import notes are for interactive use
+            return DatasetGroup(domain=inp["domain"], frequency=inp["frequency"], target=frame,
+                                forecast_dimensions=inp["forecast_dimensions"] or None, fill=inp["fill"],
+                                duplicates="last")
+
+    def _ingest(self, res: RunResult, group: "_Lazy") -> bool:
+        cfg, cat = self.config, self.catalog
+        inp = cfg.input
+        known = cat.known_files()
+        signatures = cat.known_signatures()
+        good, seen = [], set()
+        for path, sig in list_drops(inp["location"], inp["pattern"], detail=True):
+            if (path, sig) in signatures:
+                continue  # this very file was read before
+            data = fetch(path)
+            digest = sha256(data)
+            if digest in known or digest in seen:
+                continue
+            seen.add(digest)
+            try:
+                frame = read_drop(path, data, inp["domain"], inp["schema"], inp["forecast_dimensions"],
+                                  inp["duplicates"], inp["read_options"])
+                if frame.empty:
+                    raise DataError(f"{path} holds no data rows.")
+            except MALFORMED as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                self._quarantine(res, path, data, digest, f"{type(exc).__name__}: {exc}", sig)
+                continue
+            good.append({"path": path, "sha256": digest, "size": len(data), "rows": int(len(frame)), "frame": frame,
+                         "data": data, "signature": sig})
+        if not good:
+            return bool(res.files_quarantined)
+        base = group.get()
+        new, kept = self._combine(res, base, good)
+        if not kept:
+            return True
+        cur = cat.current_data()
+        frame = _raw_target(new)
+        if inp["keep_history"]:
+            from . import frequency as fq
+
+            start = pd.Timestamp(new.end_timestamp) - fq.to_offset(cfg.frequency) * (inp["keep_history"] - 1)
+            if frame["timestamp"].min() < start:
+                frame = frame[frame["timestamp"] >= start].reset_index(drop=True)
+                new = self._group(frame)
+        version = 1 + (cur["version"] if cur else 0)
+        snap = self.state_dir / "data" / f"v{version:05d}.parquet"
+        from .io import write_frame
+
+        write_frame(frame, snap)
+        chain = hashlib.sha256(((cur or {}).get("content_hash") or "").encode()
+                               + "".join(sorted(f["sha256"] for f in kept)).encode()).hexdigest()
+        ts = frame["timestamp"]
+        v = cat.record_data_version(res.run_id, str(snap), (cur or {}).get("version"), chain, len(frame),
+                                    int(frame[new.key_columns].drop_duplicates().shape[0]), ts.min(), ts.max(),
+                                    [{k: f[k] for k in ("path", "sha256", "size", "rows", "signature")} for f in kept])
+        res.files_new = [f["path"] for f in kept]
+        group.set(new)
+        _prune(self.state_dir / "data", "v*.parquet", _KEEP["data"])
+        log.info("ingested %d file(s) into data version %d (%d rows, end %s)", len(kept), v, len(frame), ts.max())
+        return True
+
+    def _combine(self, res: RunResult, base, good: list[dict]):
+        """Append every good file at once; if the group refuses the lot, find the culprits file by file."""
+        try:
+            return self._group(_stack(good, self.config.key_columns), base), good
+        except (DataError, SchemaError) as exc:
+            if len(good) == 1:
+                self._quarantine(res, good[0]["path"], good[0]["data"], good[0]["sha256"],
+                                 f"{type(exc).__name__}: {exc}", good[0]["signature"])
+                return base, []
+        kept, cur = [], base
+        for f in good:
+            try:
+                cur = self._group(f["frame"], cur)
+                kept.append(f)
+            except (DataError, SchemaError) as exc:
+                self._quarantine(res, f["path"], f["data"], f["sha256"], f"{type(exc).__name__}: {exc}",
+                                 f["signature"])
+        return cur, kept
+
+    def _quarantine(self, res: RunResult, path: str, data: bytes, digest: str, reason: str,
+                    signature: str | None = None) -> None:
+        copy = quarantine(self.config.quarantine_dir, path, data, digest, reason)
+        self.catalog.record_quarantine(res.run_id, digest, path, len(data), reason, copy, signature)
+        res.files_quarantined.append((path, reason))
+        msg = f"quarantined {path}: {reason} (copied to {copy}; the file itself is unchanged)"
+        res.messages.append(msg)
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
+
+    # -------------------------------------------------------------- monitor
+    def _monitor(self, res: RunResult, prev: dict, data: dict, group) -> dict | None:
+        cfg, cat = self.config, self.catalog
+        fc = pd.read_parquet(prev["path"])
+        keys = group.key_columns
+        scored = score_forecast(fc, group.to_panel(), keys)
+        if scored is None:
+            return None
+        per_item, overall, w0, w1 = scored
+        path = self.state_dir / "monitoring" / f"forecast{prev['version']:05d}_data{data['version']:05d}.parquet"
+        from .io import write_frame
+
+        write_frame(per_item, path)
+        acc = cat.record_accuracy(res.run_id, prev["version"], prev["predictor_version"], data["version"], w0, w1,
+                                  overall, cfg.monitoring["metric"], cfg.monitoring["threshold"], str(path))
+        log.info("forecast v%d scored on %d point(s) %s..%s: %s = %.4f (threshold %s)", prev["version"],
+                 overall["n_observed"], w0, w1, acc["metric"], acc["value"], acc["threshold"])
+        return acc
+
+    # ---------------------------------------------------------------- train
+    def _train(self, res, trig, why, pred, data, group, progress):
+        from .automl import AutoPredictor
+
+        cfg, cat = self.config, self.catalog
+        t0 = time.perf_counter()
+        if pred is None:
+            ap = AutoPredictor(**cfg.predictor_kwargs()).train(group, progress=progress)
+        else:
+            ap = AutoPredictor.load(pred["path"]).retrain(group, progress=progress)
+        secs = time.perf_counter() - t0
+        version = 1 + (pred["version"] if pred else 0)
+        path = self.state_dir / "predictors" / f"v{version:05d}"
+        ap.save(path)
+        board = ap.leaderboard()
+        metric = ap.optimization_metric
+        top = board.loc[board["algorithm"] == "AutoPredictor", metric]
+        score = float(top.iloc[0]) if len(top) else float(board[metric].min())
+        v = cat.record_predictor(res.run_id, data["version"], data["end"], trig, why, str(path), secs, score,
+                                 board, ap.weights_, ap.config())
+        res.trigger, res.trigger_reason = trig, why
+        res.messages.append(f"trained predictor v{v} ({trig}: {why})")
+        _prune(self.state_dir / "predictors", "v*", _KEEP["predictors"])
+        log.info("trained predictor v%d (%s: %s) in %.1f s, backtest %s %.4f", v, trig, why, secs, metric, score)
+        return ap, cat.current_predictor()
+
+    # ------------------------------------------------------------- forecast
+    def _forecast(self, res, predictor, pred, data, group) -> dict:
+        from .automl import AutoPredictor
+
+        cfg, cat = self.config, self.catalog
+        ap = predictor if predictor is not None else AutoPredictor.load(pred["path"])
+        fc = ap.forecast(data=group)
+        top = cat.latest_forecast()
+        version = 1 + (top["version"] if top else 0)
+        path = self.state_dir / "forecasts" / f"v{version:05d}.parquet"
+        from .io import write_frame
+
+        write_frame(fc.frame, path)
+        exported = None
+        if cfg.output["location"]:
+            fmt = cfg.output["format"]
+            loc = str(cfg.output["location"]).rstrip("/")
+            exported = fc.export(f"{loc}/forecast_v{version:05d}.{fmt}", fmt)
+            fc.export(f"{loc}/forecast_latest.{fmt}", fmt)
+        ts = fc.frame["timestamp"]
+        v = cat.record_forecast(res.run_id, pred["version"], data["version"], str(path), ts.min(), ts.max(),
+                                len(fc.frame), len(fc.items), exported)
+        _prune(self.state_dir / "forecasts", "v*.parquet", _KEEP["forecasts"])
+        log.info("forecast v%d: %d items, %s..%s", v, len(fc.items), ts.min(), ts.max())
+        return cat.latest_forecast()
+
+    # -------------------------------------------------------------- publish
+    def _publish(self, res: RunResult, latest: dict) -> None:
+        cfg, db = self.config, self.config.database
+        frame = pd.read_parquet(latest["path"])
+        keys = cfg.key_columns
+        info = {"forecast_version": latest["version"], "predictor_version": latest["predictor_version"],
+                "data_version": latest["data_version"], "run_id": res.run_id}
+        version = publish_forecast(self.db_url, frame, keys, pipeline=cfg.name, table=db["table"], info=info,
+                                   retries=db["retries"], backoff=db["backoff_seconds"], chunk_rows=db["chunk_rows"],
+                                   keep_versions=db["keep_versions"], on_chunk=self.hooks.get("publish_chunk"),
+                                   sleep=self.hooks.get("sleep", time.sleep))
+        self.catalog.mark_published(latest["version"], version)
+        log.info("published forecast v%d as database version %d", latest["version"], version)
+
+    # ------------------------------------------------------------- reading
+    def query(self, item, start=None, end=None, **dimensions) -> pd.DataFrame:
+        """The live forecast of one item from the database (:func:`fc_core.publish.query_forecast`)."""
+        return query_forecast(self.db_url, item, start, end, table=self.config.database["table"],
+                              pipeline=self.config.name, **dimensions)
+
+    def accuracy_history(self, per_item: bool = False) -> pd.DataFrame:
+        """Monitored accuracy over time (one row per scored forecast), or per item when ``per_item``."""
+        hist = self.catalog.accuracy_history()
+        if not per_item or hist.empty:
+            return hist
+        parts = [pd.read_parquet(p).assign(forecast_version=fv, window_start=ws)
+                 for p, fv, ws in zip(hist["per_item"], hist["forecast_version"], hist["window_start"])
+                 if p and Path(p).exists()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def plot_accuracy(self, metric: str | None = None, ax=None):
+        """Chart of the monitored error over time with the threshold and the retrainings."""
+        from .plotting import plot_accuracy_history
+
+        return plot_accuracy_history(self.accuracy_history(), metric=metric or self.config.monitoring["metric"],
+                                     threshold=self.config.monitoring["threshold"], ax=ax)
+
+    def status(self) -> dict:
+        """The catalog's summary: current data, predictor and forecast versions, last run."""
+        return self.catalog.status()
+
+
+# ---------------------------------------------------------------- helpers
+class _Lazy:
+    def __init__(self, make: Callable):
+        self._make, self._done, self._value = make, False, None
+
+    def get(self):
+        if not self._done:
+            self._value, self._done = self._make(), True
+        return self._value
+
+    def set(self, value):
+        self._value, self._done = value, True
+
+
+class _Clock:
+    def __init__(self, into: dict):
+        self.into, self.t = into, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.into[name] = round(now - self.t, 3)
+        self.t = now
+
+
+def _stack(files: list[dict], keys: list[str]) -> pd.DataFrame:
+    """The good files in name order; a later file's row replaces an earlier one's for the same item and time."""
+    frame = pd.concat([f["frame"] for f in files], ignore_index=True)
+    return frame.drop_duplicates([*keys, "timestamp"], keep="last").reset_index(drop=True)
+
+
+def _raw_target(group) -> pd.DataFrame:
+    from .panel import FILLED
+
+    t = group.target
+    if FILLED in t.columns:
+        t = t.loc[~t[FILLED].to_numpy(bool)].drop(columns=FILLED)
+    return t.reset_index(drop=True)
+
+
+def _prune(folder: Path, pattern: str, keep: int) -> None:
+    import shutil
+
+    items = sorted(folder.glob(pattern))
+    for p in items[:-keep] if keep else items:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+# -------------------------------------------------------------------- CLI
+def main(argv=None) -> int:
+    """``python -m fc_core.pipeline run|status|query|history CONFIG ...``"""
+    ap = argparse.ArgumentParser(prog="python -m fc_core.pipeline",
+                                 description="Run a production forecasting pipeline configured by a YAML file.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="one cycle: ingest, monitor, retrain if needed, forecast, publish")
+    r.add_argument("config")
+    r.add_argument("--force-retrain", action="store_true", help="retrain now whatever the error")
+    r.add_argument("--progress", action="store_true", help="show training progress bars")
+    s = sub.add_parser("status", help="current versions and the last run, as JSON")
+    s.add_argument("config")
+    q = sub.add_parser("query", help="the live forecast of one item from the database, as CSV")
+    q.add_argument("config")
+    q.add_argument("item")
+    q.add_argument("--start")
+    q.add_argument("--end")
+    h = sub.add_parser("history", help="the monitored accuracy over time, as CSV (and a chart)")
+    h.add_argument("config")
+    h.add_argument("--chart", help="write the chart to this PNG file")
+    rq = sub.add_parser("retry-quarantined", help="forget quarantined files so that the next run reads them again")
+    rq.add_argument("config")
+    rq.add_argument("--sha256", help="only the file whose content hash starts with this")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        pipe = Pipeline.from_yaml(args.config)
+        if args.command == "run":
+            res = pipe.run(force_retrain=args.force_retrain, progress=args.progress)
+            print(json.dumps({k: v for k, v in res.__dict__.items() if k != "monitored"}
+                             | {"monitored": (res.monitored or {}).get("value")}, default=str, indent=1))
+        elif args.command == "status":
+            print(json.dumps(pipe.status(), default=str, indent=1))
+        elif args.command == "retry-quarantined":
+            n = pipe.catalog.forget_quarantined(args.sha256)
+            print(f"{n} quarantined file(s) will be read again by the next run")
+        elif args.command == "query":
+            print(pipe.query(args.item, args.start, args.end).to_csv(index=False), end="")
+        else:
+            hist = pipe.accuracy_history()
+            cols = ["forecast_version", "predictor_version", "window_start", "window_end", "n_observed", "metric",
+                    "value", "threshold", "exceeded", "wql", "wape", "retrained"]
+            print(hist[[c for c in cols if c in hist.columns]].to_csv(index=False), end="")
+            if args.chart:
+                from .plotting import save_figure
+
+                save_figure(pipe.plot_accuracy(), args.chart)
+    except (PipelineBusyError, PublicationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 75
+    except (ConfigError, SchemaError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ForecastError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,472 @@
+"""Publishing forecasts to a database table that other programs query by item and time range.
+
+SQLite (embedded) by default, PostgreSQL or any SQLAlchemy URL when configured.
+Three tables per ``table`` name (``forecasts`` by default):
+
+* ``forecasts``: one row per pipeline, version, item (key columns, named as in the
+  data: ``instance_type``...), ``timestamp``, with one column per forecast type
+  (``p10``, ``p50``, ``p90``, ``mean``);
+* ``forecasts_versions``: one row per published (or staged) version: status, row and
+  item counts, first and last timestamp, creation and publication times, ``info`` (JSON);
+* ``forecasts_live``: the pointer, one row per pipeline naming its live version.
+
+A publication never changes the rows readers see until it is complete: the new
+version's rows are inserted (in chunks, each committed) under a version number
+no reader looks at, then **one transaction** marks the version published and
+moves the pointer. :func:`query_forecast` reads through the pointer in one
+statement, so a reader gets the old forecast or the new one, never a mix, and a
+publication killed halfway leaves the old forecast live. Its orphaned rows are
+deleted by the next publication, which also retires versions beyond
+``keep_versions``.
+
+Connection failures (server down, closed port, SQLite file locked) are retried
+with exponential backoff; after the last attempt :class:`PublicationError` says
+which database (password hidden) could not be reached and for how long.
+
+>>> import pandas as pd, tempfile, os
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "f.db")
+>>> fc = pd.DataFrame({"item_id": ["a", "a"], "timestamp": pd.to_datetime(["2024-01-01 00:00", "2024-01-01 01:00"]),
+...                    "p50": [1.0, 2.0], "p90": [2.0, 3.0]})
+>>> publish_forecast(url, fc, ["item_id"], pipeline="demo")
+1
+>>> query_forecast(url, "a", start="2024-01-01 01:00")[["timestamp", "p90"]].to_dict("records")
+[{'timestamp': Timestamp('2024-01-01 01:00:00'), 'p90': 3.0}]
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, ForecastError
+
+__all__ = ["publish_forecast", "query_forecast", "live_version", "published_versions", "engine_for", "safe_url",
+           "PublicationError", "DEFAULT_TABLE"]
+
+DEFAULT_TABLE = "forecasts"
+_ENGINES: dict = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+class PublicationError(ForecastError, RuntimeError):
+    """The database could not be reached (or written) after every retry."""
+
+
+# ------------------------------------------------------------------ engines
+def safe_url(url) -> str:
+    """``url`` with its password hidden, for messages and logs.
+
+    >>> safe_url("postgresql+psycopg://me:secret@db:5432/x")
+    'postgresql+psycopg://me:***@db:5432/x'
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing secret
+        return "<unparseable database URL>"
+
+
+def engine_for(url):
+    """A cached SQLAlchemy engine for ``url`` (SQLite files get WAL mode and a busy timeout).
+
+    Raises
+    ------
+    ConfigError
+        For a string that is not a database URL.
+    MissingDependencyError
+        When the URL's driver (e.g. psycopg) is not installed.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from .errors import MissingDependencyError
+
+    key = str(url)
+    with _ENGINES_LOCK:
+        if key in _ENGINES:
+            return _ENGINES[key]
+        try:
+            u = make_url(key)
+        except Exception as exc:
+            raise ConfigError(f"database url {key!r} is not a SQLAlchemy URL ({exc}); use e.g. "
+                              "'sqlite:///state/forecasts.db' or 'postgresql+psycopg://user@host:5432/db'.") from None
+        kw: dict = {"pool_pre_ping": True}
+        if u.get_backend_name() == "sqlite":
+            kw["connect_args"] = {"timeout": 30}
+            if u.database and u.database != ":memory:":
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        elif u.get_backend_name() == "postgresql":
+            kw["connect_args"] = {"connect_timeout": 5}
+        try:
+            eng = sa.create_engine(u, **kw)
+        except ImportError as exc:
+            pip = "psycopg[binary]" if u.get_backend_name() == "postgresql" else str(exc.name or u.drivername)
+            raise MissingDependencyError(str(exc.name or u.drivername), f"database {safe_url(key)}", pip) from exc
+        except Exception as exc:  # e.g. unknown dialect name
+            raise ConfigError(f"database url {safe_url(key)}: {exc}") from None
+        if u.get_backend_name() == "sqlite":
+            sa.event.listen(eng, "connect", _sqlite_pragmas)
+        _ENGINES[key] = eng
+        return eng
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")  # readers are not blocked while a pipeline publishes
+    except Exception:  # read-only media or :memory:
+        pass
+    cur.close()
+
+
+def _transient(exc: BaseException) -> bool:
+    """Errors worth retrying: the database is unreachable, restarting, or busy."""
+    from sqlalchemy import exc as sx
+
+    if isinstance(exc, (sx.OperationalError, sx.InterfaceError)):
+        return True
+    return isinstance(exc, sx.DBAPIError) and bool(getattr(exc, "connection_invalidated", False))
+
+
+def with_retries(fn: Callable, url, what: str, retries: int = 4, backoff: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep):
+    """Call ``fn()``; on a connection error wait ``backoff * 2**k`` seconds and retry, ``retries`` times.
+
+    Raises
+    ------
+    PublicationError
+        When every attempt failed, naming the database and the last error.
+    """
+    t0 = time.monotonic()
+    attempts = max(int(retries), 0) + 1
+    for k in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            if k == attempts - 1:
+                msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                raise PublicationError(
+                    f"{what}: the database {safe_url(url)} could not be reached after {attempts} attempt(s) over "
+                    f"{time.monotonic() - t0:.1f} s (last error: {type(exc).__name__}: {msg}). Check that the server "
+                    "runs and the URL is right; raise database.retries / database.backoff_seconds for longer "
+                    "outages.") from exc
+            sleep(float(backoff) * (2 ** k))
+
+
+# ------------------------------------------------------------------ tables
+def _tables(md, table: str, key_columns: Sequence[str], value_columns: Sequence[str]):
+    import sqlalchemy as sa
+
+    values = sa.Table(
+        table, md,
+        sa.Column("pipeline", sa.String(200), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        *[sa.Column(k, sa.String(400), nullable=False) for k in key_columns],
+        sa.Column("timestamp", sa.DateTime, nullable=False),
+        *[sa.Column(c, sa.Float) for c in value_columns],
+        sa.PrimaryKeyConstraint("pipeline", "version", *key_columns, "timestamp", name=f"pk_{table}"),
+    )
+    versions = sa.Table(
+        f"{table}_versions", md,
+        sa.Column("pipeline", sa.String(200), primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("rows", sa.Integer), sa.Column("items", sa.Integer),
+        sa.Column("first_timestamp", sa.DateTime), sa.Column("last_timestamp", sa.DateTime),
+        sa.Column("created_at", sa.DateTime), sa.Column("published_at", sa.DateTime),
+        sa.Column("info", sa.Text),
+    )
+    live = sa.Table(
+        f"{table}_live", md,
+        sa.Column("pipeline", sa.String(200), primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("item_field", sa.String(200), nullable=False),
+        sa.Column("key_columns", sa.Text, nullable=False),
+        sa.Column("published_at", sa.DateTime),
+    )
+    return values, versions, live
+
+
+def _ensure_tables(eng, table: str, key_columns, value_columns):
+    import sqlalchemy as sa
+
+    insp = sa.inspect(eng)
+    if insp.has_table(table):
+        have = [c["name"] for c in insp.get_columns(table)]
+        want = ["pipeline", "version", *key_columns, "timestamp", *value_columns]
+        if sorted(have) != sorted(want):
+            raise ConfigError(
+                f"table {table!r} in {safe_url(eng.url)} has columns {have} but this forecast has {want}; "
+                "publish into another table (database.table in the pipeline config) or drop the old table.")
+    md = sa.MetaData()
+    tabs = _tables(md, table, key_columns, value_columns)
+    md.create_all(eng)
+    _REFLECTED.pop((str(eng.url), table), None)
+    return tabs
+
+
+_REFLECTED: dict = {}
+
+
+def _reflect(eng, table: str):
+    import sqlalchemy as sa
+
+    key = (str(eng.url), table)
+    if key in _REFLECTED:
+        return _REFLECTED[key]
+    md = sa.MetaData()
+    try:
+        md.reflect(eng, only=[table, f"{table}_versions", f"{table}_live"])
+    except sa.exc.InvalidRequestError:
+        raise ConfigError(f"no forecast has been published to table {table!r} in {safe_url(eng.url)} yet "
+                          "(run the pipeline first, or check database.table).") from None
+    out = md.tables[table], md.tables[f"{table}_versions"], md.tables[f"{table}_live"]
+    _REFLECTED[key] = out
+    return out
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _records(frame: pd.DataFrame, key_columns, value_columns, pipeline: str, version: int) -> list[dict]:
+    n = len(frame)
+    out = {"pipeline": [str(pipeline)] * n, "version": [int(version)] * n}
+    for k in key_columns:
+        out[k] = frame[k].astype(str).to_numpy(dtype=object)
+    out["timestamp"] = pd.DatetimeIndex(frame["timestamp"]).to_pydatetime()
+    for c in value_columns:
+        v = frame[c].to_numpy(dtype=float).astype(object)
+        v[pd.isna(frame[c]).to_numpy()] = None
+        out[c] = v
+    cols = list(out)
+    return [dict(zip(cols, row)) for row in zip(*(out[c] for c in cols))]
+
+
+# ---------------------------------------------------------------- publish
+def publish_forecast(db_url, frame: pd.DataFrame, key_columns: Sequence[str], *, pipeline: str,
+                     table: str = DEFAULT_TABLE, info: dict | None = None, retries: int = 4, backoff: float = 0.5,
+                     chunk_rows: int = 50_000, keep_versions: int = 3,
+                     on_chunk: Callable[[int, int], None] | None = None,
+                     sleep: Callable[[float], None] = time.sleep) -> int:
+    """Publish a forecast frame as the new live version of ``pipeline``; returns the version number.
+
+    Parameters
+    ----------
+    db_url : str
+        SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://user@host:port/db``).
+    frame : DataFrame
+        Key columns, ``timestamp`` and forecast-type columns (a ``Forecast.frame``).
+    key_columns : list of str
+        The item field first, then forecast dimensions.
+    pipeline : str
+        Name under which the versions are kept (several pipelines may share a table).
+    retries, backoff :
+        Connection failures are retried ``retries`` times, waiting ``backoff * 2**k`` seconds.
+    chunk_rows : int
+        Rows per committed insert batch.
+    keep_versions : int
+        Published versions kept (the live one included); older ones are deleted.
+    on_chunk : callable, optional
+        Called as ``on_chunk(rows_written, rows_total)`` after each committed batch (progress, tests).
+
+    Raises
+    ------
+    ConfigError
+        For an empty frame, a missing column, or a table with other columns.
+    PublicationError
+        When the database stays unreachable; the live version is then unchanged.
+    """
+    key_columns = list(key_columns)
+    missing = [c for c in (*key_columns, "timestamp") if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"the forecast to publish lacks column(s) {missing}; it has {list(frame.columns)}.")
+    if not len(frame):
+        raise ConfigError(f"refusing to publish an empty forecast for pipeline {pipeline!r}.")
+    if int(keep_versions) < 1:
+        raise ConfigError(f"keep_versions must be at least 1, got {keep_versions!r}.")
+    value_columns = [c for c in frame.columns if c not in (*key_columns, "timestamp")]
+    eng = engine_for(db_url)
+    state = {}
+
+    def attempt():
+        return _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info or {}, chunk_rows,
+                             keep_versions, on_chunk, state)
+
+    return with_retries(attempt, db_url, f"publishing the forecast of pipeline {pipeline!r}", retries, backoff, sleep)
+
+
+def _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info, chunk_rows, keep_versions,
+                  on_chunk, state) -> int:
+    import sqlalchemy as sa
+
+    values, versions, live = _ensure_tables(eng, table, key_columns, value_columns)
+    _delete_staged(eng, values, versions, pipeline)
+    with eng.begin() as conn:
+        top = conn.execute(sa.select(sa.func.max(versions.c.version)).where(versions.c.pipeline == pipeline)).scalar()
+        version = int(top or 0) + 1
+        ts = pd.DatetimeIndex(frame["timestamp"])
+        conn.execute(versions.insert().values(
+            pipeline=pipeline, version=version, status="staged", rows=int(len(frame)),
+            items=int(frame[key_columns].drop_duplicates().shape[0]), first_timestamp=ts.min().to_pydatetime(),
+            last_timestamp=ts.max().to_pydatetime(), created_at=_now(), info=json.dumps(info, default=str)))
+    step = max(int(chunk_rows), 1)
+    for lo in range(0, len(frame), step):
+        recs = _records(frame.iloc[lo:lo + step], key_columns, value_columns, pipeline, version)
+        with eng.begin() as conn:
+            conn.execute(values.insert(), recs)
+        if on_chunk is not None:
+            on_chunk(min(lo + step, len(frame)), len(frame))
+    # the switch: one transaction marks the version published and moves the pointer
+    with eng.begin() as conn:
+        now = _now()
+        conn.execute(versions.update().where((versions.c.pipeline == pipeline) & (versions.c.version == version))
+                     .values(status="published", published_at=now))
+        upd = conn.execute(live.update().where(live.c.pipeline == pipeline).values(
+            version=version, item_field=key_columns[0], key_columns=json.dumps(key_columns), published_at=now))
+        if upd.rowcount == 0:
+            conn.execute(live.insert().values(pipeline=pipeline, version=version, item_field=key_columns[0],
+                                              key_columns=json.dumps(key_columns), published_at=now))
+    _retire(eng, values, versions, pipeline, keep_versions)
+    return version
+
+
+def _delete_staged(eng, values, versions, pipeline: str) -> int:
+    """Remove what a killed publication left (its rows are invisible to readers already)."""
+    import sqlalchemy as sa
+
+    with eng.begin() as conn:
+        staged = [r[0] for r in conn.execute(sa.select(versions.c.version).where(
+            (versions.c.pipeline == pipeline) & (versions.c.status == "staged")))]
+        if staged:
+            conn.execute(values.delete().where((values.c.pipeline == pipeline) & values.c.version.in_(staged)))
+            conn.execute(versions.delete().where((versions.c.pipeline == pipeline) & versions.c.version.in_(staged)))
+    return len(staged)
+
+
+def _retire(eng, values, versions, pipeline: str, keep: int) -> None:
+    import sqlalchemy as sa
+
+    with eng.begin() as conn:
+        pub = [r[0] for r in conn.execute(sa.select(versions.c.version).where(
+            (versions.c.pipeline == pipeline) & (versions.c.status == "published")).order_by(versions.c.version.desc()))]
+        old = pub[int(keep):]
+        if old:
+            conn.execute(values.delete().where((values.c.pipeline == pipeline) & values.c.version.in_(old)))
+            conn.execute(versions.update().where((versions.c.pipeline == pipeline) & versions.c.version.in_(old))
+                         .values(status="retired"))
+
+
+# ------------------------------------------------------------------ read
+def _pick_pipeline(conn, live, pipeline: str | None, url, table):
+    import sqlalchemy as sa
+
+    rows = conn.execute(sa.select(live)).mappings().all()
+    if pipeline is not None:
+        rows = [r for r in rows if r["pipeline"] == pipeline]
+        if not rows:
+            raise ConfigError(f"pipeline {pipeline!r} has no live forecast in table {table!r} of {safe_url(url)}.")
+    if not rows:
+        raise ConfigError(f"no forecast has been published to table {table!r} in {safe_url(url)} yet.")
+    if len(rows) > 1:
+        raise ConfigError(f"table {table!r} holds the forecasts of several pipelines "
+                          f"({sorted(r['pipeline'] for r in rows)}); pass pipeline=... to choose one.")
+    return rows[0]
+
+
+def query_forecast(db_url, item, start=None, end=None, *, table: str = DEFAULT_TABLE, pipeline: str | None = None,
+                   **dimensions) -> pd.DataFrame:
+    """The live forecast of one item between ``start`` and ``end`` (inclusive), read from the database.
+
+    For programs that act on forecasts (a scaler sizing a cluster, a replenishment job).
+    The result comes from one published version, never from a publication in progress.
+
+    Parameters
+    ----------
+    db_url : str
+        The database the pipeline publishes to.
+    item : str
+        Value of the item field (``instance_type``, ``item_id`` ...).
+    start, end : timestamp-like, optional
+        Time range (inclusive); open-ended when omitted.
+    table : str
+    pipeline : str, optional
+        Needed only when several pipelines publish into ``table``.
+    **dimensions :
+        Forecast dimension values (``location="eu-west-1"``).
+
+    Returns
+    -------
+    DataFrame
+        Key columns, ``timestamp``, forecast types (``p10`` ... ``mean``) and ``version``, sorted by time;
+        empty when the item has no forecast in that range.
+
+    Raises
+    ------
+    ConfigError
+        When nothing is published yet, a dimension is unknown, or ``pipeline`` is needed.
+    """
+    import sqlalchemy as sa
+
+    eng = engine_for(db_url)
+    values, versions, live = _reflect(eng, table)
+    with eng.connect() as conn:
+        lv = _pick_pipeline(conn, live, pipeline, db_url, table)
+        keys = json.loads(lv["key_columns"])
+        bad = sorted(set(dimensions) - set(keys[1:]))
+        if bad:
+            raise ConfigError(f"unknown forecast dimension(s) {bad}; this forecast's keys are {keys}.")
+        cols = [c for c in values.columns if c.name != "pipeline"]
+        cond = [values.c.pipeline == lv["pipeline"], values.c[keys[0]] == str(item)]
+        cond += [values.c[k] == str(v) for k, v in dimensions.items()]
+        if start is not None:
+            cond.append(values.c.timestamp >= pd.Timestamp(start).to_pydatetime())
+        if end is not None:
+            cond.append(values.c.timestamp <= pd.Timestamp(end).to_pydatetime())
+        stmt = (sa.select(*cols).select_from(values.join(live, (values.c.pipeline == live.c.pipeline)
+                                                         & (values.c.version == live.c.version)))
+                .where(*cond).order_by(*[values.c[k] for k in keys], values.c.timestamp))
+        rows = conn.execute(stmt).all()
+    names = [c.name for c in cols]
+    out = pd.DataFrame(rows, columns=names)
+    out["timestamp"] = pd.to_datetime(out["timestamp"])
+    front = [*keys, "timestamp"]
+    rest = [c for c in names if c not in front and c != "version"]
+    return out[[*front, *rest, "version"]]
+
+
+def live_version(db_url, table: str = DEFAULT_TABLE, pipeline: str | None = None) -> int | None:
+    """The live version number of ``pipeline`` (None when nothing is published)."""
+    import sqlalchemy as sa
+
+    eng = engine_for(db_url)
+    if not sa.inspect(eng).has_table(f"{table}_live"):
+        return None
+    _, _, live = _reflect(eng, table)
+    with eng.connect() as conn:
+        try:
+            return int(_pick_pipeline(conn, live, pipeline, db_url, table)["version"])
+        except ConfigError:
+            return None
+
+
+def published_versions(db_url, table: str = DEFAULT_TABLE, pipeline: str | None = None) -> pd.DataFrame:
+    """The versions table (staged, published and retired versions), newest first."""
+    import sqlalchemy as sa
+
+    eng = engine_for(db_url)
+    _, versions, _ = _reflect(eng, table)
+    stmt = sa.select(versions).order_by(versions.c.pipeline, versions.c.version.desc())
+    if pipeline is not None:
+        stmt = stmt.where(versions.c.pipeline == pipeline)
+    with eng.connect() as conn:
+        return pd.DataFrame(conn.execute(stmt).mappings().all(), columns=[c.name for c in versions.columns])
