@@ -193,17 +193,44 @@ class HistoryView:
                 self._total = self._frame.groupby(TIMESTAMP)[self.target_field].sum(min_count=1).sort_index()
         return self._total
 
-    def frame(self, label: str | None = None, before=None) -> pd.DataFrame:
+    def frame(self, label: str | None = None, before=None, max_points: int | None = None) -> pd.DataFrame:
         """A small canonical frame (keys, ``timestamp``, target) of one item or of the sum,
-        optionally only the points before ``before``; what :mod:`fc_core.plotting` draws."""
+        optionally only the points before ``before`` and thinned to ``max_points`` by
+        :func:`envelope`; what :mod:`fc_core.plotting` draws."""
         s = self.series(label)
         if before is not None:
             s = s[s.index < pd.Timestamp(before)]
+        if max_points is not None:
+            s = envelope(s, max_points)
         out = pd.DataFrame({TIMESTAMP: s.index, self.target_field: s.to_numpy()})
         key = self.index.key(label) if label not in (None, ALL_ITEMS) else {c: ALL_ITEMS for c in self.key_columns}
         for k, c in enumerate(self.key_columns):
             out.insert(k, c, key[c])
         return out
+
+
+def envelope(s: pd.Series, max_points: int) -> pd.Series:
+    """Thin a long series for drawing: keep the first, the lowest and the highest point of
+    each of ``max_points // 3`` equal runs, so the drawn line keeps its peaks and troughs.
+
+    >>> x = pd.Series([0.0, 5, 1, 1, -3, 1, 2, 2, 9], index=pd.RangeIndex(9))
+    >>> envelope(x, 6).tolist()
+    [0.0, 5.0, -3.0, 9.0]
+    """
+    n = len(s)
+    runs = max(int(max_points) // 3, 1)
+    if n <= max_points or n <= 3:
+        return s
+    v = s.to_numpy(dtype=float)
+    edges = np.linspace(0, n, runs + 1).astype(np.int64)
+    keep = []
+    filled = np.where(np.isnan(v), np.nanmean(v) if np.isfinite(v).any() else 0.0, v)
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        seg = filled[a:b]
+        keep += [a, a + int(np.argmin(seg)), a + int(np.argmax(seg))]
+    return s.iloc[np.unique(keep)]
 
 
 def _panel_total(panel) -> pd.Series:
@@ -779,7 +806,7 @@ __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan"
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
            "training_steps", "progress_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
-           "reader_options", "check_column_mapping", "demo_sources", "build_dataset_group", "summary_tables"]
+           "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 
 
 def step_name(frequency: str) -> str:

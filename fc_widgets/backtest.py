@@ -8,6 +8,8 @@ from fc_core.backtest import MAX_WINDOWS, max_forecast_horizon
 from fc_core.frequency import season_length
 from fc_core.views import ALL_ITEMS, HistoryView, plan_windows, step_name
 
+MAX_POINTS = 3000  # a longer history is thinned for drawing (fc_core.views.envelope), peaks kept
+
 from ._common import ItemPicker, PanelBase, caption_html, chart_output, guarded, message_html, show_figure
 
 
@@ -99,7 +101,7 @@ class BacktestPanel(PanelBase):
             self.plan = plan_windows(self._panel, cfg["forecast_horizon"], cfg["backtest_windows"],
                                      cfg["backtest_offset"])
         label = self.item.value
-        data = self.history.frame(label)
+        data = self.history.frame(label, max_points=MAX_POINTS)
         item_id = None if label in (None, ALL_ITEMS) else label
         if item_id is not None:  # one item: its label names it (also with forecast dimensions)
             data[self.history.key_columns[0]] = item_id

@@ -305,7 +305,7 @@ class DatasetPanel(PanelBase):
         dg = self.dataset_group
         frames = []
         for lab in labels:  # the item column holds the label (it names forecast dimensions too)
-            f = self._history.frame(lab)
+            f = self._history.frame(lab, max_points=3000)
             f[dg.item_field] = lab
             frames.append(f)
         frame = pd.concat(frames, ignore_index=True)

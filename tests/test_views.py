@@ -234,3 +234,15 @@ def test_header_of_an_all_text_file_is_found_by_its_field_names():
     assert looks_like_header(pd.DataFrame([["item_id", "category"], ["a", "toys"], ["b", "home"]]))
     assert not looks_like_header(pd.DataFrame([["a", "toys"], ["b", "home"]]))
     assert not looks_like_header(pd.DataFrame([["item_id", "x"], ["item_id", "y"]]))  # a value, repeated
+
+
+def test_envelope_keeps_peaks_and_troughs_of_a_long_series():
+    from fc_core.views import envelope
+
+    rng = np.random.default_rng(0)
+    s = pd.Series(rng.normal(size=10_000), index=pd.date_range("2024-01-01", periods=10_000, freq="h"))
+    s.iloc[1234], s.iloc[8765] = 50.0, -50.0
+    e = envelope(s, 3000)
+    assert len(e) <= 3000 and e.max() == 50.0 and e.min() == -50.0 and e.index.is_monotonic_increasing
+    assert e.index[0] == s.index[0] and (e == s.loc[e.index]).all()
+    assert envelope(s.iloc[:100], 3000) is not None and len(envelope(s.iloc[:100], 3000)) == 100
