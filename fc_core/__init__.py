@@ -32,6 +32,9 @@ _LAZY = {
     "errors": "fc_core.errors",
     "plotting": "fc_core.plotting",
     "io": "fc_core.io",
+    "views": "fc_core.views",
+    "whatif": "fc_core.whatif",
+    "workflow": "fc_core.workflow",
 }
 
 
