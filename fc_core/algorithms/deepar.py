@@ -598,7 +598,9 @@ class DeepARPlusEstimator(Estimator):
     -----
     Related time series are standardised per feature (training mean and standard
     deviation; missing values become the mean) and must cover the forecast
-    horizon (:class:`~fc_core.errors.DataError` otherwise). Calendar features come
+    horizon (:class:`~fc_core.errors.DataError` otherwise). Items with no history
+    (cold start) are forecast from a synthetic context built from the items that
+    share their metadata (see the module docstring). Calendar features come
     from :func:`fc_core.features.calendar_features`. Training keeps the weights of
     the epoch with the lowest training loss. The same data and ``seed`` give the
     same numbers on a CPU; Ctrl-C stops training and raises ``KeyboardInterrupt``.
