@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from . import changepoints, costs, lifecycle
 from . import frequency as fq
 from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor, canonical_name,
                               get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
@@ -48,6 +49,7 @@ class _WindowResult:
     insample: Panel            # training panel of the scored items (for MASE scaling)
     forecasts: dict            # algorithm -> ForecastArrays
     coverage: pd.DataFrame
+    short_forecasts: dict = field(default_factory=dict)  # local algorithm -> forecasts from the history since a shift
 
 
 class AutoPredictor:
@@ -89,6 +91,16 @@ class AutoPredictor:
     keep_all_candidates : bool
         Retrain every candidate on all the data, not just those the blend uses, so that
         :meth:`candidate_forecast` can compare them on new data.
+    history : {"all", "since_shift", "auto"}
+        Which history local models train on around level shifts (:mod:`fc_core.changepoints`):
+        all of it, only since each item's last detected shift, or (``"auto"``) per item and
+        algorithm whichever scored better in the backtests.
+    end_of_life : dict or DataFrame, optional
+        Discontinued items and their end-of-life dates (``{"item_7": "2024-05-01"}``); with the
+        item metadata field ``end_of_life_date`` (:mod:`fc_core.lifecycle`): forecasts after the
+        date are 0 and backtests do not score it.
+    holidays : str or dict, optional
+        Country holidays (``{"CountryCode": "KR"}``) for the candidates that use them (Prophet, DeepAR+).
 
     Raises
     ------
@@ -103,7 +115,8 @@ class AutoPredictor:
                  forecast_dimensions: Sequence[str] | None = None, device: str = "auto",
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
-                 item_switch_margin: float = 0.0, keep_all_candidates: bool = False):
+                 item_switch_margin: float = 0.0, keep_all_candidates: bool = False, history: str = "all",
+                 end_of_life=None, holidays=None):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
         if optimization_metric not in OPTIMIZATION_METRICS:
@@ -131,6 +144,14 @@ class AutoPredictor:
         self.item_selection = bool(item_selection)
         self.item_switch_margin = float(item_switch_margin)
         self.keep_all_candidates = bool(keep_all_candidates)
+        self.history = changepoints.HistoryPolicy(history).mode
+        self.end_of_life = lifecycle.normalize_end_of_life(end_of_life)
+        from .features import holidays_country
+
+        holidays_country(holidays)  # validate early
+        self.holidays = holidays
+        self.history_choice_: pd.DataFrame | None = None
+        self.cost_log_ = costs.CostLog()
         # fitted state
         self.trained = False
         self.panel: Panel | None = None
@@ -153,7 +174,8 @@ class AutoPredictor:
                 "optimization_metric": self.optimization_metric, "forecast_dimensions": self.forecast_dimensions,
                 "device": self.device, "algorithm_params": self.algorithm_params, "ensemble": self.ensemble,
                 "seed": self.seed, "n_jobs": self.n_jobs, "item_selection": self.item_selection,
-                "item_switch_margin": self.item_switch_margin, "keep_all_candidates": self.keep_all_candidates}
+                "item_switch_margin": self.item_switch_margin, "keep_all_candidates": self.keep_all_candidates,
+                "history": self.history, "end_of_life": self.end_of_life, "holidays": self.holidays}
 
     def __repr__(self) -> str:
         state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
@@ -175,10 +197,13 @@ class AutoPredictor:
             params.setdefault("n_jobs", self.n_jobs)
         if "scheduler" in cls.defaults and self.scheduler is not None:
             params.setdefault("scheduler", self.scheduler)
+        if "holidays" in cls.defaults and self.holidays is not None:
+            params.setdefault("holidays", self.holidays)
         return cls(self.forecast_horizon, frequency=panel.frequency, forecast_types=self.forecast_types,
                    seed=self.seed, **params)
 
     # ----------------------------------------------------------------- train
+    @costs.tracked("train")
     def train(self, dataset_group, progress: bool = True, callback: Callable[[dict], None] | None = None) -> "AutoPredictor":
         """Backtest every candidate, build the ensemble, retrain on all the data.
 
@@ -208,6 +233,8 @@ class AutoPredictor:
         windows = panel_windows(panel, self.forecast_horizon, self.backtest_windows, self.backtest_offset)
         season = fq.season_length(panel.frequency)
         levels = self.score_levels
+        eol = lifecycle.end_of_life_dates(panel, self.end_of_life)
+        policy = changepoints.HistoryPolicy(self.history)
 
         steps = [(w, a) for w in windows for a in self.algorithms]
         bar = _progress(len(steps) + len(self.algorithms), progress, "AutoPredictor")
@@ -217,6 +244,7 @@ class AutoPredictor:
         try:
             for w in windows:
                 cov = window_coverage(panel, w, self.forecast_horizon)
+                past_eol = lifecycle.mask_window(panel, eol, w.cutoff, self.forecast_horizon, cov)
                 rows = np.flatnonzero(cov["reason"].to_numpy() == "")
                 if len(rows) == 0:
                     raise ConfigError(f"backtest {w} has no item with history before and actuals after its cutoff; "
@@ -224,7 +252,9 @@ class AutoPredictor:
                 sub = panel.select(rows)
                 train_panel = sub.truncate(w.cutoff, keep_related_future=self.forecast_horizon)
                 actuals, observed = sub.actuals_after(w.cutoff, self.forecast_horizon)
-                fc = {}
+                observed = observed & ~past_eol[rows]  # not scored after an item's end of life
+                shifted = policy.shifted(train_panel) if policy.active else (np.zeros(0, np.int64), None)
+                fc, short_fc = {}, {}
                 for a in self.algorithms:
                     if a in failed:
                         bar.update(1)
@@ -236,6 +266,8 @@ class AutoPredictor:
                         est = self._estimator(a, panel, count_like)
                         pred = est.train(train_panel)
                         fc[a] = pred.predict_arrays(train_panel, levels=levels)
+                        if len(shifted[0]) and policy.applies(type(est)):
+                            short_fc[a] = policy.variant(pred, train_panel, fc[a], levels, prepared=shifted)
                     except KeyboardInterrupt:
                         raise
                     except Exception as exc:  # one algorithm must not sink the run
@@ -243,13 +275,18 @@ class AutoPredictor:
                         warnings.warn(f"{a} failed in backtest window {w.index} and is left out: {failed[a]}")
                     timings[a] += time.perf_counter() - t0
                     bar.update(1)
-                results.append(_WindowResult(w, rows, actuals, observed, train_panel, fc, cov))
+                results.append(_WindowResult(w, rows, actuals, observed, train_panel, fc, cov, short_fc))
             ok = [a for a in self.algorithms if a not in failed]
             if not ok:
                 raise ConfigError("every candidate algorithm failed in the backtests: " +
                                   "; ".join(f"{k}: {v}" for k, v in failed.items()))
             for r in results:
                 r.forecasts = {a: r.forecasts[a] for a in ok}
+            history_choice = policy.choose(
+                results, [a for a in ok if policy.applies(get_estimator_class(a))],
+                lambda r, arr: metrics.evaluate(r.actuals, r.observed, arr, r.insample, season,
+                                                quantiles=self.levels)[0][self.optimization_metric].to_numpy(),
+                panel.n_series) if policy.active else {}
 
             # ---- scoring, ranking and the ensemble
             board, item_metrics = self._score(results, ok, season, metrics)
@@ -309,6 +346,7 @@ class AutoPredictor:
         self.predictors_ = predictors
         self.failed_ = failed
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
+        self.history_choice_ = policy.choice_frame(panel, history_choice)
         self.backtest_frame_ = self._backtest_frame(panel, results, ens_results)
         self.skipped_items_ = pd.concat(
             [r.coverage.loc[r.coverage["reason"] != ""].assign(backtest_window=r.window.index) for r in results],
@@ -529,6 +567,7 @@ class AutoPredictor:
                 "accuracy_metrics": write_frame(acc, f"{folder}/accuracy_metrics.csv")}
 
     # --------------------------------------------------------------- forecast
+    @costs.tracked("forecast")
     def forecast(self, items=None, data=None) -> Forecast:
         """Forecasts of all items (or a selection) after the end of the data (CreateForecast)."""
         from .algorithms.base import select_items
@@ -543,12 +582,15 @@ class AutoPredictor:
             rows = np.flatnonzero(key.isin(want).to_numpy())
             panel = panel.select(rows)
         arrays = {a: p.predict_arrays(panel, levels=self.score_levels) for a, p in self.predictors_.items()}
+        arrays = changepoints.HistoryPolicy(self.history).forecast_variants(self.predictors_, arrays, panel,
+                                                                             self.score_levels, self.history_choice_)
         choice = self._choice_for(panel)
         cold = self._cold_start_blend()
         if cold and (panel.lengths == 0).any():
             choice = np.where(panel.lengths == 0, "__cold__", choice).astype(object)
             arrays = {**arrays, "__cold__": _blend_arrays(arrays, cold)}
         out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), choice)
+        out = lifecycle.apply_end_of_life(out, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
         frame = to_forecast_frame(panel, out, self.forecast_types)
         return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
                         info={"weights": dict(self.weights_)})
@@ -564,6 +606,9 @@ class AutoPredictor:
                               "train with keep_all_candidates=True to keep every candidate.")
         panel = self.panel if items is None else select_items(self.panel, items)
         arr = self.predictors_[name].predict_arrays(panel, levels=self.score_levels)
+        arr = changepoints.HistoryPolicy(self.history).forecast_variants(
+            self.predictors_, {name: arr}, panel, self.score_levels, self.history_choice_)[name]
+        arr = lifecycle.apply_end_of_life(arr, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
         return Forecast(to_forecast_frame(panel, arr, self.forecast_types), panel.key_columns, self.target_field,
                         panel.frequency, info={"algorithm": name})
 
@@ -580,10 +625,25 @@ class AutoPredictor:
         (Amazon Forecast's ``ReferencePredictorArn``)."""
         return AutoPredictor(**self.config()).train(dataset_group, progress=progress)
 
+    # ---------------------------------------------------------------- costs
+    def cost_report(self, prices=None, total: bool = True) -> pd.DataFrame:
+        """What each train and forecast run used (time, CPU, memory, series, values, data size) and what
+        Amazon Forecast would have charged for it (:mod:`fc_core.costs`; ``prices`` overrides its prices)."""
+        return self.cost_log_.frame(prices, total=total)
+
+    def write_cost_report(self, path, prices=None) -> str:
+        """Write :meth:`cost_report` as CSV (a folder gets ``cost_report.csv``); returns the path."""
+        return self.cost_log_.write(path, prices)
+
     # ---------------------------------------------------------------- persist
-    def save(self, path) -> Path:
-        """Save to folder ``path``: JSON config, Parquet tables, sub-predictors; no pickle; atomic."""
+    def save(self, path, key=None) -> Path:
+        """Save to folder ``path``: JSON config, Parquet tables, sub-predictors; no pickle; atomic.
+        ``key`` (:func:`fc_core.security.generate_key`) encrypts it."""
         self._check()
+        if key is not None:
+            from .security import save_encrypted
+
+            return save_encrypted(self.save, path, key, kind="auto_predictor")
         with atomic_dir(path) as tmp:
             save_panel(self.panel, tmp / "panel")
             for a, p in self.predictors_.items():
@@ -594,6 +654,8 @@ class AutoPredictor:
             self.backtest_frame_.to_parquet(tmp / "backtest_forecasts.parquet", index=False)
             if self.skipped_items_ is not None:
                 self.skipped_items_.astype({c: str for c in self.panel.key_columns}).to_parquet(tmp / "skipped_items.parquet", index=False)
+            if self.history_choice_ is not None:
+                self.history_choice_.to_parquet(tmp / "history_choice.parquet", index=False)
             doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
                    "weights": self.weights_, "failed": self.failed_, "timings": self.timings_,
                    "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
@@ -601,16 +663,26 @@ class AutoPredictor:
         return Path(path)
 
     @classmethod
-    def load(cls, path) -> "AutoPredictor":
-        """Load an AutoPredictor saved by :meth:`save`.
+    def load(cls, path, key=None) -> "AutoPredictor":
+        """Load an AutoPredictor saved by :meth:`save` (``key``: the one it was encrypted with).
 
         Raises
         ------
         ArtifactError
-            If the folder was not written by :meth:`save`.
+            If the folder was not written by :meth:`save`, or for a missing or wrong key.
         """
-        folder = Path(path)
+        from .security import open_artifact
+
+        with open_artifact(path, key, kind="auto_predictor") as folder:
+            return cls._load_plain(folder)
+
+    @classmethod
+    def _load_plain(cls, folder: Path) -> "AutoPredictor":
+        from .security import safe_name
+
         doc = read_artifact(folder, "auto_predictor")
+        for s in doc.get("predictors", {}).values():
+            safe_name(s, f"{folder / 'fc_artifact.json'} (predictors)")
         self = cls(**doc["config"])
         self.panel = load_panel(folder / "panel")
         self.predictors_ = {a: Predictor.load(folder / "predictors" / s) for a, s in doc["predictors"].items()}
@@ -620,6 +692,8 @@ class AutoPredictor:
         self.backtest_frame_ = pd.read_parquet(folder / "backtest_forecasts.parquet")
         sk = folder / "skipped_items.parquet"
         self.skipped_items_ = pd.read_parquet(sk) if sk.exists() else None
+        hc = folder / "history_choice.parquet"
+        self.history_choice_ = pd.read_parquet(hc) if hc.exists() else None
         self.weights_ = doc["weights"]
         self.failed_ = doc["failed"]
         self.timings_ = doc["timings"]

@@ -217,23 +217,33 @@ class DatasetSummary:
         inside the items' ranges), nan_values, duplicates, filled, cold-start and related counts.
     per_item : DataFrame
         One row per item: keys, start, end, rows, missing, nan_values, duplicates, filled.
+    quiet_items : DataFrame
+        Items whose data stops before the group's end or that end in a long run of zeros, with
+        the date each went quiet (:func:`fc_core.lifecycle.quiet_items`); reported, never acted on.
     """
 
     overall: dict
     per_item: pd.DataFrame
+    quiet_items: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         lines = ["DatasetSummary"] + [f"  {k}: {v}" for k, v in self.overall.items()]
         lines.append(f"  per_item: {len(self.per_item)} rows x {self.per_item.shape[1]} columns "
                      "(.per_item for the table)")
+        if self.quiet_items is not None and len(self.quiet_items):
+            lines.append(f"  quiet_items: {len(self.quiet_items)} item(s) stopped or went quiet (.quiet_items)")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                        for k, v in self.overall.items())
         worst = self.per_item.sort_values("missing", ascending=False).head(10)
+        quiet = ""
+        if self.quiet_items is not None and len(self.quiet_items):
+            quiet = (f"<p>Items that stopped or went quiet (discontinued?):</p>"
+                     f"{self.quiet_items.head(10).to_html(index=False)}")
         return (f"<div><b>Dataset group summary</b><table>{rows}</table>"
-                f"<p>Items with the most missing steps:</p>{worst.to_html(index=False)}</div>")
+                f"<p>Items with the most missing steps:</p>{worst.to_html(index=False)}{quiet}</div>")
 
 
 # ------------------------------------------------------------- the group
@@ -588,8 +598,12 @@ class DatasetGroup:
         return new
 
     # ---------------------------------------------------------------- output
-    def summary(self) -> DatasetSummary:
-        """Statistics like a dataset import job's: items, rows, dates, missing and duplicates per item."""
+    def summary(self, quiet_min_run: int = 3, quiet_factor: float = 2.0) -> DatasetSummary:
+        """Statistics like a dataset import job's: items, rows, dates, missing and duplicates per item,
+        and the items that went quiet (``quiet_min_run``, ``quiet_factor``: see
+        :func:`fc_core.lifecycle.quiet_items`)."""
+        from .lifecycle import quiet_items
+
         st = self._stats
         first, last = st["first"], st["last"]
         per = self._tblock.keys.copy()
@@ -623,7 +637,9 @@ class DatasetGroup:
                            related_keys_ignored=int(self._stats["related_dropped"]))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
-        return DatasetSummary(overall, per)
+        quiet = quiet_items(self.to_panel(), min_run=quiet_min_run, factor=quiet_factor)
+        overall["quiet_items"] = int(len(quiet))
+        return DatasetSummary(overall, per, quiet)
 
     def to_panel(self) -> Panel:
         """The packed form algorithms consume (cached): target, related, item metadata, cold-start items."""

@@ -104,8 +104,14 @@ class Forecast:
         out["date"] = pd.to_datetime(out["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         return out[[*self.key_columns, "date", *self.forecast_types]]
 
-    def export(self, path, fmt: str | None = None) -> str:
-        """Write the forecasts (CSV or Parquet, local path or fsspec URL), atomically."""
+    def export(self, path, fmt: str | None = None, key=None) -> str:
+        """Write the forecasts (CSV or Parquet, local path or fsspec URL), atomically; ``key``
+        (:func:`fc_core.security.generate_key`) encrypts the file (read it with
+        :func:`fc_core.security.read_frame`)."""
+        if key is not None:
+            from .security import write_encrypted_frame
+
+            return write_encrypted_frame(self.to_export_frame(), path, key, fmt)
         return write_frame(self.to_export_frame(), path, fmt)
 
     def evaluate(self, actuals, history=None, season_length: int | None = None) -> tuple[pd.DataFrame, dict]:

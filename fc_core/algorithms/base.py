@@ -293,12 +293,19 @@ class Predictor:
         arr = self.predict_arrays(panel, levels=levels or [0.5], progress=progress)
         return to_forecast_frame(panel, arr, forecast_types)
 
-    def save(self, path) -> Path:
-        """Save to folder ``path`` (JSON config + arrays; no pickle). Written atomically."""
+    def save(self, path, key=None) -> Path:
+        """Save to folder ``path`` (JSON config + arrays; no pickle). Written atomically.
+
+        ``key`` (from :func:`fc_core.security.generate_key`) encrypts the folder (AES-256-GCM).
+        """
         from ..io import atomic_dir, save_panel
 
         if not self.trained:
             raise NotTrainedError(f"{self.name}: nothing to save before train(...).")
+        if key is not None:
+            from ..security import save_encrypted
+
+            return save_encrypted(self.save, path, key, kind="predictor")
         with atomic_dir(path) as tmp:
             save_panel(self.panel, tmp / "panel")
             meta = self._state(tmp)
@@ -309,25 +316,30 @@ class Predictor:
         return Path(path)
 
     @staticmethod
-    def load(path) -> "Predictor":
-        """Load a predictor saved by :meth:`save`.
+    def load(path, key=None) -> "Predictor":
+        """Load a predictor saved by :meth:`save` (``key``: the one it was encrypted with).
 
         Raises
         ------
         ArtifactError
-            If the folder was not written by fc_core's ``save``.
+            If the folder was not written by fc_core's ``save``, or for a missing or wrong key.
         """
         from ..io import load_panel
+        from ..security import open_artifact
 
-        folder = Path(path)
-        doc = read_artifact(folder, "predictor")
-        est_cls = _import_class(doc["class"])
-        cfg = doc["estimator"]
-        est = est_cls(cfg["forecast_horizon"], frequency=cfg["frequency"], forecast_types=cfg["forecast_types"],
-                      seed=cfg["seed"], **cfg["params"])
-        pred = est.predictor_class(est, load_panel(folder / "panel"))
-        pred._load_state(folder, doc.get("state", {}))
-        pred.info = doc.get("info", {})
+        with open_artifact(path, key, kind="predictor") as folder:
+            doc = read_artifact(folder, "predictor")
+            try:
+                est_cls = _import_class(doc["class"])
+                cfg = doc["estimator"]
+                est = est_cls(cfg["forecast_horizon"], frequency=cfg["frequency"], forecast_types=cfg["forecast_types"],
+                              seed=cfg["seed"], **cfg["params"])
+            except (KeyError, TypeError) as exc:
+                raise ArtifactError(f"{path}: {ARTIFACT_FILE} lacks or garbles {exc}; it was not written by fc_core's "
+                                    "save() or was changed.") from None
+            pred = est.predictor_class(est, load_panel(folder / "panel"))
+            pred._load_state(folder, doc.get("state", {}))
+            pred.info = doc.get("info", {})
         pred.trained = True
         return pred
 
@@ -426,11 +438,16 @@ def make_estimator(name: str, forecast_horizon: int, **kwargs) -> Estimator:
 def _import_class(target: str, trusted: bool = False):
     """Import ``module:Class``. From a saved artifact (``trusted=False``) only fc_core's own
     classes and registered ones are accepted, so a crafted file cannot import arbitrary code."""
-    mod, _, cls = target.partition(":")
+    mod, _, cls = str(target).partition(":")
     allowed = trusted or mod.startswith("fc_core.") or target in _REGISTRY.values()
     if not allowed:
         raise ArtifactError(f"refusing to load class {target!r}: only fc_core classes can be loaded.")
-    return getattr(importlib.import_module(mod), cls)
+    obj = getattr(importlib.import_module(mod), cls, None)
+    if not trusted and not (isinstance(obj, type) and issubclass(obj, Estimator) and obj is not Estimator):
+        # any other fc_core attribute (a function, an imported module or class) would be called
+        # with values from the file: refuse
+        raise ArtifactError(f"refusing to load {target!r}: an artifact may only name an fc_core estimator class.")
+    return obj
 
 
 def read_artifact(folder: Path, kind: str) -> dict:
@@ -441,6 +458,10 @@ def read_artifact(folder: Path, kind: str) -> dict:
         doc = json.loads(f.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{f} is not valid JSON ({exc}); it was not written by fc_core or is damaged.") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("version", 0), int):
+        raise ArtifactError(f"{f} is not an fc_core artifact description (a JSON object with an integer version).")
+    if doc.get("fc_core_artifact") == "encrypted" and kind != "encrypted":
+        raise ArtifactError(f"{folder} is encrypted; load it with key=... (the key it was saved with).")
     if doc.get("fc_core_artifact") != kind:
         raise ArtifactError(f"{folder} holds a {doc.get('fc_core_artifact')!r} artifact, not a {kind!r}.")
     if doc.get("version", 0) > ARTIFACT_VERSION:

@@ -1,0 +1,359 @@
+"""Keeping data and models safe: encryption at rest with a key the user holds, and artifact checks.
+
+Encryption
+----------
+``predictor.save(path, key=...)``, ``AutoPredictor.save(path, key=...)``,
+:func:`save_dataset` and ``Forecast.export(path, key=...)`` encrypt what they write
+with **AES-256-GCM** (authenticated: a wrong key or a changed byte is detected, never
+silently decoded). The key is 32 random bytes, handled as a 44-character URL-safe
+base64 string from :func:`generate_key`; fc_core never stores it. This is Amazon
+Forecast's customer-managed-key promise on one machine: without the key the files
+are opaque.
+
+* An encrypted *folder* (a predictor, a dataset snapshot) holds two files:
+  ``fc_artifact.json`` (``{"fc_core_artifact": "encrypted", "kind": ..., "cipher":
+  "AES-256-GCM"}``, no secrets) and ``payload.fcenc``: the plain folder packed as a
+  tar archive and encrypted as one message. It is written through
+  :func:`fc_core.io.atomic_dir`: a crash or a wrong key never leaves a half-written
+  artifact, and a failed save leaves the previous one in place.
+* An encrypted *file* (an export) is the encrypted bytes of the plain file, written
+  atomically.
+* Encrypted bytes are ``b"FCENC1\\0\\0" + nonce (12 bytes) + ciphertext + tag``; the
+  header and the artifact kind are authenticated too (a predictor payload cannot be
+  passed off as a dataset).
+* Loading decrypts into a private temporary folder (mode 0700), loads from it and
+  deletes it.
+
+Artifact checks
+---------------
+Loaders never execute code from a file: configuration is JSON, arrays are ``npz``
+read with ``allow_pickle=False``, torch weights use ``torch.load(weights_only=True)``,
+LightGBM models its text format, tables Parquet; the estimator class named in an
+artifact must be an fc_core :class:`~fc_core.algorithms.base.Estimator` subclass.
+Anything else raises :class:`~fc_core.errors.ArtifactError`.
+
+>>> key = generate_key()
+>>> blob = encrypt_bytes(b"secret forecast", key, context="demo")
+>>> decrypt_bytes(blob, key, context="demo")
+b'secret forecast'
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import ArtifactError, ConfigError
+
+MAGIC = b"FCENC1\0\0"
+CIPHER = "AES-256-GCM"
+ARTIFACT_FILE = "fc_artifact.json"
+PAYLOAD_FILE = "payload.fcenc"
+_NONCE = 12
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+__all__ = ["generate_key", "encrypt_bytes", "decrypt_bytes", "is_encrypted", "save_encrypted", "open_artifact",
+           "write_encrypted_frame", "read_frame", "save_dataset", "load_dataset", "safe_name", "CIPHER"]
+
+
+# ------------------------------------------------------------------ keys
+def generate_key() -> str:
+    """A new random 256-bit key as URL-safe base64 text (keep it safe: without it nothing decrypts).
+
+    >>> len(generate_key())
+    44
+    """
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+
+
+def _key_bytes(key) -> bytes:
+    """The 32 raw key bytes of ``key`` (base64 text or bytes, or 32 raw bytes).
+
+    Raises
+    ------
+    ConfigError
+        For anything else.
+    """
+    if isinstance(key, (bytes, bytearray)) and len(key) == 32:
+        return bytes(key)
+    if isinstance(key, (bytes, bytearray)):
+        key = bytes(key).decode("ascii", errors="replace")
+    if isinstance(key, str):
+        try:
+            raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) == 32:
+            return raw
+    raise ConfigError("the key must be one made by fc_core.security.generate_key(): 44 characters of URL-safe "
+                      "base64 (32 bytes); a password is not a key.")
+
+
+def _aesgcm(key):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(_key_bytes(key))
+
+
+def encrypt_bytes(data: bytes, key, context: str = "") -> bytes:
+    """``data`` encrypted with AES-256-GCM; ``context`` (e.g. the artifact kind) is authenticated."""
+    nonce = os.urandom(_NONCE)
+    return MAGIC + nonce + _aesgcm(key).encrypt(nonce, bytes(data), MAGIC + context.encode())
+
+
+def decrypt_bytes(blob: bytes, key, context: str = "", source: str = "the data") -> bytes:
+    """Inverse of :func:`encrypt_bytes`.
+
+    Raises
+    ------
+    ArtifactError
+        If ``blob`` was not encrypted by fc_core, the key is wrong or the bytes were changed.
+    """
+    from cryptography.exceptions import InvalidTag
+
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + _NONCE + 16:
+        raise ArtifactError(f"{source} is not encrypted by fc_core (no FCENC1 header); load it without key=.")
+    nonce = blob[len(MAGIC):len(MAGIC) + _NONCE]
+    try:
+        return _aesgcm(key).decrypt(nonce, blob[len(MAGIC) + _NONCE:], MAGIC + context.encode())
+    except InvalidTag:
+        raise ArtifactError(f"cannot decrypt {source}: wrong key, or the file was changed or is of another kind "
+                            f"than {context!r}. Use the key it was saved with.") from None
+
+
+# ------------------------------------------------------------------ folders
+def is_encrypted(path) -> bool:
+    """Whether folder ``path`` holds an encrypted fc_core artifact."""
+    f = Path(path) / ARTIFACT_FILE
+    if not f.is_file():
+        return False
+    try:
+        doc = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and doc.get("fc_core_artifact") == "encrypted"
+
+
+def _pack(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for p in sorted(folder.rglob("*")):
+            if p.is_symlink():
+                raise ArtifactError(f"refusing to pack the link {p}; artifacts hold plain files only.")
+            tar.add(p, arcname=str(p.relative_to(folder)), recursive=False)
+    return buf.getvalue()
+
+
+def _unpack(data: bytes, dest: Path, source: str) -> None:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        for m in tar.getmembers():
+            parts = Path(m.name).parts
+            if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in parts:
+                raise ArtifactError(f"{source} holds an unexpected entry {m.name!r}; refusing to unpack it.")
+        tar.extractall(dest, filter="data")
+
+
+def save_encrypted(write: Callable[[Path], object], path, key, kind: str) -> Path:
+    """Write an artifact with ``write(folder)`` into a private temporary folder, pack and encrypt
+    it, and put the encrypted folder at ``path`` atomically.
+
+    Raises
+    ------
+    ConfigError
+        For a malformed key (checked before anything is written).
+    """
+    from .io import atomic_dir, is_url
+
+    _key_bytes(key)
+    if is_url(path):
+        raise ConfigError(f"encrypted artifacts are saved to local folders, not {path}; save locally, then copy.")
+    with tempfile.TemporaryDirectory(prefix="fc_core_plain_") as d:
+        plain = Path(d) / "artifact"
+        write(plain)
+        blob = encrypt_bytes(_pack(plain), key, context=kind)
+    with atomic_dir(path) as tmp:
+        (tmp / PAYLOAD_FILE).write_bytes(blob)
+        (tmp / ARTIFACT_FILE).write_text(json.dumps({"fc_core_artifact": "encrypted", "kind": kind, "version": 1,
+                                                     "cipher": CIPHER, "payload": PAYLOAD_FILE}, indent=2))
+    return Path(path)
+
+
+@contextlib.contextmanager
+def open_artifact(path, key=None, kind: str = "predictor") -> Iterator[Path]:
+    """The plain folder of the artifact at ``path``: itself, or (encrypted) a private temporary
+    copy decrypted with ``key``, deleted when the block ends.
+
+    Raises
+    ------
+    ArtifactError
+        If the folder is encrypted and no key is given, a key is given for a folder that is not
+        encrypted, the key is wrong or the payload was changed.
+    """
+    folder = Path(path)
+    enc = is_encrypted(folder)
+    if not enc:
+        if key is not None and (folder / ARTIFACT_FILE).is_file():
+            raise ArtifactError(f"{folder} is not encrypted, but a key was given; load it without key= (or check "
+                                "that nobody replaced your encrypted artifact).")
+        yield folder
+        return
+    if key is None:
+        raise ArtifactError(f"{folder} is encrypted ({CIPHER}); load it with key=... (the key it was saved with).")
+    doc = json.loads((folder / ARTIFACT_FILE).read_text())
+    if doc.get("kind") != kind:
+        raise ArtifactError(f"{folder} holds an encrypted {doc.get('kind')!r} artifact, not a {kind!r}.")
+    blob_path = folder / PAYLOAD_FILE
+    if not blob_path.is_file():
+        raise ArtifactError(f"{folder} lacks {PAYLOAD_FILE}; the encrypted artifact is incomplete.")
+    data = decrypt_bytes(blob_path.read_bytes(), key, context=kind, source=str(folder))
+    d = tempfile.mkdtemp(prefix="fc_core_plain_")  # mode 0700: only this user can read it
+    try:
+        plain = Path(d) / "artifact"
+        plain.mkdir()
+        _unpack(data, plain, str(folder))
+        yield plain
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def safe_name(name: str, where: str) -> str:
+    """``name`` if it is a plain file name (letters, digits, ``_ . -``), for names read from artifacts.
+
+    Raises
+    ------
+    ArtifactError
+        For a path such as ``../x``.
+    """
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or name in (".", ".."):
+        raise ArtifactError(f"{where} names {name!r}, which is not a plain file name; the artifact was not "
+                            "written by fc_core or was changed.")
+    return name
+
+
+# ------------------------------------------------------------------ files (exports)
+def write_encrypted_frame(df, path, key, fmt: str | None = None) -> str:
+    """Write ``df`` as CSV or Parquet (by ``fmt`` or suffix) encrypted with ``key``, atomically.
+
+    Raises
+    ------
+    ConfigError
+        For a malformed key or an unknown format.
+    """
+    from .io import atomic_path
+
+    _key_bytes(key)
+    fmt = (fmt or ("parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv")).lower()
+    buf = io.BytesIO()
+    if fmt == "parquet":
+        df.to_parquet(buf, index=False)
+    elif fmt == "csv":
+        buf.write(df.to_csv(index=False).encode("utf-8"))
+    else:
+        raise ConfigError(f"unknown export format {fmt!r}: use 'csv' or 'parquet'.")
+    blob = encrypt_bytes(buf.getvalue(), key, context=f"frame:{fmt}")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(blob)
+    return str(path)
+
+
+def read_frame(path, key=None, fmt: str | None = None):
+    """Read a CSV or Parquet export, decrypting it when ``key`` is given.
+
+    Raises
+    ------
+    ArtifactError
+        For a wrong key, or a file that is (not) encrypted against what ``key`` says.
+    """
+    import pandas as pd
+
+    fmt = (fmt or ("parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv")).lower()
+    data = Path(path).read_bytes()
+    if key is None:
+        if data.startswith(MAGIC):
+            raise ArtifactError(f"{path} is encrypted; read it with key=....")
+    else:
+        data = decrypt_bytes(data, key, context=f"frame:{fmt}", source=str(path))
+    return pd.read_parquet(io.BytesIO(data)) if fmt == "parquet" else pd.read_csv(io.BytesIO(data))
+
+
+# ------------------------------------------------------------------ dataset snapshots
+def _json_or_none(obj):
+    try:
+        return json.loads(json.dumps(obj))
+    except (TypeError, ValueError):
+        return None
+
+
+def save_dataset(dataset_group, path, key=None) -> Path:
+    """Snapshot a DatasetGroup into folder ``path`` (Parquet frames + JSON settings; optionally encrypted).
+
+    The target is stored as imported (filled rows dropped) and refilled on load with the
+    same fill rules, so :func:`load_dataset` gives an equal group.
+
+    Raises
+    ------
+    ConfigError
+        For a malformed key.
+    """
+    from .io import atomic_dir
+    from .panel import FILLED
+
+    dg = dataset_group
+
+    def write(folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        t = dg.target
+        if FILLED in t.columns:
+            t = t.loc[~t[FILLED].to_numpy(dtype=bool)].drop(columns=[FILLED])
+        t.to_parquet(folder / "target.parquet", index=False)
+        if dg.related is not None:
+            r = dg.related.drop(columns=[c for c in (FILLED,) if c in dg.related.columns])
+            r.to_parquet(folder / "related.parquet", index=False)
+        if dg.item_metadata is not None:
+            dg.item_metadata.to_parquet(folder / "item_metadata.parquet", index=False)
+        settings = getattr(dg, "_settings", {}) or {}
+        doc = {"fc_core_artifact": "dataset", "version": 1, "domain": dg.domain.name, "frequency": dg.frequency,
+               "forecast_dimensions": list(dg.forecast_dimensions), "fill": _json_or_none(settings.get("fill")),
+               "forecast_horizon": settings.get("forecast_horizon"), "cold_start": bool(settings.get("cold_start", False))}
+        (folder / ARTIFACT_FILE).write_text(json.dumps(doc, indent=2, default=str))
+
+    if key is not None:
+        return save_encrypted(write, path, key, kind="dataset")
+    with atomic_dir(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+def load_dataset(path, key=None):
+    """Load a DatasetGroup saved by :func:`save_dataset` (validated again on the way in).
+
+    Raises
+    ------
+    ArtifactError
+        If the folder is not a dataset snapshot, or for key problems (see :func:`open_artifact`).
+    """
+    import pandas as pd
+
+    from .algorithms.base import read_artifact
+    from .datasets import DatasetGroup
+
+    with open_artifact(path, key, kind="dataset") as folder:
+        doc = read_artifact(folder, "dataset")
+        frames = {}
+        for name in ("target", "related", "item_metadata"):
+            f = folder / f"{name}.parquet"
+            frames[name] = pd.read_parquet(f) if f.is_file() else None
+    if frames["target"] is None:
+        raise ArtifactError(f"{path} lacks target.parquet; the dataset snapshot is incomplete.")
+    return DatasetGroup(domain=doc.get("domain", "CUSTOM"), frequency=doc.get("frequency"), target=frames["target"],
+                        related=frames["related"], item_metadata=frames["item_metadata"],
+                        forecast_dimensions=doc.get("forecast_dimensions") or None, fill=doc.get("fill"),
+                        forecast_horizon=doc.get("forecast_horizon"), cold_start=bool(doc.get("cold_start")))
