@@ -136,6 +136,13 @@ class Catalog:
     def start_run(self, pid: int) -> int:
         return self._insert(self.runs, started_at=_now(), status="running", pid=pid)
 
+    def mark_abandoned(self) -> int:
+        """Runs still marked ``running`` when a new run holds the lock died on the way (killed): say so."""
+        with self.engine.begin() as c:
+            return c.execute(self.runs.update().where(self.runs.c.status == "running").values(
+                status="killed", message="the process ended without finishing (killed?); the next run completed "
+                                         "its work")).rowcount
+
     def finish_run(self, run_id: int, status: str, seconds: float, **fields) -> None:
         with self.engine.begin() as c:
             c.execute(self.runs.update().where(self.runs.c.run_id == run_id).values(

@@ -41,7 +41,6 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, ForecastError
@@ -238,18 +237,32 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _records(frame: pd.DataFrame, key_columns, value_columns, pipeline: str, version: int) -> list[dict]:
+def _columns(frame: pd.DataFrame, key_columns, value_columns, pipeline: str, version: int, dialect) -> dict:
+    """Column name -> Python values ready for the driver (bulk inserts skip SQLAlchemy's per-row processing)."""
     n = len(frame)
     out = {"pipeline": [str(pipeline)] * n, "version": [int(version)] * n}
     for k in key_columns:
-        out[k] = frame[k].astype(str).to_numpy(dtype=object)
-    out["timestamp"] = pd.DatetimeIndex(frame["timestamp"]).to_pydatetime()
+        out[k] = frame[k].astype(str).tolist()
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    # SQLite keeps DATETIME as text: the exact layout SQLAlchemy writes and compares against
+    out["timestamp"] = (ts.strftime("%Y-%m-%d %H:%M:%S.%f").tolist() if dialect.name == "sqlite"
+                        else list(ts.to_pydatetime()))
     for c in value_columns:
         v = frame[c].to_numpy(dtype=float).astype(object)
         v[pd.isna(frame[c]).to_numpy()] = None
-        out[c] = v
-    cols = list(out)
-    return [dict(zip(cols, row)) for row in zip(*(out[c] for c in cols))]
+        out[c] = v.tolist()
+    return out
+
+
+def _bulk_insert(conn, table, cols: dict) -> None:
+    compiled = table.insert().compile(dialect=conn.dialect)
+    if compiled.positional:  # positiontup names the columns in the order of the placeholders
+        params = list(zip(*(cols[c] for c in compiled.positiontup)))
+    else:  # named placeholders use escaped names for columns such as "p2.5"
+        esc = compiled.escaped_bind_names or {}
+        names = [esc.get(c, c) for c in cols]
+        params = [dict(zip(names, row)) for row in zip(*cols.values())]
+    conn.exec_driver_sql(str(compiled), params)
 
 
 # ---------------------------------------------------------------- publish
@@ -321,9 +334,9 @@ def _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info,
             last_timestamp=ts.max().to_pydatetime(), created_at=_now(), info=json.dumps(info, default=str)))
     step = max(int(chunk_rows), 1)
     for lo in range(0, len(frame), step):
-        recs = _records(frame.iloc[lo:lo + step], key_columns, value_columns, pipeline, version)
+        cols = _columns(frame.iloc[lo:lo + step], key_columns, value_columns, pipeline, version, eng.dialect)
         with eng.begin() as conn:
-            conn.execute(values.insert(), recs)
+            _bulk_insert(conn, values, cols)
         if on_chunk is not None:
             on_chunk(min(lo + step, len(frame)), len(frame))
     # the switch: one transaction marks the version published and moves the pointer

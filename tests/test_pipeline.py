@@ -19,7 +19,7 @@ import yaml
 from fc_core.errors import ConfigError
 from fc_core.pipeline import Pipeline, load_config, main
 from fc_core.pipeline_config import PipelineConfig
-from fc_core.pipeline_demo import choose_capacity, ec2_config, ec2_stream, run_scenario, write_drop
+from fc_core.pipeline_demo import choose_capacity, ec2_config, ec2_stream, write_drop
 from fc_core.pipeline_steps import PipelineBusyError, RunLock
 from fc_core.publish import PublicationError, live_version, query_forecast
 from pg_server import pg_server  # noqa: F401  (session fixture)
@@ -276,6 +276,7 @@ def test_sigkill_mid_publication_then_rerun(tmp_path, stream):
     # the dead process's lock is gone; the rerun finishes the job
     res = Pipeline(cfg).run()
     assert res.status == "ok" and res.published_version == 2
+    assert pipe.catalog.frame("runs")["status"].tolist() == ["ok", "killed", "ok"]
     assert query_forecast(pipe.db_url, "t3.medium", table="ec2_forecasts")["version"].unique().tolist() == [2]
 
 
@@ -366,6 +367,13 @@ def test_command_line_entry_point(tmp_path, stream):
     st = subprocess.run([sys.executable, "-m", "fc_core.pipeline", "status", str(tmp_path / "p.yaml")], cwd=ROOT,
                         capture_output=True, text=True, timeout=120)
     assert json.loads(st.stdout)["forecast_version"] == 1
+    # the notebook's path for a YAML file
+    from fc_core.pipeline_demo import run_once
+
+    write_drop(stream[1][0], inbox, "001.csv")
+    pipe, table = run_once(tmp_path / "p.yaml")
+    assert table[["status", "forecast_version", "published_version"]].values.tolist() == [["ok", 2, 2]]
+    assert table["monitored"].iloc[0] < THRESHOLD
 
 
 def test_plot_accuracy_history():

@@ -173,3 +173,12 @@ def test_postgres_sigkill_mid_publication(pg_server, tmp_path):  # noqa: F811
     assert query_forecast(url, "type_2", table=table)["p50"].tolist() == list(30.0 + np.arange(24))
     assert publish_forecast(url, frame(level=7), ["instance_type"], pipeline="pool", table=table) == 2
     assert query_forecast(url, "type_0", table=table)["p50"].iloc[0] == 7.0
+
+
+@pytest.mark.postgres
+def test_quantile_columns_with_odd_names_roundtrip(sqlite_url, pg_server):  # noqa: F811
+    f = frame(n_items=2, h=3).rename(columns={"p10": "p2.5", "p90": "p97.5"})
+    for url in (sqlite_url, pg_server.url):
+        publish_forecast(url, f, ["instance_type"], pipeline="odd", table="odd_names")
+        q = query_forecast(url, "type_1", "2024-03-01 00:00", "2024-03-01 00:00", table="odd_names")
+        assert q[["p2.5", "p50", "p97.5"]].values.tolist() == [[19.0, 20.0, 21.0]], url
