@@ -33,6 +33,9 @@ _LAZY = {
     "plotting": "fc_core.plotting",
     "io": "fc_core.io",
     "views": "fc_core.views",
+    "Pipeline": "fc_core.pipeline:Pipeline",
+    "query_forecast": "fc_core.publish:query_forecast",
+    "what_if": "fc_core.whatif:what_if",
     "whatif": "fc_core.whatif",
     "workflow": "fc_core.workflow",
 }
