@@ -17,7 +17,8 @@ naming such a file). Defaults are Amazon Forecast's published prices:
 * **forecasts**: $0.60 per 1,000 *time-series forecasts*. Amazon's billing metric
   ``TimeSeriesForecastsGenerated`` counts "unique time series forecasts generated
   for each quantile", rounded up to the nearest 1,000 (Amazon Forecast developer
-  guide, CloudWatch metrics). The rule implemented: one forecast = one time series
+  guide, "CloudWatch metrics",
+  https://docs.aws.amazon.com/forecast/latest/dg/cloudwatch-metrics.html). The rule implemented: one forecast = one time series
   (item x forecast dimensions) x one forecast type; ``mean`` counts as a forecast
   type like each quantile; the horizon's length does not matter; each forecast run
   is rounded up to a whole 1,000. Backtests are not charged as forecasts (they are
@@ -216,6 +217,7 @@ class Measurement:
 
     name: str
     kind: str = "other"
+    label: str = ""
     started_utc: pd.Timestamp | None = None
     status: str = "running"
     wall_s: float = 0.0
@@ -262,7 +264,7 @@ class CostLog:
             units = math.ceil(forecasts / p.forecast_unit) if forecasts else 0
             hours = (m.wall_s if p.training_hours_from == "wall" else m.cpu_s) / 3600.0 if m.kind == "train" else 0.0
             gb = m.data_bytes / GB if m.kind == "train" else 0.0
-            row = {"run": m.name, "kind": m.kind, "started_utc": m.started_utc, "status": m.status,
+            row = {"run": m.name, "kind": m.kind, "label": m.label, "started_utc": m.started_utc, "status": m.status,
                    "wall_s": round(m.wall_s, 3), "cpu_s": round(m.cpu_s, 3), "peak_memory_mb": round(m.peak_memory_mb, 1),
                    "memory_added_mb": round(max(m.peak_memory_mb - m.memory_start_mb, 0.0), 1),
                    "n_series": m.n_series, "n_forecast_types": m.n_forecast_types,
@@ -273,7 +275,7 @@ class CostLog:
             row["cost_usd"] = row["forecast_cost_usd"] + row["storage_cost_usd"] + row["training_cost_usd"]
             row.update({f"extra_{k}": v for k, v in m.extra.items() if isinstance(v, (int, float, str, bool))})
             rows.append(row)
-        cols = ["run", "kind", "started_utc", "status", "wall_s", "cpu_s", "peak_memory_mb", "memory_added_mb", "n_series",
+        cols = ["run", "kind", "label", "started_utc", "status", "wall_s", "cpu_s", "peak_memory_mb", "memory_added_mb", "n_series",
                 "n_forecast_types", "n_forecast_values", "data_bytes", "amazon_forecasts", "forecast_cost_usd",
                 "storage_gb", "storage_cost_usd", "training_hours", "training_cost_usd", "cost_usd"]
         out = pd.DataFrame(rows, columns=cols + sorted({k for r in rows for k in r} - set(cols)))
@@ -287,7 +289,7 @@ class CostLog:
             tot = {c: out[c].sum() for c in ("wall_s", "cpu_s", "n_forecast_values", "data_bytes", "amazon_forecasts",
                                               "forecast_cost_usd", "storage_gb", "storage_cost_usd", "training_hours",
                                               "training_cost_usd", "cost_usd")}
-            tot.update(run="TOTAL", kind="", status="", peak_memory_mb=out["peak_memory_mb"].max(),
+            tot.update(run="TOTAL", kind="", label="", status="", peak_memory_mb=out["peak_memory_mb"].max(),
                        cost_usd_free_tier=free)
             out = pd.concat([out, pd.DataFrame([tot])], ignore_index=True)
         return out
@@ -388,6 +390,11 @@ def tracked(kind: str) -> Callable:
 
 
 def _counts(kind: str, obj, args, kwargs, out) -> dict:
+    label = "+".join(getattr(obj, "algorithms", []) or []) or type(obj).__name__
+    return {"label": label, **_sizes(kind, obj, args, kwargs, out)}
+
+
+def _sizes(kind: str, obj, args, kwargs, out) -> dict:
     ntypes = len(getattr(obj, "forecast_types", []) or [])
     if kind == "train":
         data = args[0] if args else kwargs.get("dataset_group")

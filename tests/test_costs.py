@@ -99,6 +99,7 @@ def test_auto_predictor_records_train_and_forecast_runs(tmp_path):
     ap.forecast(items=["i0", "i1"])
     rep = ap.cost_report()
     assert rep["run"].tolist() == ["train", "forecast", "forecast", "TOTAL"]
+    assert rep["label"].iloc[0] == "SeasonalNaive+Naive"
     tr, f1, f2 = rep.iloc[0], rep.iloc[1], rep.iloc[2]
     assert tr["n_series"] == 5 and tr["data_bytes"] > 5 * 240 * 8 and tr["training_hours"] > 0
     assert (f1["n_series"], f1["n_forecast_types"], f1["n_forecast_values"]) == (5, 4, 5 * 12 * 4)
