@@ -46,7 +46,6 @@ import dataclasses
 import functools
 import math
 import os
-import resource
 import threading
 import time
 from dataclasses import dataclass, field
@@ -207,6 +206,10 @@ def _worker_cpu() -> float:
 
 
 def _children_cpu() -> float:
+    try:
+        import resource  # not on Windows
+    except ImportError:  # pragma: no cover
+        return 0.0
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
