@@ -36,6 +36,11 @@ _LAZY = {
     "Pipeline": "fc_core.pipeline:Pipeline",
     "query_forecast": "fc_core.publish:query_forecast",
     "what_if": "fc_core.whatif:what_if",
+    "lifecycle": "fc_core.lifecycle",
+    "changepoints": "fc_core.changepoints",
+    "costs": "fc_core.costs",
+    "security": "fc_core.security",
+    "hard_cases": "fc_core.hard_cases",
     "whatif": "fc_core.whatif",
     "workflow": "fc_core.workflow",
 }

@@ -21,6 +21,7 @@ TINY = {
     "what_if_prices.ipynb": {"n_items": 6, "n_stores": 2, "forecast_horizon": 3,
                              "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
     "retraining.ipynb": {"n_items": 3, "days": 14, "forecast_horizon": 12, "algorithms": ["SeasonalNaive", "NPTS"]},
+    "hard_cases.ipynb": {"retail_items": 20},
     "deepar_gpu.ipynb": {"n_items": 3, "days": 14, "epochs": 1, "num_batches_per_epoch": 3, "context_length": 48,
                          "device": "cpu"},
 }
