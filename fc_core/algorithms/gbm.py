@@ -1,0 +1,846 @@
+"""GBM: one global gradient-boosted model over many series, with conformal quantiles.
+
+In the spirit of Amazon Forecast's CNN-QR (one model learns from every series),
+built on LightGBM. The design, each part chosen by backtests on the training part
+of M4 Hourly (numbers in ``bench/RESULTS.md``):
+
+* **Per-series normalisation.** Each series is divided by ``s`` = the mean of
+  ``|y|`` over its last ``scale_window`` observed values (a week for hourly data),
+  then, for non-negative data, ``x = log1p(y / s)``. Series of very different
+  sizes then share one model.
+* **Seasonal differencing** at the main season ``m`` (24 for hourly, from
+  :func:`fc_core.frequency.season_length`): the model learns
+  ``d_t = x_t - x_(t-m)`` from lags of ``d`` (``1 .. 2m`` plus the longer seasons,
+  168 for hourly), the level ``x_(t-1)``, ``x_(t-m)``, rolling means of ``d``,
+  calendar features of the target time (hour, day of week, ... from the
+  timestamps, plus the phase ``(t - end) mod m`` relative to the series end),
+  related series at the target time (future-known values: raw, relative to the
+  item's own mean, and their change over one season) and item metadata as
+  categorical features.
+* **Multi-horizon** forecasts are recursive: one one-step model, its
+  predictions fed back as lags (vectorised over all series, one LightGBM call
+  per step).
+* **Quantiles** are conformal: a second model trained on each series minus its
+  last ``H + (W - 1) * stride`` values forecasts ``W`` windows of ``H`` steps
+  from origins in the held-out stretch; the out-of-sample errors
+  ``e = x - x_hat`` (per horizon step, divided by a per-series spread ``sigma``
+  that blends the series' own calibration errors with the pooled ones) give
+  the quantiles ``x_hat + sigma * Q_h(level)``, mapped back through the
+  transform (never crossing, as the transform is monotone). Any level in (0, 1)
+  is available; the mean is the average of a dense grid of quantiles.
+* Items that cannot be modelled (fewer than ``m + 2`` observed values) get the
+  seasonal naive forecast (``info["fallback_items"]``); cold-start items
+  (no history) get the average forecast of the items sharing their first
+  metadata value, or of all items (``info["cold_start_items"]``).
+
+Deterministic for a given seed (``deterministic=True``, fixed thread count);
+saved without pickle (the booster's text model plus ``npz`` tables).
+
+>>> import numpy as np, pandas as pd
+>>> from fc_core.panel import Panel
+>>> t = np.arange(24 * 20)
+>>> df = pd.DataFrame({"item_id": np.repeat(["a", "b"], len(t)),
+...                    "timestamp": np.tile(pd.date_range("2024-01-01", periods=len(t), freq="h"), 2),
+...                    "target_value": np.r_[10 + 3 * np.sin(2 * np.pi * t / 24), 20 + 6 * np.sin(2 * np.pi * t / 24)]})
+>>> p = Panel.from_frame(df, ["item_id"], "target_value", "H")
+>>> est = GBMEstimator(24, num_trees=30, calibration_windows=2)
+>>> out = est.train(p).predict()
+>>> out.shape, bool((out["p10"] <= out["p90"]).all())
+((48, 6), True)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import frequency as fq
+from ..errors import ConfigError
+from ..panel import Panel
+from .base import Capabilities, Estimator, ForecastArrays, Predictor
+from .baselines import seasonal_naive_arrays
+
+_MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
+
+
+# ------------------------------------------------------------------ settings
+def _lightgbm():
+    """Import LightGBM, with OpenMP threads that sleep rather than spin while waiting.
+
+    On a machine shared with other jobs, spinning OpenMP threads made LightGBM
+    training up to 20x slower (measured on the 2-core benchmark machine); the
+    passive policy costs little when the machine is idle. The variable only takes
+    effect if no OpenMP runtime was started before, and a user's own setting wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from ..errors import require
+
+    return require("lightgbm", "The GBM algorithm")
+
+
+def _lgb_params(p: dict, seed: int) -> dict:
+    return {
+        "objective": p["objective"], "learning_rate": p["learning_rate"], "num_leaves": p["num_leaves"],
+        "min_data_in_leaf": p["min_data_in_leaf"], "feature_fraction": p["feature_fraction"],
+        "bagging_fraction": p["bagging_fraction"], "bagging_freq": 1 if p["bagging_fraction"] < 1 else 0,
+        "lambda_l2": p["lambda_l2"], "max_bin": 255, "seed": seed, "deterministic": True,
+        "force_row_wise": True, "num_threads": _threads(p), "verbosity": -1,
+    }
+
+
+@dataclass
+class _Layout:
+    """Settings derived from the frequency and the parameters."""
+
+    m: int
+    lags: np.ndarray
+    windows: list
+    scale_window: int
+    max_history: int
+    margin: int
+    longer: list
+    same_phase: int
+    calendar: bool
+
+    @classmethod
+    def make(cls, freq: str, params: dict) -> "_Layout":
+        m = fq.season_length(freq)
+        longer = [s for s in fq.seasonalities(freq) if s > m]
+        if params["lags"] is not None:
+            lags = sorted({int(k) for k in params["lags"]})
+            if not lags or lags[0] < 1:
+                raise ConfigError(f"GBM lags must be positive whole numbers, got {params['lags']!r}.")
+        else:
+            lags = sorted(set(range(1, 2 * m + 1)) | {s for s in longer if s <= 400})
+        windows = sorted({m, *[s for s in longer if s <= 400]})
+        sw = params["scale_window"] or (max([s for s in longer if s <= 400], default=0) or max(4 * m, 8))
+        maxlag = max(max(lags), max(windows))
+        mh = params["max_history"] or max(1000, 6 * maxlag)
+        longer = [s for s in longer if s <= 400]
+        same = int(np.clip(max(longer, default=3 * m) // m - 1, 2, 12))
+        return cls(m, np.asarray(lags, dtype=np.int64), windows, int(sw), int(mh), int(maxlag + m + 1),
+                   longer, same, bool(params["calendar"]))
+
+
+# ------------------------------------------------------------- the grid
+class _Grid:
+    """Every series right-aligned on one dense grid of columns, plus ``H`` future columns.
+
+    Column ``end`` is each series' last value; the left ``margin`` columns are
+    NaN so that lags never index below 0.
+    """
+
+    def __init__(self, panel: Panel, lay: _Layout, horizon: int, use_log: bool, related_stats=None):
+        self.lay, self.h, self.use_log = lay, int(horizon), use_log
+        n = panel.n_series
+        lens = np.minimum(panel.lengths, lay.max_history)
+        self.lens = lens
+        hist = int(lens.max(initial=0))
+        self.end = lay.margin + hist - 1
+        self.cols = self.end + 1 + self.h
+        Y = np.full((n, self.cols), np.nan)
+        obs = np.zeros((n, self.cols), dtype=bool)
+        for i in range(n):
+            k = int(lens[i])
+            if k:
+                a, b = panel.indptr[i + 1] - k, panel.indptr[i + 1]
+                Y[i, self.end - k + 1:self.end + 1] = panel.values[a:b]
+                obs[i, self.end - k + 1:self.end + 1] = panel.observed[a:b] & ~np.isnan(panel.values[a:b])
+        Y[~obs] = np.nan
+        self.obs = obs
+        # per-series scale: mean |y| over the last scale_window observed values
+        s = np.full(n, np.nan)
+        for i in range(n):
+            v = Y[i, :self.end + 1][obs[i, :self.end + 1]]
+            if len(v):
+                s[i] = np.mean(np.abs(v[-lay.scale_window:]))
+                if not s[i] > 0:
+                    s[i] = np.mean(np.abs(v))
+        s[~(s > 0)] = 1.0
+        self.scale = s
+        X = Y / s[:, None]
+        if use_log:
+            X = np.log1p(np.maximum(X, 0.0))
+        self.target = X.copy()  # NaN where not observed
+        self.X = _ffill_rows(X, self.end)  # carried forward, for lags and the differencing base
+        m = lay.m
+        self.D = np.full_like(self.X, np.nan)
+        self.D[:, m:] = self.X[:, m:] - self.X[:, :-m]
+        self.first = self.end - lens + 1  # first column of each series
+        self.n_obs = obs.sum(axis=1)
+        # calendar tables per distinct end timestamp
+        ends = panel.end_timestamps() if n else pd.DatetimeIndex([])
+        codes, uniq = pd.factorize(ends)
+        self.cal_code = codes.astype(np.int64)
+        self.cal_names, tables = (_calendar_names(panel.frequency) if lay.calendar else []), []
+        off = fq.to_offset(panel.frequency)
+        for e in uniq:
+            ts = fq.date_range(e - self.end * off, self.cols, panel.frequency)
+            tables.append(_calendar(ts, panel.frequency) if lay.calendar else np.zeros((self.cols, 0)))
+        C = len(self.cal_names)
+        self.cal = np.stack(tables) if tables else np.zeros((0, self.cols, C))
+        # related series on the grid (their values may run into the future columns)
+        self.related_names = list(panel.related_names)
+        F = len(self.related_names)
+        self.R = np.full((n, self.cols, F), np.nan)
+        if F:
+            rl = np.diff(panel.related_indptr)
+            for i in range(n):
+                full = int(panel.lengths[i])
+                col0 = self.end - full + 1
+                j0 = max(0, -col0)
+                j1 = min(int(rl[i]), self.cols - col0)
+                if j1 > j0:
+                    r = panel.related[panel.related_indptr[i] + j0:panel.related_indptr[i] + j1]
+                    self.R[i, col0 + j0:col0 + j1] = r
+            if related_stats is None:
+                hist_r = self.R[:, :self.end + 1]
+                with np.errstate(all="ignore"):
+                    mu = _nanmean(hist_r, axis=1)
+                    sd = np.sqrt(_nanmean((hist_r - mu[:, None, :]) ** 2, axis=1))
+                related_stats = (mu, sd)
+            mu, sd = related_stats
+            mu = np.where(np.isnan(mu), np.nan_to_num(_nanmean(self.R, axis=(0, 1))), mu)
+            sd = np.where(~(sd > 0), 1.0, sd)
+            self.Rrel = (self.R - mu[:, None, :]) / sd[:, None, :]
+        self.static = None
+
+    # --------------------------------------------------------------- features
+    def feature_names(self, n_static: int) -> list[str]:
+        lay = self.lay
+        names = [f"d_lag{k}" for k in lay.lags] + ["x_lag1", f"x_lag{lay.m}"]
+        names += [f"d_mean{w}" for w in lay.windows] + ["phase"] + self.cal_names + ["log_scale"]
+        for r in self.related_names:
+            names += [f"rel_{r}", f"relz_{r}", f"reld_{r}"]
+        names += [f"static{j}" for j in range(n_static)]
+        return names
+
+    def features(self, rows: np.ndarray, cols: np.ndarray, static_codes: np.ndarray | None,
+                 cums: tuple | None = None) -> np.ndarray:
+        """Feature matrix for predicting ``d`` at grid cell (rows[k], cols[k])."""
+        lay = self.lay
+        r, c = rows[:, None], cols[:, None]
+        parts = [self.D[r, c - lay.lags[None, :]], self.X[r, c - 1], self.X[r, c - lay.m]]
+        for w in lay.windows:
+            if cums is not None:
+                S, N = cums
+                tot = S[rows, cols] - S[rows, cols - w]
+                cnt = N[rows, cols] - N[rows, cols - w]
+            else:
+                blk = self.D[r, c - np.arange(1, w + 1)[None, :]]
+                tot, cnt = np.nansum(blk, axis=1), np.sum(~np.isnan(blk), axis=1)
+            with np.errstate(all="ignore"):
+                parts.append(np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)[:, None])
+        parts.append(((cols - self.end) % lay.m)[:, None].astype(float))
+        if self.cal.shape[-1]:
+            parts.append(self.cal[self.cal_code[rows], cols])
+        parts.append(np.log(self.scale[rows])[:, None])
+        if self.related_names:
+            parts += [self.R[rows, cols], self.Rrel[rows, cols], self.R[rows, cols] - self.R[rows, cols - lay.m]]
+        if static_codes is not None and static_codes.shape[1]:
+            parts.append(static_codes[rows].astype(float))
+        return np.hstack([np.asarray(p, dtype=np.float32).reshape(len(rows), -1) for p in parts])
+
+    # --------------------------------------------------------- direct features
+    def direct_names(self, n_static: int) -> list[str]:
+        lay = self.lay
+        names = ["h"] + [f"same{j}" for j in range(1, lay.same_phase + 1)] + [f"long{P}" for P in lay.longer]
+        names += [f"d_origin{j}" for j in range(lay.m)] + ["x_origin", "x_origin_step"]
+        names += [f"d_mean{w}" for w in lay.windows] + ["phase"] + self.cal_names + ["log_scale"]
+        for r in self.related_names:
+            names += [f"rel_{r}", f"relz_{r}", f"reld_{r}", f"relo_{r}"]
+        names += [f"static{j}" for j in range(n_static)]
+        return names
+
+    def direct_base(self, rows: np.ndarray, origins: np.ndarray, hs: np.ndarray) -> np.ndarray:
+        """The seasonal naive value (x-space) of target cell ``origin + h``: the base the direct
+        model adds its prediction to."""
+        t = origins + hs
+        return self.X[rows, t - self.lay.m * ((hs + self.lay.m - 1) // self.lay.m)]
+
+    def features_direct(self, rows: np.ndarray, origins: np.ndarray, hs: np.ndarray,
+                        static_codes: np.ndarray | None, cums: tuple) -> np.ndarray:
+        """Features for predicting ``x[origin + h] - base`` from the data up to ``origin``."""
+        lay, m = self.lay, self.lay.m
+        t = origins + hs
+        k = (hs + m - 1) // m
+        base = self.direct_base(rows, origins, hs)[:, None]
+        r, o = rows[:, None], origins[:, None]
+        js = np.arange(1, lay.same_phase + 1)[None, :]
+        parts = [hs[:, None].astype(float), self.X[r, np.maximum(t[:, None] - m * (k[:, None] + js), 0)] - base]
+        for P in lay.longer:
+            parts.append(self.X[rows, np.maximum(t - P * ((hs + P - 1) // P), 0)][:, None] - base)
+        parts.append(self.D[r, np.maximum(o - np.arange(m)[None, :], 0)])
+        parts += [self.X[r, o] - base, self.X[r, o] - self.X[r, np.maximum(o - 1, 0)]]
+        S, N = cums
+        for w in lay.windows:
+            a = np.maximum(origins + 1 - w, 0)
+            tot, cnt = S[rows, origins + 1] - S[rows, a], N[rows, origins + 1] - N[rows, a]
+            with np.errstate(all="ignore"):
+                parts.append(np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)[:, None])
+        parts.append(((t - self.end) % m)[:, None].astype(float))
+        if self.cal.shape[-1]:
+            parts.append(self.cal[self.cal_code[rows], t])
+        parts.append(np.log(self.scale[rows])[:, None])
+        if self.related_names:
+            parts += [self.R[rows, t], self.Rrel[rows, t], self.R[rows, t] - self.R[rows, np.maximum(t - m, 0)],
+                      self.R[rows, t] - self.R[rows, origins]]
+        if static_codes is not None and static_codes.shape[1]:
+            parts.append(static_codes[rows].astype(float))
+        return np.hstack([np.asarray(p, dtype=np.float32).reshape(len(rows), -1) for p in parts])
+
+    def cumsums(self):
+        Dz = np.nan_to_num(self.D)
+        S = np.concatenate([np.zeros((len(Dz), 1)), np.cumsum(Dz, axis=1)], axis=1)
+        N = np.concatenate([np.zeros((len(Dz), 1)), np.cumsum(~np.isnan(self.D), axis=1)], axis=1)
+        return S, N  # S[:, c] = sum of D[:, :c]; one column more than the grid
+
+    def volatility(self) -> np.ndarray:
+        """Mean ``|x_t - x_(t-m)|`` over each series' observed history (NaN where undefined)."""
+        m, T = self.lay.m, self.target[:, :self.end + 1]
+        with np.errstate(all="ignore"):
+            v = _nanmean(np.abs(T[:, m:] - T[:, :-m]), axis=1) if T.shape[1] > m else np.full(len(T), np.nan)
+        return np.where(v > 0, v, np.nan)
+
+    def inverse(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        s = self.scale[rows].reshape((-1,) + (1,) * (x.ndim - 1))
+        return s * (np.expm1(np.maximum(x, 0.0)) if self.use_log else x)
+
+
+def _nanmean(a: np.ndarray, axis=None) -> np.ndarray:
+    """``np.nanmean`` without the warning for all-NaN slices (they give NaN)."""
+    ok = ~np.isnan(a)
+    cnt = ok.sum(axis=axis)
+    tot = np.where(ok, a, 0.0).sum(axis=axis)
+    with np.errstate(all="ignore"):
+        return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+
+
+def _ffill_rows(X: np.ndarray, last: int) -> np.ndarray:
+    out = X.copy()
+    if out.size == 0:
+        return out
+    mask = np.isnan(out)
+    idx = np.where(~mask, np.arange(out.shape[1])[None, :], 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    out = out[np.arange(out.shape[0])[:, None], idx]
+    first = np.argmax(~mask, axis=1)
+    never = mask.all(axis=1)
+    cols = np.arange(out.shape[1])[None, :]
+    out[(cols < first[:, None]) | never[:, None]] = np.nan
+    out[:, last + 1:] = np.nan
+    return out
+
+
+def _calendar_names(freq: str) -> list[str]:
+    _, base = fq.parse(freq)
+    return {"min": ["minute", "hour", "dayofweek"], "H": ["hour", "dayofweek"],
+            "D": ["dayofweek", "dayofmonth", "month"], "W": ["weekofyear", "month"], "M": ["month"],
+            "Q": ["quarter"], "Y": []}[base]
+
+
+def _calendar(ts: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    vals = {"minute": ts.minute, "hour": ts.hour, "dayofweek": ts.dayofweek, "dayofmonth": ts.day,
+            "month": ts.month, "quarter": ts.quarter}
+    names = _calendar_names(freq)
+    cols = [np.asarray(ts.isocalendar().week, dtype=float) if n == "weekofyear" else np.asarray(vals[n], dtype=float)
+            for n in names]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(ts), 0))
+
+
+# ------------------------------------------------------------ panel helpers
+def _cut(panel: Panel, k: np.ndarray) -> Panel:
+    """Each series without its last ``k[i]`` values; related data are kept whole, so the
+    cut-off part becomes future-known related values (a backtest window)."""
+    from dataclasses import replace
+
+    k = np.minimum(np.broadcast_to(np.asarray(k, dtype=np.int64), (panel.n_series,)), panel.lengths)
+    new = panel.lengths - k
+    indptr = np.concatenate([[0], np.cumsum(new)]).astype(np.int64)
+    idx = np.concatenate([np.arange(panel.indptr[i], panel.indptr[i] + new[i]) for i in range(panel.n_series)]
+                         ) if panel.n_series else np.zeros(0, np.int64)
+    return replace(panel, indptr=indptr, values=panel.values[idx], observed=panel.observed[idx])
+
+
+def _static_categories(panel: Panel, max_categories: int = 1000) -> dict:
+    """Metadata columns usable as categorical features: name -> sorted category list."""
+    if panel.static is None:
+        return {}
+    out = {}
+    for col in panel.static.columns:
+        vals = sorted(set(panel.static[col].astype(str)) - {""})
+        if 2 <= len(vals) <= max_categories:
+            out[str(col)] = vals
+    return out
+
+
+def _static_codes(panel: Panel, cats: dict) -> np.ndarray:
+    if not cats or panel.static is None:
+        return np.zeros((panel.n_series, len(cats)))
+    out = np.full((panel.n_series, len(cats)), np.nan)
+    for j, (col, vals) in enumerate(cats.items()):
+        if col in panel.static.columns:
+            lookup = {v: float(c) for c, v in enumerate(vals)}
+            out[:, j] = [lookup.get(str(v), np.nan) for v in panel.static[col]]
+    return out
+
+
+def _key_strings(panel: Panel) -> np.ndarray:
+    k = panel.keys.astype(str)
+    return k.iloc[:, 0].to_numpy() if k.shape[1] == 1 else k.agg("\x1f".join, axis=1).to_numpy()
+
+
+# ---------------------------------------------------------------- training
+def _train_cells(grid: _Grid, max_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Grid cells (row, column) with an observed target and a defined differencing base."""
+    m = grid.lay.m
+    ok = ~np.isnan(grid.target[:, :grid.end + 1])
+    ok[:, :grid.lay.margin] = False
+    ok[:, m:] &= ~np.isnan(grid.X[:, :grid.end + 1 - m])
+    ok[:, :m] = False
+    rows, cols = np.nonzero(ok)
+    if len(rows) > max_rows:  # keep the most recent cells preferentially
+        age = (grid.end - cols).astype(float)
+        w = 1.0 / (1.0 + age / max(4 * grid.lay.margin, 1))
+        pick = np.sort(rng.choice(len(rows), size=max_rows, replace=False, p=w / w.sum()))
+        rows, cols = rows[pick], cols[pick]
+    return rows, cols
+
+
+def _direct_cells(grid: _Grid, horizon: int, per_cell: float, max_rows: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, origin, h) triples for the direct model: observed target cells, each with
+    random horizons ``h`` (``per_cell`` of them on average), the origin ``h`` steps before."""
+    ok = ~np.isnan(grid.target[:, :grid.end + 1])
+    rows, cols = np.nonzero(ok)
+    reps = int(min(max(np.ceil(per_cell), 1), horizon))
+    r, t = np.repeat(rows, reps), np.repeat(cols, reps)
+    h = rng.integers(1, horizon + 1, size=len(r))
+    o = t - h
+    keep = o >= grid.first[r] + grid.lay.m
+    r, o, h = r[keep], o[keep], h[keep]
+    keep = ~np.isnan(grid.direct_base(r, o, h))
+    r, o, h = r[keep], o[keep], h[keep]
+    want = int(min(max_rows, per_cell * len(rows)))
+    if len(r) > want:
+        age = (grid.end - o).astype(float)
+        w = 1.0 / (1.0 + age / max(4 * grid.lay.margin, 1))
+        pick = np.sort(rng.choice(len(r), size=want, replace=False, p=w / w.sum()))
+        r, o, h = r[pick], o[pick], h[pick]
+    return r, o, h
+
+
+def _fit_booster(grid: _Grid, static: np.ndarray, params: dict, seed: int, progress: bool, desc: str,
+                 kind: str = "recursive"):
+    """Train the one-step (``recursive``) or the multi-horizon (``direct``) model; None if no data."""
+    from tqdm.auto import tqdm
+
+    lgb = _lightgbm()
+    rng = np.random.default_rng(seed)
+    cums = grid.cumsums()
+    if kind == "direct":
+        rows, origins, hs = _direct_cells(grid, grid.h, float(params["direct_samples"]),
+                                          int(params["max_train_rows"]), rng)
+        if len(rows) < 10:
+            return None
+        feats = grid.features_direct(rows, origins, hs, static, cums)
+        label = grid.target[rows, origins + hs] - grid.direct_base(rows, origins, hs)
+        names = grid.direct_names(static.shape[1])
+    else:
+        rows, cols = _train_cells(grid, int(params["max_train_rows"]), rng)
+        if len(rows) < 10:
+            return None
+        feats = grid.features(rows, cols, static, cums=cums)
+        label = grid.target[rows, cols] - grid.X[rows, cols - grid.lay.m]
+        names = grid.feature_names(static.shape[1])
+    del cums
+    cat = [j for j, nme in enumerate(names) if nme.startswith("static")]
+    ds = lgb.Dataset(feats, label=label, feature_name=names, categorical_feature=cat or "auto",
+                     params={"max_bin": 255, "verbosity": -1}, free_raw_data=True)
+    n_trees = int(params["num_trees"])
+    bar = tqdm(total=n_trees, desc=desc, disable=not progress, leave=False)
+
+    def _tick(env):
+        bar.update(1)
+
+    try:
+        booster = lgb.train(_lgb_params(params, seed), ds, num_boost_round=n_trees, callbacks=[_tick])
+    finally:
+        bar.close()
+    return booster
+
+
+def _kinds(strategy: str) -> list[str]:
+    return ["recursive", "direct"] if strategy == "ensemble" else [strategy]
+
+
+def _fit_models(grid: _Grid, static: np.ndarray, params: dict, seed: int, progress: bool, desc: str) -> dict:
+    out = {}
+    for j, kind in enumerate(_kinds(params["strategy"])):
+        b = _fit_booster(grid, static, params, seed + 17 * j, progress, f"{desc} ({kind})", kind)
+        if b is not None:
+            out[kind] = b
+    return out
+
+
+def _predict_x(models: dict, grid: _Grid, static: np.ndarray, rows: np.ndarray, num_threads: int) -> np.ndarray:
+    """x-space forecasts (len(rows), H): the average of the models' forecasts."""
+    H = grid.h
+    outs = []
+    if "direct" in models and len(rows):
+        R = np.repeat(rows, H)
+        O = np.full(len(R), grid.end)
+        hs = np.tile(np.arange(1, H + 1), len(rows))
+        feats = grid.features_direct(R, O, hs, static, grid.cumsums())
+        d = models["direct"].predict(feats, num_threads=num_threads)
+        outs.append((d + grid.direct_base(R, O, hs)).reshape(len(rows), H))
+    if "recursive" in models:
+        outs.append(_recursive(models["recursive"], grid, static, rows, num_threads=num_threads))
+    if not outs:
+        return np.full((len(rows), H), np.nan)
+    return np.mean(outs, axis=0)
+
+
+def _recursive(booster, grid: _Grid, static: np.ndarray, rows: np.ndarray | None = None,
+               num_threads: int = 1) -> np.ndarray:
+    """Forecast ``grid.h`` steps for ``rows`` by feeding predictions back; returns x-space (n, H)."""
+    rows = np.arange(grid.X.shape[0]) if rows is None else rows
+    out = np.full((len(rows), grid.h), np.nan)
+    if not len(rows):
+        return out
+    m = grid.lay.m
+    for h in range(1, grid.h + 1):
+        c = grid.end + h
+        cols = np.full(len(rows), c)
+        d = booster.predict(grid.features(rows, cols, static), num_threads=num_threads)
+        x = d + grid.X[rows, c - m]
+        grid.X[rows, c] = x
+        grid.D[rows, c] = d
+        out[:, h - 1] = x
+    return out
+
+
+# ------------------------------------------------------------- calibration
+def _calibrate(panel: Panel, lay: _Layout, params: dict, seed: int, horizon: int, use_log: bool, cats: dict,
+               progress: bool) -> np.ndarray | None:
+    """Out-of-sample errors ``x - x_hat`` of ``W`` backtest windows, shape (W, n, H); None if impossible."""
+    W = int(params["calibration_windows"])
+    if W < 1:
+        return None
+    stride = int(params["calibration_stride"] or horizon)
+    n = panel.n_series
+    ks = horizon + stride * np.arange(W)
+    train = _cut(panel, int(ks[-1]))
+    grid = _Grid(train, lay, horizon, use_log)
+    models = _fit_models(grid, _static_codes(train, cats), params, seed + 1, progress, "GBM calibration model")
+    if not models:
+        return None
+    reps = np.tile(np.arange(n), W)
+    kk = np.repeat(ks, n)
+    windows = _cut(panel.select(reps), kk)
+    g = _Grid(windows, lay, horizon, use_log)
+    ok = (g.n_obs >= lay.m + 2) & (g.lens > lay.m)
+    xhat = _predict_x(models, g, _static_codes(windows, cats), np.flatnonzero(ok), _threads(params))
+    # actual values of each window, transformed with the window's own scale
+    actual = np.full((len(reps), horizon), np.nan)
+    for r, (i, k) in enumerate(zip(reps, kk)):
+        a = panel.indptr[i] + panel.lengths[i] - k
+        b = min(a + horizon, panel.indptr[i + 1])
+        if b > a:
+            v = np.where(panel.observed[a:b], panel.values[a:b], np.nan)
+            actual[r, :b - a] = v
+    x = actual / g.scale[:, None]
+    if use_log:
+        x = np.log1p(np.maximum(x, 0.0))
+    err = np.full_like(actual, np.nan)
+    err[ok] = x[ok] - xhat
+    return err.reshape(W, n, horizon), g.volatility().reshape(W, n)
+
+
+def _spread(err: np.ndarray, vol: np.ndarray, mode: str, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series spread ratio ``r`` (n,) and standardised errors Z (W * n, H).
+
+    The errors of window ``w`` of series ``i`` are divided by ``b_wi`` = the series'
+    in-sample volatility at that origin (modes ``volatility``, ``both``; else 1) and,
+    for modes ``series``/``both``, by ``r_i = (prior + sum_w q_wi) / (prior + N_i)``,
+    ``q_wi`` the window's mean of ``|e / b| / mean_pooled|e / b|`` per step (leave
+    the window itself out). A forecast's spread is then ``b_i r_i``.
+    """
+    W, n, H = err.shape
+    if mode in ("volatility", "both"):
+        med = np.nanmedian(vol) if np.isfinite(vol).any() else 1.0
+        err = err / np.where(np.isfinite(vol), vol, med)[:, :, None]
+    if mode in ("pooled", "volatility"):
+        return np.ones(n), err.reshape(W * n, H)
+    with np.errstate(all="ignore"):
+        a = _nanmean(np.abs(err), axis=(0, 1))
+        a = np.where(a > 0, a, _nanmean(np.abs(err)) if np.isfinite(err).any() else 1.0)
+        rw = _nanmean(np.abs(err) / a[None, None, :], axis=2)  # (W, n)
+    has = ~np.isnan(rw)
+    tot, cnt = np.nansum(rw, axis=0), has.sum(axis=0)
+    ratio = (prior + tot) / (prior + cnt)
+    Z = np.empty_like(err)
+    for w in range(W):
+        t = tot - np.where(has[w], rw[w], 0.0)
+        c = cnt - has[w]
+        Z[w] = err[w] / ((prior + t) / (prior + c))[:, None]
+    return ratio, Z.reshape(W * n, H)
+
+
+def _z_quantiles(Z: np.ndarray, levels: np.ndarray, horizon: int, min_count: int = 100) -> np.ndarray:
+    """Quantiles (horizon, Q) of standardised errors per step, pooling neighbouring steps while
+    fewer than ``min_count`` errors; a normal tail where too few errors reach a level."""
+    from scipy.stats import norm
+
+    levels = np.asarray(levels, dtype=float)
+    Hc = Z.shape[1]
+    cnt = np.sum(~np.isnan(Z), axis=0)
+    out = np.zeros((horizon, len(levels)))
+    for h in range(horizon):
+        hc = min(h, Hc - 1)
+        b = 0
+        while cnt[max(0, hc - b):hc + b + 1].sum() < min_count and (hc - b > 0 or hc + b < Hc - 1):
+            b += 1
+        v = Z[:, max(0, hc - b):hc + b + 1].ravel()
+        v = v[~np.isnan(v)]
+        if not len(v):
+            continue
+        q = np.quantile(v, levels)
+        med = np.median(v)
+        sd = 1.4826 * np.median(np.abs(v - med)) or np.std(v)
+        thin = len(v) * np.minimum(levels, 1 - levels) < 2
+        gauss = med + sd * norm.ppf(levels)
+        q = np.where(thin & (np.abs(gauss - med) > np.abs(q - med)), gauss, q)
+        if h >= Hc:  # past the calibrated horizon: widen like a random walk
+            q = med + (q - med) * np.sqrt((h + 1) / Hc)
+        out[h] = np.maximum.accumulate(q)
+    return out
+
+
+def _threads(params: dict) -> int:
+    return int(params["num_threads"] or os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------ the predictor
+class GBMPredictor(Predictor):
+    """A trained GBM: the LightGBM booster(s), the conformal error table and per-series spreads."""
+
+    models: dict = {}
+
+    def _setup(self, panel: Panel) -> None:
+        p = self.estimator.params
+        self.layout = _Layout.make(panel.frequency, p)
+        if p["log"] == "auto":
+            obs = panel.values[panel.observed & ~np.isnan(panel.values)]
+            self.use_log = bool(len(obs) and obs.min() >= 0)
+        else:
+            self.use_log = bool(p["log"])
+
+    def _fit(self, panel: Panel, progress: bool = False) -> None:
+        from tqdm.auto import tqdm
+
+        p, H = self.estimator.params, self.estimator.forecast_horizon
+        self._setup(panel)
+        lay = self.layout
+        self.categories = _static_categories(panel)
+        stages = tqdm(total=2, desc="GBM", disable=not progress)
+        try:
+            err = _calibrate(panel, lay, p, self.estimator.seed, H, self.use_log, self.categories, progress)
+            stages.update(1)
+            grid = _Grid(panel, lay, H, self.use_log)
+            self.models = _fit_models(grid, _static_codes(panel, self.categories), p, self.estimator.seed,
+                                      progress, "GBM model")
+            stages.update(1)
+        finally:
+            stages.close()
+        keys = _key_strings(panel)
+        err, vol = err if err is not None else (None, None)
+        self.vol_median = float(np.nanmedian(grid.volatility())) if np.isfinite(grid.volatility()).any() else 1.0
+        if err is not None and np.isfinite(err).sum() >= 20:
+            self._err, self._vol = err, vol  # kept for diagnostics, not saved
+            sigma, Z = _spread(err, vol, p["interval_scaling"], float(p["sigma_prior"]))
+            known = np.isfinite(err).any(axis=(0, 2))
+            self.sigma_keys, self.sigma = keys[known], sigma[known]
+            self.calibration = "backtest"
+        else:  # too little data to hold windows out: season-over-season changes, widened per season
+            D = grid.D[:, :grid.end + 1]
+            if p["interval_scaling"] in ("volatility", "both"):
+                v = grid.volatility()
+                D = D / np.where(np.isfinite(v), v, self.vol_median)[:, None]
+            d = D[np.isfinite(D)]
+            k = np.sqrt(np.ceil(np.arange(1, H + 1) / lay.m))
+            Z = (d[:, None] * k[None, :]) if len(d) else np.zeros((1, H))
+            self.sigma_keys, self.sigma = keys[:0], np.zeros(0)
+            self.calibration = "seasonal-differences"
+        self.Z = Z[np.isfinite(Z).any(axis=1)].astype(np.float32)
+        ok = self._modellable(grid)
+        self.info["fallback_items"] = [str(x) for x in keys[~ok & (panel.lengths > 0)]]
+        self.info["cold_start_items"] = [str(x) for x in keys[panel.lengths == 0]]
+        self.info["calibration"] = self.calibration
+        self.info["uses_log"] = self.use_log
+
+    def _modellable(self, grid: _Grid) -> np.ndarray:
+        return (grid.n_obs >= self.layout.m + 2) & (grid.lens > self.layout.m)
+
+    def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
+        p = self.estimator.params
+        n, Q = panel.n_series, len(levels)
+        grid = _Grid(panel, self.layout, horizon, self.use_log)
+        ok = self._modellable(grid) if self.models else np.zeros(n, bool)
+        rows = np.flatnonzero(ok)
+        quant = np.zeros((n, horizon, Q))
+        mean = np.zeros((n, horizon))
+        xhat = _predict_x(self.models, grid, _static_codes(panel, self.categories), rows, _threads(p))
+        if len(rows):
+            lookup = dict(zip(self.sigma_keys.tolist(), self.sigma.tolist()))
+            sig = np.array([lookup.get(k, 1.0) for k in _key_strings(panel)[rows]])
+            if p["interval_scaling"] in ("volatility", "both"):
+                v = grid.volatility()[rows]
+                sig = sig * np.where(np.isfinite(v), v, self.vol_median)
+            sig = sig[:, None, None]
+            zq = _z_quantiles(self.Z, levels, horizon)
+            quant[rows] = grid.inverse(xhat[:, :, None] + sig * zq[None], rows)
+            zm = _z_quantiles(self.Z, _MEAN_GRID, horizon)
+            mean[rows] = grid.inverse(xhat[:, :, None] + sig * zm[None], rows).mean(axis=-1)
+        keys = _key_strings(panel)
+        cold = panel.lengths == 0
+        fb = np.flatnonzero(~ok & ~cold)
+        if len(fb):
+            sn = seasonal_naive_arrays(panel.select(fb), horizon, levels, self.layout.m)
+            quant[fb], mean[fb] = sn.quantiles, sn.mean
+        if cold.any():
+            self._cold_start(panel, np.flatnonzero(cold), rows, quant, mean)
+        self.info["fallback_items"] = [str(x) for x in keys[fb]]
+        self.info["cold_start_items"] = [str(x) for x in keys[cold]]
+        start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
+        arr = ForecastArrays(np.asarray(levels, float), quant, mean, start,
+                             {"fallback_items": self.info["fallback_items"],
+                              "cold_start_items": self.info["cold_start_items"]})
+        return arr.clip(0.0 if p["nonnegative"] else None)
+
+    @staticmethod
+    def _cold_start(panel: Panel, cold: np.ndarray, donors: np.ndarray, quant: np.ndarray, mean: np.ndarray):
+        """Cold-start items: the average forecast of the items sharing their first metadata
+        value, else of all modelled items, else zeros."""
+        if not len(donors):
+            return
+        group = None
+        if panel.static is not None and panel.static.shape[1]:
+            group = panel.static.iloc[:, 0].astype(str).to_numpy()
+        for i in cold:
+            d = donors
+            if group is not None and group[i] != "":
+                same = donors[group[donors] == group[i]]
+                d = same if len(same) else donors
+            quant[i], mean[i] = quant[d].mean(axis=0), mean[d].mean(axis=0)
+
+    # ------------------------------------------------------------- save/load
+    def _state(self, folder: Path) -> dict:
+        from ..io import save_arrays
+
+        for kind, b in self.models.items():
+            (folder / f"gbm_{kind}.txt").write_text(b.model_to_string())
+        save_arrays(folder / "gbm_tables.npz", Z=self.Z, sigma=self.sigma,
+                    sigma_keys=np.asarray(self.sigma_keys, dtype=str))
+        return {"use_log": self.use_log, "categories": self.categories, "calibration": self.calibration,
+                "vol_median": self.vol_median,
+                "models": sorted(self.models)}
+
+    def _load_state(self, folder: Path, meta: dict) -> None:
+        from ..errors import ArtifactError
+        from ..io import load_arrays
+
+        self._setup(self.panel)
+        self.use_log = bool(meta["use_log"])
+        self.categories = meta.get("categories", {})
+        self.calibration = meta.get("calibration", "backtest")
+        self.vol_median = float(meta.get("vol_median", 1.0))
+        lgb = _lightgbm()
+        self.models = {}
+        for kind in meta.get("models", []):
+            f = folder / f"gbm_{kind}.txt"
+            if not f.is_file():
+                raise ArtifactError(f"{folder} lacks {f.name}; the GBM predictor was not saved completely.")
+            self.models[kind] = lgb.Booster(model_str=f.read_text())
+        t = load_arrays(folder / "gbm_tables.npz")
+        self.Z, self.sigma, self.sigma_keys = t["Z"], t["sigma"], t["sigma_keys"].astype(str)
+
+
+# ------------------------------------------------------------ the estimator
+class GBMEstimator(Estimator):
+    """Global LightGBM forecaster with conformal quantiles (Amazon Forecast's CNN-QR role).
+
+    Parameters
+    ----------
+    forecast_horizon, frequency, forecast_types, seed
+        See :class:`~fc_core.algorithms.base.Estimator`.
+    num_trees, learning_rate, num_leaves, min_data_in_leaf, feature_fraction, bagging_fraction, lambda_l2
+        LightGBM settings of the one-step model.
+    objective : str
+        LightGBM objective for the seasonal differences (``"l2"``, ``"l1"``, ``"huber"``).
+    lags : list of int, optional
+        Lags of the differenced target; default ``1 .. 2m`` plus the longer seasons up to 400.
+    scale_window : int, optional
+        Values averaged for the per-series scale; default the longest season up to 400 or ``4m``.
+    max_history : int, optional
+        Most recent values used per series; default ``max(1000, 6 * largest lag)``.
+    log : "auto" or bool
+        ``log1p`` of the scaled target; ``"auto"`` uses it when no value is negative.
+    max_train_rows : int
+        Training rows are sampled down to this many (recent ones preferred).
+    calibration_windows, calibration_stride : int
+        Backtest windows (and their spacing, default the horizon) whose errors give the quantiles.
+    interval_scaling : "series" or "pooled"
+        Scale the pooled errors by each series' own calibration error level, or not.
+    sigma_prior : float
+        Windows' worth of pooled spread mixed into each series' own spread.
+    nonnegative : bool
+        Clip forecasts at 0.
+    num_threads : int, optional
+        LightGBM threads; default all cores (``os.cpu_count()``).
+
+    Raises
+    ------
+    ConfigError
+        For out-of-range settings.
+    """
+
+    name = "GBM"
+    capabilities = Capabilities(uses_related=True, uses_item_metadata=True, cold_start=True, local=False,
+                                needs_seed=True)
+    defaults = {
+        "num_trees": 500, "learning_rate": 0.05, "num_leaves": 63, "min_data_in_leaf": 20,
+        "feature_fraction": 0.8, "bagging_fraction": 0.8, "lambda_l2": 0.0, "objective": "l2",
+        "lags": None, "calendar": True, "scale_window": None, "max_history": None, "log": "auto", "max_train_rows": 2_000_000,
+        "strategy": "direct", "direct_samples": 2.0,
+        "calibration_windows": 4, "calibration_stride": None, "interval_scaling": "both", "sigma_prior": 2.0,
+        "nonnegative": False, "num_threads": None,
+    }
+    predictor_class = GBMPredictor
+
+    def __init__(self, forecast_horizon: int, frequency=None, forecast_types=("0.1", "0.5", "0.9", "mean"),
+                 seed: int = 0, **params):
+        super().__init__(forecast_horizon, frequency, forecast_types, seed, **params)
+        p = self.params
+        for k in ("num_trees", "num_leaves", "min_data_in_leaf", "max_train_rows"):
+            if not isinstance(p[k], (int, np.integer)) or p[k] < 1:
+                raise ConfigError(f"GBM parameter {k} must be a positive whole number, got {p[k]!r}.")
+        if not isinstance(p["calibration_windows"], (int, np.integer)) or p["calibration_windows"] < 0:
+            raise ConfigError(f"GBM calibration_windows must be 0 or more, got {p['calibration_windows']!r}.")
+        if not 0 < float(p["learning_rate"]) <= 1:
+            raise ConfigError(f"GBM learning_rate must lie in (0, 1], got {p['learning_rate']!r}.")
+        for k in ("feature_fraction", "bagging_fraction"):
+            if not 0 < float(p[k]) <= 1:
+                raise ConfigError(f"GBM {k} must lie in (0, 1], got {p[k]!r}.")
+        if p["objective"] not in ("l2", "l1", "huber", "regression", "regression_l1", "fair"):
+            raise ConfigError(f"GBM objective must be 'l2', 'l1' or 'huber', got {p['objective']!r}.")
+        if p["interval_scaling"] not in ("series", "pooled", "volatility", "both"):
+            raise ConfigError("GBM interval_scaling must be 'series', 'pooled', 'volatility' or 'both', "
+                              f"got {p['interval_scaling']!r}.")
+        if p["strategy"] not in ("recursive", "direct", "ensemble"):
+            raise ConfigError(f"GBM strategy must be 'recursive', 'direct' or 'ensemble', got {p['strategy']!r}.")
+        if p["log"] not in ("auto", True, False):
+            raise ConfigError(f"GBM log must be 'auto', True or False, got {p['log']!r}.")
