@@ -54,6 +54,14 @@ def _row(name, overall, train_s, train_cpu, pred_s, epochs) -> dict:
     return row
 
 
+def _save(fc: pd.DataFrame, a, which: str) -> None:
+    if a.save:
+        from pathlib import Path
+
+        Path(a.save).mkdir(parents=True, exist_ok=True)
+        fc.to_parquet(Path(a.save) / f"forecast_{which}.parquet", index=False)
+
+
 def run_wrapper(train, test, a) -> dict:
     from fc_core.algorithms.deepar import DeepARPlusEstimator
 
@@ -64,6 +72,7 @@ def run_wrapper(train, test, a) -> dict:
     t1, c1 = time.perf_counter(), time.process_time()
     fc = pred.predict(forecast_types=FORECAST_TYPES)
     t2 = time.perf_counter()
+    _save(fc, a, "wrapper")
     overall, _ = score_m4(train, test, fc, point=a.point)
     return _row("fc_core DeepAR+", overall, t1 - t0, c1 - c0, t2 - t1, pred.info["epochs_run"])
 
@@ -116,6 +125,7 @@ def run_raw(train, test, a) -> dict:
     for j, lv in enumerate(levels):
         fc[f"p{round(lv * 100, 6):g}"] = q[j].reshape(-1)
     fc["mean"] = samples.mean(axis=1).reshape(-1)
+    _save(fc, a, "raw")
     overall, _ = score_m4(train, test, fc, point=a.point)
     return _row("GluonTS DeepAREstimator (raw)", overall, t1 - t0, c1 - c0, t2 - t1, epochs)
 
@@ -138,6 +148,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--point", default="p50", choices=["p50", "mean"])
     p.add_argument("--no-raw", action="store_true", help="skip the raw GluonTS run")
+    p.add_argument("--no-wrapper", action="store_true", help="only the raw GluonTS run")
+    p.add_argument("--save", default=None, help="folder to write the forecast frames to (parquet)")
     p.add_argument("--budget", type=float, default=None, help="stop training after this many seconds")
     p.add_argument("--repeat", type=int, default=1, help="repeat the wrapper/raw pair, alternating the order")
     p.add_argument("--progress", action="store_true")
@@ -153,13 +165,13 @@ def main(argv=None) -> list[dict]:
     for r in range(a.repeat):
         order = ["wrapper", "raw"] if r % 2 == 0 else ["raw", "wrapper"]
         for which in order:
-            if which == "raw" and a.no_raw:
+            if (which == "raw" and a.no_raw) or (which == "wrapper" and a.no_wrapper):
                 continue
             row = run_wrapper(train, test, a) if which == "wrapper" else run_raw(train, test, a)
             (wrap_s if which == "wrapper" else raw_s).append(row["train cpu s"] / row["epochs"])
             rows.append(row)
             print(results_table(rows[-1:]), flush=True)
-    if raw_s:
+    if raw_s and wrap_s:
         overhead = np.median(wrap_s) / np.median(raw_s) - 1
         rows[0]["wrapper overhead"] = f"{100 * overhead:+.1f}% train CPU s per epoch (median of {a.repeat})"
     print(results_table(rows), flush=True)

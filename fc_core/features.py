@@ -49,13 +49,31 @@ _CALENDAR = {
 }
 
 
-def calendar_feature_names(frequency: str) -> list[str]:
-    """Names of the calendar features :func:`calendar_features` returns for ``frequency``."""
+# shortest history that shows a feature's whole cycle
+_CYCLE = {"minute_of_hour": pd.Timedelta(hours=1), "hour_of_day": pd.Timedelta(days=1),
+          "day_of_week": pd.Timedelta(days=7), "day_of_month": pd.Timedelta(days=31),
+          "week_of_year": pd.Timedelta(days=365), "month_of_year": pd.Timedelta(days=365)}
+
+
+def calendar_feature_names(frequency: str, history: pd.Timedelta | None = None) -> list[str]:
+    """Names of the calendar features :func:`calendar_features` returns for ``frequency``.
+
+    With ``history`` (the time span of the training data), features whose cycle
+    the data does not cover are left out: a model trained on six weeks of data
+    has seen a single month of the year, and would have to extrapolate when the
+    forecast reaches the next one.
+
+    >>> calendar_feature_names("H", history=pd.Timedelta(days=40))
+    ['hour_of_day', 'day_of_week', 'day_of_month']
+    """
     _, base = fq.parse(frequency)
-    return [name for name, (bases, *_rest) in _CALENDAR.items() if base in bases]
+    names = [name for name, (bases, *_rest) in _CALENDAR.items() if base in bases]
+    if history is not None:
+        names = [n for n in names if pd.Timedelta(history) >= _CYCLE[n]]
+    return names
 
 
-def calendar_features(timestamps, frequency: str) -> np.ndarray:
+def calendar_features(timestamps, frequency: str, names: Sequence[str] | None = None) -> np.ndarray:
     """Calendar features of ``timestamps`` as a (T, k) float array in [-0.5, 0.5].
 
     Parameters
@@ -64,15 +82,24 @@ def calendar_features(timestamps, frequency: str) -> np.ndarray:
     frequency : str
         The series' frequency; it decides which features are meaningful
         (see :func:`calendar_feature_names`).
+    names : list of str, optional
+        The features to compute, in this order (default: all those of ``frequency``).
 
     Returns
     -------
     ndarray, shape (len(timestamps), k)
-        Column ``j`` is feature ``calendar_feature_names(frequency)[j]``,
-        ``(value - min) / (max - min) - 0.5``.
+        Column ``j`` is feature ``names[j]``, ``(value - min) / (max - min) - 0.5``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown feature name.
     """
     ts = pd.DatetimeIndex(timestamps)
-    names = calendar_feature_names(frequency)
+    names = calendar_feature_names(frequency) if names is None else list(names)
+    unknown = [n for n in names if n not in _CALENDAR]
+    if unknown:
+        raise ConfigError(f"unknown calendar feature(s) {unknown}; choose from {list(_CALENDAR)}.")
     out = np.empty((len(ts), len(names)))
     for j, name in enumerate(names):
         _, fn, lo, hi = _CALENDAR[name]

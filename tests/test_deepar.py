@@ -72,6 +72,15 @@ def test_seeded_determinism(seasonal):
     assert not np.array_equal(other.predict_arrays(levels=LEVELS).quantiles, a.quantiles)
 
 
+def test_early_stopping_on_held_out_last_window(seasonal):
+    panel, est, _ = seasonal
+    pred = DeepARPlusEstimator(H, **{**est.params, "epochs": 3, "early_stopping": True}, seed=1).train(panel)
+    assert pred.info["best_loss_on"] == "val" and pred.info["validation_series"] == 4
+    assert 0 <= pred.info["best_epoch"] < 3 and np.isfinite(pred.info["best_loss"])
+    med = pred.predict()["p50"].groupby(np.repeat(np.arange(4), H)).mean().to_numpy()
+    assert np.all(np.diff(med) > 0)
+
+
 def test_save_load_round_trip(seasonal, tmp_path):
     panel, est, pred = seasonal
     before = pred.predict(forecast_types=["0.1", "0.5", "0.9", "mean"])
@@ -215,6 +224,9 @@ def test_holiday_feature_and_ctrl_c(monkeypatch):
     assert spec["holiday_country"] == "KR" and spec["num_dynamic"] == len(spec["calendar"]) + 1
 
     class Interrupt:
+        def __init__(self, *args):
+            pass
+
         def callback(self):
             import lightning.pytorch as pl
 

@@ -27,6 +27,19 @@ def test_calendar_features_scaled_and_chosen_by_frequency():
     assert "minute_of_hour" in ft.calendar_feature_names("15min")
 
 
+def test_calendar_features_limited_to_cycles_the_history_covers():
+    assert ft.calendar_feature_names("H", history=pd.Timedelta(days=2)) == ["hour_of_day"]
+    assert ft.calendar_feature_names("H", history=pd.Timedelta(days=40)) == ["hour_of_day", "day_of_week",
+                                                                            "day_of_month"]
+    assert ft.calendar_feature_names("D", history=pd.Timedelta(days=800)) == ft.calendar_feature_names("D")
+    ts = pd.date_range("2024-03-01", periods=3, freq="D")
+    X = ft.calendar_features(ts, "D", ["month_of_year", "day_of_month"])
+    np.testing.assert_allclose(X[:, 0], 2 / 11 - 0.5)
+    np.testing.assert_allclose(X[:, 1], np.array([0, 1, 2]) / 30 - 0.5)
+    with pytest.raises(ConfigError, match="unknown calendar feature"):
+        ft.calendar_features(ts, "D", ["season"])
+
+
 def test_holidays_korea_lunar_and_english_names():
     h = ft.holiday_names("KR", [2023, 2024])
     assert list(h.columns) == ["timestamp", "holiday"]

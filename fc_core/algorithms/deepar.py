@@ -165,7 +165,7 @@ def _grid_features(spec: dict, frequency: str, starts: pd.DatetimeIndex, spans: 
     g0 = starts.min()
     offs = np.round(fq.step_index(starts, g0, frequency)).astype(np.int64)
     ts = fq.date_range(g0, int((offs + spans).max()), frequency)
-    parts = [ft.calendar_features(ts, frequency)]
+    parts = [ft.calendar_features(ts, frequency, spec["calendar"])]
     if spec["holiday_country"]:
         parts.append(ft.holiday_indicator(ts, spec["holiday_country"], frequency)[:, None])
     return np.concatenate(parts, axis=1), offs
@@ -235,7 +235,7 @@ class DeepARPlusPredictor(Predictor):
         spec = {
             "frequency": panel.frequency, "period_freq": pfreq, "prediction_length": H,
             "context_length": int(p["context_length"] or 2 * H), "lags_seq": lags,
-            "calendar": ft.calendar_feature_names(panel.frequency),
+            "calendar": ft.calendar_feature_names(panel.frequency, history=_history_span(panel)),
             "holiday_country": ft.holidays_country(p["holidays"]),
             "related_names": names, "related_mean": mean.tolist(), "related_std": std.tolist(),
             "static_columns": cols, "categories": cats,
@@ -282,11 +282,21 @@ class DeepARPlusPredictor(Predictor):
             z = _standardise(panel.related, spec)
             related = [z[panel.related_indptr[i]:panel.related_indptr[i] + lens[i]] for i in rows]
         codes = _static_codes(panel, spec)[rows]
-        entries = _entries(spec, panel.frequency, panel.starts[rows], targets, related, codes, future=0)
+        starts = panel.starts[rows]
+        val_entries = None
+        if p["early_stopping"]:
+            # hold out the last horizon of every series long enough to train on what is left
+            held = lens[rows] > 2 * H
+            if held.any():
+                idx = np.flatnonzero(held)
+                val_entries = _entries(spec, panel.frequency, starts[idx], [targets[k] for k in idx],
+                                       None if related is None else [related[k] for k in idx], codes[idx], future=0)
+                targets = [y[:-H] if held[k] else y for k, y in enumerate(targets)]
+        entries = _entries(spec, panel.frequency, starts, targets, related, codes, future=0)
         self.info.update(trained_series=int(len(rows)), skipped_short_series=int(has_obs.sum() - len(rows)),
-                         device=device)
+                         validation_series=0 if val_entries is None else len(val_entries), device=device)
 
-        keep = _KeepBest()
+        keep = _KeepBest("val" if val_entries is not None else "train")
         tmp = tempfile.mkdtemp(prefix="fc_deepar_")
         try:
             with _quiet(), _threads(p["num_threads"], device):
@@ -295,6 +305,13 @@ class DeepARPlusPredictor(Predictor):
                 transformation = est.create_transformation()
                 module = est.create_lightning_module()
                 data = Cached(transformation.apply(entries, is_train=True))
+                callbacks = [keep.callback()]
+                val_loader = None
+                if val_entries is not None:
+                    val_data = Cached(transformation.apply(val_entries, is_train=True))
+                    val_loader = est.create_validation_data_loader(val_data, module)
+                    callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min",
+                                                                patience=2 * int(p["patience"])))
                 with env._let(max_idle_transforms=max(len(entries), 100)):
                     loader = est.create_training_data_loader(data, module, shuffle_buffer_length=None)
                     limit = None if p["max_train_time"] is None else timedelta(seconds=float(p["max_train_time"]))
@@ -302,16 +319,16 @@ class DeepARPlusPredictor(Predictor):
                         max_epochs=int(p["epochs"]), max_time=limit,
                         accelerator="gpu" if device == "cuda" else "cpu", devices=1, gradient_clip_val=10.0,
                         enable_checkpointing=False, logger=False, enable_model_summary=False,
-                        enable_progress_bar=bool(progress), callbacks=[keep.callback()], default_root_dir=tmp,
+                        enable_progress_bar=bool(progress), callbacks=callbacks, default_root_dir=tmp,
                         num_sanity_val_steps=0,
                     )
-                    _fit_interruptibly(trainer, module, loader)
+                    _fit_interruptibly(trainer, module, loader, val_loader)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         keep.restore(module)
         _neutral_unseen_embeddings(module, codes)
         self.info.update(epochs_run=int(trainer.current_epoch), best_epoch=keep.best_epoch,
-                         best_train_loss=keep.best)
+                         best_loss=keep.best, best_loss_on=keep.monitor)
         self._module = module.cpu().eval()
 
     # ----------------------------------------------------------- forecast
@@ -360,6 +377,7 @@ class DeepARPlusPredictor(Predictor):
         starts = list(panel.starts)
         targets = [panel.values[panel.indptr[i]:panel.indptr[i + 1]] for i in range(panel.n_series)]
         cold = np.flatnonzero(~warm)
+        self.info["cold_start_items"] = {}
         if len(cold):
             ctx, ctx_rel, n_donors = self._cold_contexts(panel, cold, warm)
             off = fq.to_offset(panel.frequency)
@@ -451,7 +469,7 @@ class DeepARPlusPredictor(Predictor):
         self._module = module.eval()
 
 
-def _fit_interruptibly(trainer, module, loader) -> None:
+def _fit_interruptibly(trainer, module, loader, val_loader=None) -> None:
     """``trainer.fit`` where Ctrl-C raises KeyboardInterrupt.
 
     Lightning answers Ctrl-C with ``sys.exit(1)`` (after ignoring SIGINT during its
@@ -465,7 +483,7 @@ def _fit_interruptibly(trainer, module, loader) -> None:
     main = threading.current_thread() is threading.main_thread()
     old = signal.getsignal(signal.SIGINT) if main else None
     try:
-        trainer.fit(module, train_dataloaders=loader)
+        trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader)
     except SystemExit as exc:
         if trainer.interrupted and exc.code == 1:  # Lightning's answer to KeyboardInterrupt
             raise KeyboardInterrupt("DeepAR+ training was interrupted (Ctrl-C).") from None
@@ -473,6 +491,14 @@ def _fit_interruptibly(trainer, module, loader) -> None:
     finally:
         if main and old is not None and signal.getsignal(signal.SIGINT) != old:
             signal.signal(signal.SIGINT, old)
+
+
+def _history_span(panel: Panel) -> pd.Timedelta:
+    """Longest time span covered by one series (decides which calendar features can be learned)."""
+    ok = panel.lengths > 0
+    if not ok.any():
+        return pd.Timedelta(0)
+    return ((panel.end_timestamps()[ok] + fq.to_offset(panel.frequency)) - panel.starts[ok]).max()
 
 
 def _observed_counts(panel: Panel) -> np.ndarray:
@@ -508,9 +534,11 @@ def _neutral_unseen_embeddings(module, codes: np.ndarray) -> None:
 
 
 class _KeepBest:
-    """Keeps the weights of the epoch with the lowest mean training loss (GluonTS's choice), in memory."""
+    """Keeps, in memory, the weights of the epoch with the lowest mean loss: the training loss
+    (GluonTS's choice) or, with early stopping, the loss on the held-out last window of each series."""
 
-    def __init__(self):
+    def __init__(self, monitor: str = "train"):
+        self.monitor = monitor
         self.best, self.best_epoch, self.state = float("inf"), -1, None
 
     def callback(self):
@@ -519,19 +547,43 @@ class _KeepBest:
         outer = self
 
         class _Callback(pl.Callback):
-            def on_train_epoch_start(self, trainer, module):
+            def _start(self, *args):
                 self.total, self.n = 0.0, 0
 
-            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            def _add(self, outputs):
                 loss = outputs["loss"] if isinstance(outputs, dict) else outputs
                 self.total += float(loss.detach())
                 self.n += 1
 
-            def on_train_epoch_end(self, trainer, module):
+            def _end(self, trainer, module):
                 mean = self.total / max(self.n, 1)
-                if np.isfinite(mean) and mean < outer.best:
+                if self.n and np.isfinite(mean) and mean < outer.best:
                     outer.best, outer.best_epoch = mean, int(trainer.current_epoch)
                     outer.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+            def on_train_epoch_start(self, trainer, module):
+                if outer.monitor == "train":
+                    self._start()
+
+            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+                if outer.monitor == "train":
+                    self._add(outputs)
+
+            def on_train_epoch_end(self, trainer, module):
+                if outer.monitor == "train":
+                    self._end(trainer, module)
+
+            def on_validation_epoch_start(self, trainer, module):
+                if outer.monitor == "val":
+                    self._start()
+
+            def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0):
+                if outer.monitor == "val":
+                    self._add(outputs)
+
+            def on_validation_epoch_end(self, trainer, module):
+                if outer.monitor == "val":
+                    self._end(trainer, module)
 
         return _Callback()
 
@@ -585,6 +637,12 @@ class DeepARPlusEstimator(Estimator):
         Where training and sampling run; ``auto`` = cuda when torch sees a GPU.
     weight_decay, patience : float, int
         Adam's weight decay (1e-8) and the learning-rate plateau patience (10).
+    early_stopping : bool
+        Hold out the last ``forecast_horizon`` steps of every series long enough
+        (more than twice the horizon), keep the weights of the epoch with the lowest
+        loss on them, and stop after ``2 * patience`` epochs without improvement
+        (False: train on everything and keep the epoch with the lowest training loss).
+        Guards against overfitting long trainings on few series.
     max_train_time : float, optional
         Stop training after this many seconds even if ``epochs`` are not done
         (Lightning's ``max_time``); ``info["epochs_run"]`` says how far it got.
@@ -614,6 +672,7 @@ class DeepARPlusEstimator(Estimator):
         "likelihood": "student-T", "num_batches_per_epoch": 50, "batch_size": 32, "num_samples": 100,
         "dropout_rate": 0.1, "lags_seq": None, "scaling": True, "holidays": None, "nonnegative": False,
         "device": "auto", "weight_decay": 1e-8, "patience": 10, "num_threads": 1, "max_train_time": None,
+        "early_stopping": False,
     }
     predictor_class = DeepARPlusPredictor
 
