@@ -248,6 +248,7 @@ class Predictor:
         self.panel = panel
         self.trained = False
         self.info: dict = {}
+        self._cache: dict = {}
 
     @property
     def name(self) -> str:
@@ -279,7 +280,12 @@ class Predictor:
             levels, _ = parse_forecast_types(self.estimator.forecast_types)
             levels = levels or [0.5]
         levels = np.asarray(sorted(levels), dtype=float)
+        key = (int(horizon), tuple(np.round(levels, 9)))
+        if panel is self.panel and key in self._cache:
+            return self._cache[key]  # local models fit inside _forecast: do it once for the training data
         out = self._forecast(panel, horizon, levels, progress=progress)
+        if panel is self.panel:
+            self._cache[key] = out
         return out
 
     def predict(self, data=None, forecast_types: Sequence[str] | None = None, items=None,
