@@ -41,7 +41,8 @@ def _config(a) -> dict:
     return dict(epochs=a.epochs, num_batches_per_epoch=a.batches, batch_size=a.batch_size, num_cells=a.cells,
                 num_layers=a.layers, context_length=a.context, likelihood=a.likelihood, lags_seq=LAGS[a.lags],
                 learning_rate=a.lr, dropout_rate=a.dropout, num_samples=a.samples, device=a.device,
-                num_threads=a.threads or None, max_train_time=a.budget)
+                num_threads=a.threads or None, max_train_time=a.budget, early_stopping=a.early_stopping,
+                series_scaling=a.series_scaling)
 
 
 def _row(name, overall, train_s, train_cpu, pred_s, epochs) -> dict:
@@ -74,7 +75,9 @@ def run_wrapper(train, test, a) -> dict:
     t2 = time.perf_counter()
     _save(fc, a, "wrapper")
     overall, _ = score_m4(train, test, fc, point=a.point)
-    return _row("fc_core DeepAR+", overall, t1 - t0, c1 - c0, t2 - t1, pred.info["epochs_run"])
+    row = _row("fc_core DeepAR+", overall, t1 - t0, c1 - c0, t2 - t1, pred.info["epochs_run"])
+    row["best epoch"] = f"{pred.info['best_epoch']} ({pred.info['best_loss_on']} loss)"
+    return row
 
 
 def run_raw(train, test, a) -> dict:
@@ -147,6 +150,9 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--point", default="p50", choices=["p50", "mean"])
+    p.add_argument("--series-scaling", default="auto", choices=["auto", "mean", "none"])
+    p.add_argument("--early-stopping", action="store_true",
+                   help="wrapper only: select the epoch on held-out last windows, stop when it stalls")
     p.add_argument("--no-raw", action="store_true", help="skip the raw GluonTS run")
     p.add_argument("--no-wrapper", action="store_true", help="only the raw GluonTS run")
     p.add_argument("--save", default=None, help="folder to write the forecast frames to (parquet)")

@@ -140,6 +140,7 @@ def test_static_categories_and_cold_start():
                               context_length=24, seed=0, **FAST)
     pred = est.train(panel)
     assert pred.spec["static_columns"] == ["category"] and pred.spec["categories"] == [["big", "small"]]
+    assert pred.spec["series_scaling"] is True  # levels 10 and 100 reach the network at ~1
     assert pred.info["trained_series"] == 6  # the cold-start items cannot be trained on
     fc = pred.predict(forecast_types=["0.1", "0.5", "0.9"])
     med = fc.groupby("item_id")["p50"].mean()
@@ -174,7 +175,9 @@ def test_negative_binomial_counts_are_nonnegative_integers():
     panel = Panel.from_frame(pd.concat(parts), ["item_id"], "target_value", "H")
     est = DeepARPlusEstimator(H, epochs=2, num_batches_per_epoch=10, likelihood="negative-binomial",
                               lags_seq=[1, 24], context_length=24, seed=0, **FAST)
-    s = est.train(panel).sample_paths()
+    pred = est.train(panel)
+    assert pred.spec["series_scaling"] is False  # counts stay whole numbers
+    s = pred.sample_paths()
     assert s.shape == (4, FAST["num_samples"], H)
     assert s.min() >= 0
     np.testing.assert_allclose(s, np.round(s), atol=1e-4)

@@ -240,6 +240,9 @@ class DeepARPlusPredictor(Predictor):
             "related_names": names, "related_mean": mean.tolist(), "related_std": std.tolist(),
             "static_columns": cols, "categories": cats,
         }
+        mode = p["series_scaling"]
+        spec["series_scaling"] = (mode == "mean" or (mode == "auto" and _LIKELIHOODS[
+            str(p["likelihood"]).strip().lower()] != "NegativeBinomialOutput"))
         spec["num_dynamic"] = len(spec["calendar"]) + bool(spec["holiday_country"]) + len(names)
         return spec
 
@@ -277,6 +280,8 @@ class DeepARPlusPredictor(Predictor):
                             f"to learn from; the longest has {int(lens.max(initial=0))}. Use a shorter horizon "
                             "or more history.")
         targets = [panel.values[panel.indptr[i]:panel.indptr[i + 1]] for i in rows]
+        if spec["series_scaling"]:
+            targets = [y / s for y, s in zip(targets, _series_scales(targets))]
         related = None
         if spec["related_names"]:
             z = _standardise(panel.related, spec)
@@ -389,6 +394,8 @@ class DeepARPlusPredictor(Predictor):
                 if related is not None:
                     related[i] = np.concatenate([ctx_rel[k], related[i][int(lens[i]):]], axis=0)
             self.info["cold_start_items"] = {str(tuple(panel.keys.iloc[i])): int(n) for i, n in zip(cold, n_donors)}
+        scales = _series_scales(targets) if spec["series_scaling"] else np.ones(len(targets))
+        targets = [y / s for y, s in zip(targets, scales)]
         entries = _entries(spec, panel.frequency, pd.DatetimeIndex(starts), targets, related, codes, future=Hm)
 
         device = resolve_device(p["device"])
@@ -406,6 +413,7 @@ class DeepARPlusPredictor(Predictor):
                 samples = [f.samples for f in _progress(predictor.predict(entries), len(entries), progress)]
         self._module = module.cpu()
         samples = np.stack(samples)[:, :, :horizon].astype(float) if samples else np.zeros((0, 1, horizon))
+        samples *= scales[:, None, None]
         return np.maximum(samples, 0.0) if p["nonnegative"] else samples
 
     def _cold_contexts(self, panel: Panel, cold: np.ndarray, warm: np.ndarray):
@@ -491,6 +499,16 @@ def _fit_interruptibly(trainer, module, loader, val_loader=None) -> None:
     finally:
         if main and old is not None and signal.getsignal(signal.SIGINT) != old:
             signal.signal(signal.SIGINT, old)
+
+
+def _series_scales(targets: list) -> np.ndarray:
+    """Mean absolute observed value of each series (1 where it is 0 or unknown)."""
+    out = np.ones(len(targets))
+    for i, y in enumerate(targets):
+        y = np.abs(y[np.isfinite(y)])
+        if len(y) and y.mean() > 0:
+            out[i] = y.mean()
+    return out
 
 
 def _history_span(panel: Panel) -> pd.Timedelta:
@@ -637,6 +655,15 @@ class DeepARPlusEstimator(Estimator):
         Where training and sampling run; ``auto`` = cuda when torch sees a GPU.
     weight_decay, patience : float, int
         Adam's weight decay (1e-8) and the learning-rate plateau patience (10).
+    series_scaling : {"auto", "mean", "none"}
+        Divide every series by its mean absolute value before it reaches the
+        network (and multiply the samples back). DeepAR scales each window by its
+        own mean and feeds ``log(scale)`` to the RNN; without this step that input
+        spans the whole range of levels (1 to 10^6 on M4), and the few largest
+        items sit where the network has to extrapolate, which long trainings
+        make worse (measured on M4 Hourly: forecasts of the 10^5-level items
+        sagging by half over 48 hours). ``auto`` = ``mean`` except for the
+        negative-binomial likelihood, whose counts must stay whole numbers.
     early_stopping : bool
         Hold out the last ``forecast_horizon`` steps of every series long enough
         (more than twice the horizon), keep the weights of the epoch with the lowest
@@ -672,7 +699,7 @@ class DeepARPlusEstimator(Estimator):
         "likelihood": "student-T", "num_batches_per_epoch": 50, "batch_size": 32, "num_samples": 100,
         "dropout_rate": 0.1, "lags_seq": None, "scaling": True, "holidays": None, "nonnegative": False,
         "device": "auto", "weight_decay": 1e-8, "patience": 10, "num_threads": 1, "max_train_time": None,
-        "early_stopping": False,
+        "early_stopping": False, "series_scaling": "auto",
     }
     predictor_class = DeepARPlusPredictor
 
@@ -694,6 +721,8 @@ class DeepARPlusEstimator(Estimator):
         if p["num_threads"] is not None and (not isinstance(p["num_threads"], (int, np.integer))
                                              or p["num_threads"] < 1):
             raise ConfigError(f"num_threads must be a positive whole number or None, got {p['num_threads']!r}.")
+        if p["series_scaling"] not in ("auto", "mean", "none"):
+            raise ConfigError(f"series_scaling={p['series_scaling']!r}: use 'auto', 'mean' or 'none'.")
         if p["max_train_time"] is not None and not float(p["max_train_time"]) > 0:
             raise ConfigError(f"max_train_time must be a positive number of seconds, got {p['max_train_time']!r}.")
         if not 0.0 <= float(p["dropout_rate"]) < 1.0:
