@@ -38,6 +38,8 @@ from .panel import Panel
 OPTIMIZATION_METRICS = ("AverageWeightedQuantileLoss", "WAPE", "RMSE", "MASE", "MAPE")
 DEFAULT_ALGORITHMS = ("SeasonalNaive", "ETS", "Theta", "MSTL", "NPTS", "GBM", "ARIMA", "DeepAR+", "Prophet")
 ENSEMBLE = "AutoPredictor"
+SWITCH_MARGINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, float("inf"))
+DEFAULT_SWITCH_MARGIN = 0.05
 
 
 @dataclass
@@ -86,8 +88,10 @@ class AutoPredictor:
     item_selection : bool
         Let an item use a single candidate, or the even blend of its two best, where that
         beat the global blend on the item's backtests.
-    item_switch_margin : float
-        Relative improvement an item's own choice must show to replace the global blend.
+    item_switch_margin : float, optional
+        Relative improvement an item's own choice must show on its backtests to replace the global
+        blend. By default it is chosen on the backtests: with two or more windows, the choices made
+        on the older windows are scored on the most recent one for each of :data:`SWITCH_MARGINS`.
     keep_all_candidates : bool
         Retrain every candidate on all the data, not just those the blend uses, so that
         :meth:`candidate_forecast` can compare them on new data.
@@ -115,7 +119,7 @@ class AutoPredictor:
                  forecast_dimensions: Sequence[str] | None = None, device: str = "auto",
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
-                 item_switch_margin: float = 0.0, keep_all_candidates: bool = False, history: str = "all",
+                 item_switch_margin: float | None = None, keep_all_candidates: bool = False, history: str = "all",
                  end_of_life=None, holidays=None):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
@@ -142,7 +146,9 @@ class AutoPredictor:
         self.n_jobs = n_jobs
         self.scheduler = scheduler
         self.item_selection = bool(item_selection)
-        self.item_switch_margin = float(item_switch_margin)
+        self.item_switch_margin = None if item_switch_margin is None else float(item_switch_margin)
+        self.item_switch_margin_: float | None = None
+        self.margin_losses_: dict = {}
         self.keep_all_candidates = bool(keep_all_candidates)
         self.history = changepoints.HistoryPolicy(history).mode
         self.end_of_life = lifecycle.normalize_end_of_life(end_of_life)
@@ -295,10 +301,10 @@ class AutoPredictor:
                 best = board.groupby("algorithm")[self.optimization_metric].mean().loc[ok].idxmin()
                 weights = {best: 1.0}
             glob_results = [_blend_arrays(r.forecasts, weights) for r in results]
-            _, glob_items = self._add_ensemble_scores(board.iloc[:0], item_metrics.iloc[:0], results, glob_results,
-                                                      season, metrics)
-            singles, pair_of_row, pair_score = self._item_blends(results, ok, season, metrics)
-            choice = self._item_choice(panel, glob_items, ok, singles, pair_of_row, pair_score)
+            table = self._item_score_table(results, glob_results, ok, season, metrics, panel.n_series)
+            margin = self._choose_margin(table, results, glob_results, ok, season, metrics)
+            choice = panel.keys.copy()
+            choice["algorithm"] = self._choose_labels(table, ok, margin, range(len(results)))
             ens_results = [self._apply_choice(r.forecasts, g, choice["algorithm"].to_numpy()[r.rows])
                            for r, g in zip(results, glob_results)]
             board, item_metrics = self._add_ensemble_scores(board, item_metrics, results, ens_results, season, metrics)
@@ -343,6 +349,7 @@ class AutoPredictor:
         self.item_metrics_ = item_metrics
         self.weights_ = weights
         self.item_choice_ = choice
+        self.item_switch_margin_ = margin
         self.predictors_ = predictors
         self.failed_ = failed
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
@@ -427,61 +434,68 @@ class AutoPredictor:
             q[sel], m[sel] = b.quantiles[sel], b.mean[sel]
         return ForecastArrays(glob.quantile_levels, np.sort(q, axis=-1), m, glob.start)
 
-    def _item_blends(self, results, algos, season, metrics):
-        """Per-item candidate blends scored on the backtests: each single candidate and
-        the even blend of the item's two best candidates (the global blend is scored already)."""
+    def _item_score_table(self, results, glob_results, algos, season, metrics, n_series: int) -> dict:
+        """Per window and item, the optimization metric of the global blend, of each candidate and of
+        the even blend of every pair of candidates: ``label -> array (windows, n_series)`` (NaN where an
+        item was not scored in a window)."""
         m = self.optimization_metric
-        per_single = {}
-        rows_all = np.concatenate([r.rows for r in results])
-        for a in algos:
-            vals = []
-            for r in results:
-                per_item, _ = metrics.evaluate(r.actuals, r.observed, r.forecasts[a], r.insample, season,
-                                               quantiles=self.levels)
-                vals.append(per_item[m].to_numpy())
-            per_single[a] = pd.Series(np.concatenate(vals), index=rows_all).groupby(level=0).mean()
-        singles = pd.DataFrame(per_single)
-        pairs = {}
+        labels = {ENSEMBLE: None, **{a: {a: 1.0} for a in algos}}
         if len(algos) > 1:
-            order = np.argsort(singles.fillna(np.inf).to_numpy(), axis=1)[:, :2]
-            labels = ["+".join(sorted((algos[i], algos[j]))) for i, j in order]
-            for lab in sorted(set(labels)):
-                names = lab.split("+")
-                w = {a: 0.5 for a in names}
-                vals = []
-                for r in results:
-                    e = _blend_arrays(r.forecasts, w)
-                    per_item, _ = metrics.evaluate(r.actuals, r.observed, e, r.insample, season, quantiles=self.levels)
-                    vals.append(per_item[m].to_numpy())
-                pairs[lab] = pd.Series(np.concatenate(vals), index=rows_all).groupby(level=0).mean()
-            pair_of_row = pd.Series(labels, index=singles.index)
-            pair_score = pd.Series([pairs[lab].loc[i] for i, lab in pair_of_row.items()], index=singles.index)
-        else:
-            pair_of_row = pd.Series(dtype=object)
-            pair_score = pd.Series(dtype=float)
-        return singles, pair_of_row, pair_score
+            for i, x in enumerate(algos):
+                for y in algos[i + 1:]:
+                    labels["+".join(sorted((x, y)))] = {x: 0.5, y: 0.5}
+        table = {lab: np.full((len(results), n_series), np.nan) for lab in labels}
+        for w, (r, g) in enumerate(zip(results, glob_results)):
+            for lab, wts in labels.items():
+                arr = g if wts is None else (r.forecasts[lab] if len(wts) == 1 else _blend_arrays(r.forecasts, wts))
+                per_item, _ = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
+                table[lab][w, r.rows] = per_item[m].to_numpy()
+        return table
 
-    def _item_choice(self, panel: Panel, item_metrics: pd.DataFrame, algos, singles, pair_of_row,
-                     pair_score) -> pd.DataFrame:
-        """Per item: the global blend, unless a single candidate or the even blend of the item's
-        two best candidates scored better on that item's backtests (by ``item_switch_margin``)."""
-        m = self.optimization_metric
-        ens = item_metrics[item_metrics["algorithm"] == ENSEMBLE].groupby("row")[m].mean()
-        choice = pd.Series(ENSEMBLE, index=pd.RangeIndex(panel.n_series), dtype=object)
-        if len(algos) > 1 and self.item_selection:
-            options = singles.copy()
-            if len(pair_score):
-                options["__pair__"] = pair_score
-            best_col = options.idxmin(axis=1, skipna=True)
-            best_val = options.min(axis=1, skipna=True)
-            base = ens.reindex(options.index)
-            better = best_val < base * (1 - self.item_switch_margin) - 1e-12
-            for row in options.index[better.fillna(False).to_numpy()]:
-                col = best_col.loc[row]
-                choice.loc[row] = pair_of_row.loc[row] if col == "__pair__" else col
-        out = panel.keys.copy()
-        out["algorithm"] = choice.values
-        return out
+    def _choose_labels(self, table: dict, algos, margin: float, windows) -> np.ndarray:
+        """Per item: the global blend, unless one candidate or the even blend of the item's two best
+        candidates scored better on the item's backtests in ``windows`` by the relative ``margin``."""
+        windows = list(windows)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # items not scored in these windows: all-NaN
+            means = {lab: np.nanmean(v[windows], axis=0) for lab, v in table.items()}
+        n = len(means[ENSEMBLE])
+        labels = np.full(n, ENSEMBLE, dtype=object)
+        if len(algos) < 2 or not self.item_selection or not np.isfinite(margin):
+            return labels
+        singles = np.stack([means[a] for a in algos], axis=1)
+        filled = np.where(np.isnan(singles), np.inf, singles)
+        order = np.argsort(filled, axis=1, kind="stable")
+        best_single = filled[np.arange(n), order[:, 0]]
+        names = np.array(algos, dtype=object)
+        pair_lab = np.array(["+".join(sorted((algos[i], algos[j]))) for i, j in order[:, :2]], dtype=object)
+        pair_val = np.array([means[lab][k] for k, lab in enumerate(pair_lab)])
+        pair_val = np.where(np.isnan(pair_val), np.inf, pair_val)
+        use_pair = pair_val < best_single
+        best_val = np.where(use_pair, pair_val, best_single)
+        best_lab = np.where(use_pair, pair_lab, names[order[:, 0]])
+        base = means[ENSEMBLE]
+        better = np.isfinite(best_val) & ~np.isnan(base) & (best_val < base * (1 - margin) - 1e-12)
+        labels[better] = best_lab[better]
+        return labels
+
+    def _choose_margin(self, table, results, glob_results, algos, season, metrics) -> float:
+        """The switch margin, chosen on the backtests: choices made on the older windows are scored on
+        the most recent one, and the margin that scores best wins (ties go to the larger margin).
+        With one window, :data:`DEFAULT_SWITCH_MARGIN`."""
+        if self.item_switch_margin is not None:
+            return float(self.item_switch_margin)
+        if len(results) < 2 or len(algos) < 2 or not self.item_selection:
+            return DEFAULT_SWITCH_MARGIN
+        r, g = results[0], glob_results[0]
+        losses = {}
+        for margin in SWITCH_MARGINS:
+            labels = self._choose_labels(table, algos, margin, range(1, len(results)))
+            arr = self._apply_choice(r.forecasts, g, labels[r.rows])
+            _, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
+            losses[margin] = overall[self.optimization_metric]
+        self.margin_losses_ = losses
+        return min(losses, key=lambda k: (np.nan_to_num(losses[k], nan=np.inf), -k))
 
     def _cold_start_blend(self) -> dict:
         """Weights for items with no history: the blend restricted to candidates that can forecast
@@ -657,7 +671,7 @@ class AutoPredictor:
             if self.history_choice_ is not None:
                 self.history_choice_.to_parquet(tmp / "history_choice.parquet", index=False)
             doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
-                   "weights": self.weights_, "failed": self.failed_, "timings": self.timings_,
+                   "weights": self.weights_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "timings": self.timings_,
                    "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
             (tmp / "fc_artifact.json").write_text(json.dumps(doc, indent=2, default=str))
         return Path(path)
@@ -695,6 +709,7 @@ class AutoPredictor:
         hc = folder / "history_choice.parquet"
         self.history_choice_ = pd.read_parquet(hc) if hc.exists() else None
         self.weights_ = doc["weights"]
+        self.item_switch_margin_ = doc.get("item_switch_margin_")
         self.failed_ = doc["failed"]
         self.timings_ = doc["timings"]
         self.target_field = doc["target_field"]

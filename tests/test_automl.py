@@ -122,3 +122,22 @@ def test_cold_start_items_are_forecast_by_a_cold_start_capable_candidate():
     assert len(got) == 2 * 6
     # seasonal naive alone would forecast zero for an item with no history
     assert (got["mean"] > 1).all()
+
+
+def test_switch_margin_is_chosen_on_the_older_windows_and_scored_on_the_latest():
+    from fc_core.automl import SWITCH_MARGINS
+
+    t = np.arange(80, dtype=float)
+    df = pd.concat([
+        pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2024-01-01", periods=80), "target_value": 10.0}),
+        pd.DataFrame({"item_id": "b", "timestamp": pd.date_range("2024-01-01", periods=80), "target_value": 10 + t}),
+    ])
+    ap = AutoPredictor(forecast_horizon=3, algorithms=["BiasUp", "BiasDown"], backtest_windows=3)
+    ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
+    assert set(ap.margin_losses_) == set(SWITCH_MARGINS)
+    # item a's own choice (the even blend) is exact in every window, so switching must win on the latest
+    assert ap.margin_losses_[0.0] < ap.margin_losses_[float("inf")]
+    assert ap.item_switch_margin_ < float("inf")
+    fixed = AutoPredictor(forecast_horizon=3, algorithms=["BiasUp", "BiasDown"], backtest_windows=3,
+                          item_switch_margin=float("inf")).train(DatasetGroup(target=df, frequency="D"), progress=False)
+    assert set(fixed.item_choice_["algorithm"]) == {"AutoPredictor"}
