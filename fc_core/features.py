@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import frequency as fq
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, require
 
 # name -> (base units that resolve it, function of a DatetimeIndex, min value, max value)
 _CALENDAR = {
@@ -114,7 +114,7 @@ def list_holiday_countries() -> list[str]:
     >>> {"US", "KR", "DE"} <= set(list_holiday_countries())
     True
     """
-    import holidays
+    holidays = require("holidays", "holiday features")
 
     return sorted(c for c in holidays.list_supported_countries() if len(c) == 2)
 
@@ -154,7 +154,7 @@ def holidays_country(spec) -> str | None:
 
 @lru_cache(maxsize=64)
 def _holiday_table(country: str, years: tuple[int, ...]) -> tuple[tuple[np.datetime64, str], ...]:
-    import holidays
+    holidays = require("holidays", "holiday features")
 
     cal = holidays.country_holidays(country, years=list(years), language="en_US")
     return tuple(sorted((np.datetime64(d, "D"), str(name)) for d, name in cal.items()))

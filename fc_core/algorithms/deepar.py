@@ -51,7 +51,7 @@ import pandas as pd
 
 from .. import features as ft
 from .. import frequency as fq
-from ..errors import ConfigError, DataError, NotTrainedError
+from ..errors import ConfigError, DataError, NotTrainedError, require
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor, arrays_from_samples, as_panel
 
@@ -70,6 +70,13 @@ def _period_freq(frequency: str) -> str:
         return pd.Period(pd.Timestamp("2000-01-03"), freq=fq.to_offset(frequency)).freqstr
     except (ValueError, TypeError):  # month/quarter/year *begin* offsets have no Period twin
         return base if mult == 1 else f"{mult}{base}"
+
+
+def _require_engine() -> None:
+    """Raise MissingDependencyError (with the pip command) when torch, lightning or gluonts is missing."""
+    require("torch", "DeepAR+")
+    require("lightning.pytorch", "DeepAR+", "lightning")
+    require("gluonts.torch", "DeepAR+", "gluonts[torch]")
 
 
 def resolve_device(device: str) -> str:
@@ -264,6 +271,7 @@ class DeepARPlusPredictor(Predictor):
             )
 
     def _fit(self, panel: Panel, progress: bool = False) -> None:
+        _require_engine()
         import lightning.pytorch as pl
         from gluonts.env import env
         from gluonts.itertools import Cached
@@ -467,6 +475,7 @@ class DeepARPlusPredictor(Predictor):
         return {"spec": self.spec, "weights": WEIGHTS_FILE}
 
     def _load_state(self, folder: Path, meta: dict) -> None:
+        _require_engine()
         import torch
 
         self.spec = meta["spec"]

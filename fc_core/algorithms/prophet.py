@@ -48,7 +48,7 @@ import pandas as pd
 
 from .. import features as ft
 from .. import frequency as fq
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDependencyError
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor
 from .baselines import seasonal_naive_arrays
@@ -171,6 +171,11 @@ class ProphetPredictor(Predictor):
     """Fits Prophet to each series inside ``_forecast`` (a local model)."""
 
     def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
+        try:
+            with quiet_prophet():
+                pass
+        except ImportError as exc:
+            raise MissingDependencyError("prophet", "the Prophet algorithm") from exc
         est = self.estimator
         p = est.params
         n, Q = panel.n_series, len(levels)
