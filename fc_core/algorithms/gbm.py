@@ -77,6 +77,7 @@ from .base import Capabilities, Estimator, ForecastArrays, Predictor
 from .baselines import seasonal_naive_arrays
 
 _MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
+_MAX_Z_ROWS = 50_000  # calibration errors kept per horizon step
 
 
 # ------------------------------------------------------------------ settings
@@ -147,7 +148,7 @@ class _Grid:
     NaN so that lags never index below 0.
     """
 
-    def __init__(self, panel: Panel, lay: _Layout, horizon: int, use_log: bool, related_stats=None):
+    def __init__(self, panel: Panel, lay: _Layout, horizon: int, use_log: bool):
         self.lay, self.h, self.use_log = lay, int(horizon), use_log
         n = panel.n_series
         lens = np.minimum(panel.lengths, lay.max_history)
@@ -210,13 +211,9 @@ class _Grid:
                 if j1 > j0:
                     r = panel.related[panel.related_indptr[i] + j0:panel.related_indptr[i] + j1]
                     self.R[i, col0 + j0:col0 + j1] = r
-            if related_stats is None:
-                hist_r = self.R[:, :self.end + 1]
-                with np.errstate(all="ignore"):
-                    mu = _nanmean(hist_r, axis=1)
-                    sd = np.sqrt(_nanmean((hist_r - mu[:, None, :]) ** 2, axis=1))
-                related_stats = (mu, sd)
-            mu, sd = related_stats
+            hist_r = self.R[:, :self.end + 1]  # each item's own mean and spread over its history
+            mu = _nanmean(hist_r, axis=1)
+            sd = np.sqrt(_nanmean((hist_r - mu[:, None, :]) ** 2, axis=1))
             mu = np.where(np.isnan(mu), np.nan_to_num(_nanmean(self.R, axis=(0, 1))), mu)
             sd = np.where(~(sd > 0), 1.0, sd)
             self.Rrel = (self.R - mu[:, None, :]) / sd[:, None, :]
@@ -706,8 +703,12 @@ class GBMPredictor(Predictor):
             self.sigma_keys, self.sigma = keys[:0], np.zeros(0)
             self.calibration = "seasonal-differences"
         Z = Z[np.isfinite(Z).any(axis=1)]
-        with np.errstate(all="ignore"):  # centre each step: the median forecast is the model's own
-            med = np.nan_to_num(np.nanmedian(Z, axis=0, keepdims=True)) if len(Z) else 0.0
+        if len(Z) > _MAX_Z_ROWS:  # plenty for quantiles; keeps the artifact small
+            Z = Z[np.sort(np.random.default_rng(self.estimator.seed).choice(len(Z), _MAX_Z_ROWS, replace=False))]
+        ok_col = np.isfinite(Z).any(axis=0)
+        med = np.zeros((1, Z.shape[1]))  # centre each step: the median forecast is the model's own
+        if len(Z) and ok_col.any():
+            med[0, ok_col] = np.nanmedian(Z[:, ok_col], axis=0)
         self.Z = (Z - med).astype(np.float32)
         ok = self._modellable(grid)
         self.info["fallback_items"] = [str(x) for x in keys[~ok & (panel.lengths > 0)]]
