@@ -64,6 +64,7 @@ OpenMP threads are set to wait passively (see :func:`_lightgbm`).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -655,7 +656,7 @@ def _threads(params: dict) -> int:
 class GBMPredictor(Predictor):
     """A trained GBM: the LightGBM booster(s), the conformal error table and per-series spreads."""
 
-    models: dict = {}
+    models: dict | None = None  # kind ("direct", "recursive") -> LightGBM booster
 
     def _setup(self, panel: Panel) -> None:
         p = self.estimator.params
@@ -674,15 +675,18 @@ class GBMPredictor(Predictor):
         lay = self.layout
         self.categories = _static_categories(panel)
         stages = tqdm(total=2, desc="GBM", disable=not progress)
+        t0 = time.perf_counter()
         try:
             err = _calibrate(panel, lay, p, self.estimator.seed, H, self.use_log, self.categories, progress)
             stages.update(1)
+            t1 = time.perf_counter()
             grid = _Grid(panel, lay, H, self.use_log)
             self.models = _fit_models(grid, _static_codes(panel, self.categories), p, self.estimator.seed,
                                       progress, "GBM model")
             stages.update(1)
         finally:
             stages.close()
+        self.info["fit_seconds"] = {"calibration": round(t1 - t0, 2), "final_model": round(time.perf_counter() - t1, 2)}
         keys = _key_strings(panel)
         err, vol = err if err is not None else (None, None)
         self.vol_median = float(np.nanmedian(grid.volatility())) if np.isfinite(grid.volatility()).any() else 1.0
@@ -775,13 +779,13 @@ class GBMPredictor(Predictor):
     def _state(self, folder: Path) -> dict:
         from ..io import save_arrays
 
-        for kind, b in self.models.items():
+        for kind, b in (self.models or {}).items():
             (folder / f"gbm_{kind}.txt").write_text(b.model_to_string())
         save_arrays(folder / "gbm_tables.npz", Z=self.Z, sigma=self.sigma,
                     sigma_keys=np.asarray(self.sigma_keys, dtype=str))
         return {"use_log": self.use_log, "categories": self.categories, "calibration": self.calibration,
                 "vol_median": self.vol_median,
-                "models": sorted(self.models)}
+                "models": sorted(self.models or {})}
 
     def _load_state(self, folder: Path, meta: dict) -> None:
         from ..errors import ArtifactError
