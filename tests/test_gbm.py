@@ -156,7 +156,8 @@ def test_nonnegative_clips_and_handles_gaps_short_and_cold_start():
     group_b = [keys.index(k) for k in ("s04", "s05", "s06", "s07", "ends_early")]
     np.testing.assert_allclose(arr.mean[keys.index("new")], arr.mean[group_b].mean(axis=0))
     # each series is forecast from its own end
-    assert arr.start[keys.index("ends_early")] == panel.end_timestamps()[keys.index("ends_early")] + pd.Timedelta(hours=1)
+    early = keys.index("ends_early")
+    assert arr.start[early] == panel.end_timestamps()[early] + pd.Timedelta(hours=1)
 
 
 @pytest.mark.parametrize("freq,season,H", [("D", 7, 14), ("MS", 12, 6)])
