@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 out="${1:-output}"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 mkdir -p "$out"
 python -m papermill notebooks/getting_started.ipynb "$out/getting_started.ipynb" -p output_dir "$out" --progress-bar
 echo "results in $out/"
