@@ -66,6 +66,42 @@ def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season
     return ForecastArrays(np.asarray(levels, float), np.sort(q, axis=-1), point.copy(), start)
 
 
+def item_labels(panel: Panel, rows) -> list[str]:
+    """Readable names of series ``rows``: the key values joined by ``|``."""
+    keys = panel.keys.iloc[list(rows)].astype(str)
+    return ["|".join(r) for r in keys.itertuples(index=False, name=None)]
+
+
+def collect_with_fallback(name: str, results: list, panel: Panel, horizon: int, levels,
+                          season_length: int) -> tuple[ForecastArrays, list[str], dict]:
+    """Assemble per-series results of a local model: ``(mean, quantiles)`` tuples, or a string saying
+    why that series failed. Failed series get the seasonal naive forecast and are reported in a
+    warning; returns the arrays, the failed items' labels and their reasons."""
+    import warnings
+
+    n, Q = panel.n_series, len(levels)
+    quant = np.zeros((n, horizon, Q))
+    mean = np.zeros((n, horizon))
+    failed, reasons = [], []
+    for i, r in enumerate(results):
+        if isinstance(r, str):
+            failed.append(i)
+            reasons.append(r)
+        else:
+            mean[i], quant[i] = r
+    labels = []
+    if failed:
+        fb = seasonal_naive_arrays(panel.select(failed), horizon, levels, season_length)
+        mean[failed], quant[failed] = fb.mean, fb.quantiles
+        labels = item_labels(panel, failed)
+        shown = "; ".join(f"{k}: {r}" for k, r in list(zip(labels, reasons))[:5])
+        warnings.warn(f"{name}: {len(failed)} of {n} series could not be fitted and get the seasonal naive "
+                      f"forecast instead ({shown}{' ...' if len(failed) > 5 else ''}).", UserWarning, stacklevel=4)
+    start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
+    arr = ForecastArrays(np.asarray(levels, float), quant, mean, start, {"fallback_items": labels})
+    return arr, labels, dict(zip(labels, reasons))
+
+
 def _ffill(Y: np.ndarray) -> np.ndarray:
     if Y.size == 0:
         return Y

@@ -30,7 +30,7 @@ from .. import parallel
 from ..errors import ConfigError
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor
-from .baselines import seasonal_naive_arrays
+from .baselines import collect_with_fallback
 
 ENGINES = ("statsforecast", "statsmodels")
 
@@ -144,12 +144,6 @@ def run_chunk(chunk: list, fn: Callable, spec: dict) -> list:
 
 
 # ---------------------------------------------------------- predictor side
-def item_labels(panel: Panel, rows) -> list[str]:
-    """Readable names of series ``rows``: the key values joined by ``|``."""
-    keys = panel.keys.iloc[list(rows)].astype(str)
-    return ["|".join(r) for r in keys.itertuples(index=False, name=None)]
-
-
 class LocalStatsPredictor(Predictor):
     """Fits each series inside ``_forecast`` with the estimator's forecast function."""
 
@@ -168,32 +162,9 @@ class LocalStatsPredictor(Predictor):
         series = [clean_series(panel.series(i)) for i in range(panel.n_series)]
         results = parallel.map_chunks(functools.partial(run_chunk, fn=fn, spec=spec), series,
                                       desc=f"{est.name} ({len(series)} series)", progress=progress)
-        n, Q = panel.n_series, len(levels)
-        quant = np.zeros((n, horizon, Q))
-        mean = np.zeros((n, horizon))
-        failed, reasons = [], []
-        for i, r in enumerate(results):
-            if isinstance(r, str):
-                failed.append(i)
-                reasons.append(r)
-            else:
-                mean[i], quant[i] = r
-        start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
-        if failed:
-            fb = seasonal_naive_arrays(panel.select(failed), horizon, levels, spec["season_length"])
-            mean[failed] = fb.mean
-            quant[failed] = fb.quantiles
-            labels = item_labels(panel, failed)
-            shown = "; ".join(f"{k}: {r}" for k, r in list(zip(labels, reasons))[:5])
-            warnings.warn(f"{est.name}: {len(failed)} of {n} series could not be fitted and get the seasonal "
-                          f"naive forecast instead ({shown}{' ...' if len(failed) > 5 else ''}).",
-                          UserWarning, stacklevel=3)
-        else:
-            labels = []
+        arr, labels, reasons = collect_with_fallback(est.name, results, panel, horizon, levels, spec["season_length"])
         self.info["fallback_items"] = labels
-        self.info["fallback_reasons"] = dict(zip(labels, reasons))
-        arr = ForecastArrays(np.asarray(levels, float), quant, mean, start,
-                             {"fallback_items": labels})
+        self.info["fallback_reasons"] = reasons
         return arr.clip(0.0) if est.params.get("nonnegative") else arr.clip(None)
 
 

@@ -46,7 +46,7 @@ from ..errors import ConfigError
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor
 from .baselines import seasonal_naive_arrays
-from .local import item_labels
+from .baselines import item_labels
 
 DEFAULT_CONTEXT = 1100
 CHUNK = 1024  # series per vectorised block (memory: CHUNK x (context + horizon) floats per step)

@@ -51,7 +51,7 @@ from .. import frequency as fq
 from ..errors import ConfigError, MissingDependencyError
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor
-from .baselines import seasonal_naive_arrays
+from .baselines import collect_with_fallback, item_labels
 
 _QUIET_LOGGERS = ("prophet", "prophet.plot", "prophet.models", "cmdstanpy")
 _SEASONALITY = ("auto", True, False)
@@ -152,19 +152,8 @@ def run_chunk(chunk: list, spec: dict) -> list:
     return out
 
 
-def _run_sequential(fn, items: list, desc: str, progress: bool) -> list:
-    from tqdm.auto import tqdm
-
-    out = []
-    for it in tqdm(items, desc=desc, disable=not progress, leave=False, unit="series"):
-        out.extend(fn([it]))
-    return out
-
-
 # ---------------------------------------------------------- predictor side
-def _labels(panel: Panel, rows) -> list[str]:
-    keys = panel.keys.iloc[list(rows)].astype(str)
-    return ["|".join(r) for r in keys.itertuples(index=False, name=None)]
+_labels = item_labels
 
 
 class ProphetPredictor(Predictor):
@@ -178,7 +167,7 @@ class ProphetPredictor(Predictor):
             raise MissingDependencyError("prophet", "the Prophet algorithm") from exc
         est = self.estimator
         p = est.params
-        n, Q = panel.n_series, len(levels)
+        n = panel.n_series
         names = list(panel.related_names) if p["use_related"] and panel.related is not None else []
         related = ft.future_related(panel, horizon, names, algorithm="Prophet") if names else None
         future = panel.future_timestamps(horizon)
@@ -199,34 +188,13 @@ class ProphetPredictor(Predictor):
                           "seed": zlib.crc32(key.encode()) ^ est.seed})
         fn = functools.partial(run_chunk, spec=spec)
         desc = f"Prophet ({n} series)"
-        try:
-            from .. import parallel
-        except ImportError:  # pragma: no cover - fc_core without its parallel module
-            results = _run_sequential(fn, items, desc, progress)
-        else:
-            results = parallel.map_chunks(fn, items, n_jobs=p["n_jobs"], desc=desc, progress=progress)
-        quant = np.zeros((n, horizon, Q))
-        mean = np.zeros((n, horizon))
-        failed, reasons = [], []
-        for i, r in enumerate(results):
-            if isinstance(r, str):
-                failed.append(i)
-                reasons.append(r)
-            else:
-                mean[i], quant[i] = r
-        labels = []
-        if failed:
-            m = p["season_length"] or fq.season_length(panel.frequency)
-            fb = seasonal_naive_arrays(panel.select(failed), horizon, levels, m)
-            mean[failed], quant[failed] = fb.mean, fb.quantiles
-            labels = _labels(panel, failed)
-            shown = "; ".join(f"{k}: {r}" for k, r in list(zip(labels, reasons))[:5])
-            warnings.warn(f"Prophet: {len(failed)} of {n} series could not be fitted and get the seasonal naive "
-                          f"forecast instead ({shown}{' ...' if len(failed) > 5 else ''}).", UserWarning, stacklevel=3)
+        from .. import parallel
+
+        results = parallel.map_chunks(fn, items, n_jobs=p["n_jobs"], desc=desc, progress=progress)
+        m = p["season_length"] or fq.season_length(panel.frequency)
+        arr, labels, reasons = collect_with_fallback("Prophet", results, panel, horizon, levels, m)
         self.info["fallback_items"] = labels
-        self.info["fallback_reasons"] = dict(zip(labels, reasons))
-        start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
-        arr = ForecastArrays(np.asarray(levels, float), quant, mean, start, {"fallback_items": labels})
+        self.info["fallback_reasons"] = reasons
         return arr.clip(0.0) if p["nonnegative"] else arr.clip(None)
 
 
