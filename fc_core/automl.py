@@ -454,7 +454,8 @@ class AutoPredictor:
 
     def _choose_labels(self, table: dict, algos, margin: float, windows) -> np.ndarray:
         """Per item: the global blend, unless one candidate or the even blend of the item's two best
-        candidates scored better on the item's backtests in ``windows`` by the relative ``margin``."""
+        candidates scored better on the item's backtests in ``windows`` by the relative ``margin``
+        on average and no worse in any single window (a choice that wins only once is noise)."""
         windows = list(windows)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # items not scored in these windows: all-NaN
@@ -476,6 +477,12 @@ class AutoPredictor:
         best_lab = np.where(use_pair, pair_lab, names[order[:, 0]])
         base = means[ENSEMBLE]
         better = np.isfinite(best_val) & ~np.isnan(base) & (best_val < base * (1 - margin) - 1e-12)
+        # and consistently: the item's own choice must not lose to the blend in any scored window
+        for w in windows:
+            alt = np.array([table[lab][w, k] for k, lab in enumerate(best_lab)])
+            ref = table[ENSEMBLE][w]
+            scored = ~np.isnan(alt) & ~np.isnan(ref)
+            better &= ~scored | (alt <= ref + 1e-12)
         labels[better] = best_lab[better]
         return labels
 
