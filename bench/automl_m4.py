@@ -40,8 +40,10 @@ def main(argv=None):
     ap.train(dg, progress=True)
     fc = ap.forecast()
     wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0 + sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f)
-                                         for f in ("ru_utime", "ru_stime"))
+    from fc_core.parallel import worker_cpu_seconds
+
+    cpu = time.process_time() - c0 + worker_cpu_seconds() + sum(
+        getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
     print(ap.leaderboard().round(4).to_string())
     rows = []
     for name in [*ap.predictors_, "AutoPredictor"]:

@@ -318,8 +318,11 @@ def score_m4(train: pd.DataFrame, test: pd.DataFrame, forecast: pd.DataFrame, m:
 
 # ---------------------------------------------------------------------- running
 def _child_cpu() -> float:
+    """CPU of finished child processes plus what fc_core's long-lived pool workers report."""
+    from fc_core.parallel import worker_cpu_seconds
+
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    return r.ru_utime + r.ru_stime + worker_cpu_seconds()
 
 
 def run_and_score(estimator_factory: Callable, name: str, data_dir=None, point: str = "p50",
