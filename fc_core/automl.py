@@ -363,20 +363,20 @@ class AutoPredictor:
         return self
 
     # ------------------------------------------------------------- internals
+    def _score_one(self, name: str, r: _WindowResult, arr: ForecastArrays, season, metrics):
+        """One leaderboard row and the per-item metrics of forecasts ``arr`` of window ``r``."""
+        per_item, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
+        row = {"algorithm": name, "backtest_window": r.window.index,
+               "window_start": r.window.start, "window_end": r.window.end, **overall}
+        per_item = per_item.copy()
+        per_item.insert(0, "algorithm", name)
+        per_item.insert(1, "backtest_window", r.window.index)
+        per_item.insert(2, "row", r.rows)
+        return row, per_item
+
     def _score(self, results, algos, season, metrics):
-        rows, items = [], []
-        for r in results:
-            for a in algos:
-                per_item, overall = metrics.evaluate(r.actuals, r.observed, r.forecasts[a], r.insample, season,
-                                                     quantiles=self.levels)
-                rows.append({"algorithm": a, "backtest_window": r.window.index,
-                             "window_start": r.window.start, "window_end": r.window.end, **overall})
-                per_item = per_item.copy()
-                per_item.insert(0, "algorithm", a)
-                per_item.insert(1, "backtest_window", r.window.index)
-                per_item.insert(2, "row", r.rows)
-                items.append(per_item)
-        return pd.DataFrame(rows), pd.concat(items, ignore_index=True)
+        scored = [self._score_one(a, r, r.forecasts[a], season, metrics) for r in results for a in algos]
+        return pd.DataFrame([x[0] for x in scored]), pd.concat([x[1] for x in scored], ignore_index=True)
 
     def _stack(self, results, fc_of):
         """Concatenate windows: actuals (N, H), observed, ForecastArrays, insample list."""
@@ -412,18 +412,9 @@ class AutoPredictor:
         return {a: c / tot for a, c in counts.items() if c > 0}
 
     def _add_ensemble_scores(self, board, item_metrics, results, ens_results, season, metrics):
-        rows, items = [], []
-        for r, e in zip(results, ens_results):
-            per_item, overall = metrics.evaluate(r.actuals, r.observed, e, r.insample, season, quantiles=self.levels)
-            rows.append({"algorithm": ENSEMBLE, "backtest_window": r.window.index,
-                         "window_start": r.window.start, "window_end": r.window.end, **overall})
-            per_item = per_item.copy()
-            per_item.insert(0, "algorithm", ENSEMBLE)
-            per_item.insert(1, "backtest_window", r.window.index)
-            per_item.insert(2, "row", r.rows)
-            items.append(per_item)
-        return (pd.concat([board, pd.DataFrame(rows)], ignore_index=True),
-                pd.concat([item_metrics, *items], ignore_index=True))
+        scored = [self._score_one(ENSEMBLE, r, e, season, metrics) for r, e in zip(results, ens_results)]
+        return (pd.concat([board, pd.DataFrame([x[0] for x in scored])], ignore_index=True),
+                pd.concat([item_metrics, *[x[1] for x in scored]], ignore_index=True))
 
     def _apply_choice(self, forecasts: dict, glob: ForecastArrays, labels: np.ndarray) -> ForecastArrays:
         """The global blend with each item's own choice put in where it has one."""
