@@ -14,8 +14,11 @@ A new algorithm subclasses both, implements ``_fit`` (global models) and/or
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -351,6 +354,22 @@ class Predictor:
 
 
 # ------------------------------------------------------------------ helpers
+@contextlib.contextmanager
+def silenced(loggers, level: int = logging.ERROR):
+    """Raise ``loggers`` to ``level`` and ignore warnings inside the block, then restore them
+    (engines' chatter silenced per call; nothing configured at import time)."""
+    saved = [(lg, lg.level) for lg in map(logging.getLogger, loggers)]
+    try:
+        for lg, _ in saved:
+            lg.setLevel(level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, lvl in saved:
+            lg.setLevel(lvl)
+
+
 def as_panel(data) -> Panel:
     if isinstance(data, Panel):
         return data

@@ -53,7 +53,7 @@ from .. import features as ft
 from .. import frequency as fq
 from ..errors import ConfigError, DataError, NotTrainedError, require
 from ..panel import Panel
-from .base import Capabilities, Estimator, ForecastArrays, Predictor, arrays_from_samples, as_panel
+from .base import Capabilities, Estimator, ForecastArrays, Predictor, arrays_from_samples, as_panel, silenced
 
 WEIGHTS_FILE = "deepar_weights.pt"
 _LIKELIHOODS = {"student-t": "StudentTOutput", "negative-binomial": "NegativeBinomialOutput",
@@ -127,16 +127,8 @@ def _threads(n, device: str):
 @contextlib.contextmanager
 def _quiet():
     """Silence Lightning's and GluonTS's info logs and warnings for one call, then restore them."""
-    saved = [(lg, lg.level) for lg in map(logging.getLogger, _QUIET_LOGGERS)]
-    try:
-        for lg, _ in saved:
-            lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in saved:
-            lg.setLevel(level)
+    with silenced(_QUIET_LOGGERS, logging.ERROR):
+        yield
 
 
 def _static_codes(panel: Panel, spec: dict) -> np.ndarray:

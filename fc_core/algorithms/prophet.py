@@ -50,7 +50,7 @@ from .. import features as ft
 from .. import frequency as fq
 from ..errors import ConfigError, MissingDependencyError
 from ..panel import Panel
-from .base import Capabilities, Estimator, ForecastArrays, Predictor
+from .base import Capabilities, Estimator, ForecastArrays, Predictor, silenced
 from .baselines import collect_with_fallback, item_labels
 
 _QUIET_LOGGERS = ("prophet", "prophet.plot", "prophet.models", "cmdstanpy")
@@ -72,16 +72,8 @@ def quiet_prophet():
             get_logger()  # cmdstanpy sets its logger's level and handler on first use: let it happen now
     finally:
         plot_log.setLevel(level)
-    saved = [(lg, lg.level) for lg in map(logging.getLogger, _QUIET_LOGGERS)]
-    try:
-        for lg, _ in saved:
-            lg.setLevel(logging.CRITICAL)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, lvl in saved:
-            lg.setLevel(lvl)
+    with silenced(_QUIET_LOGGERS, logging.CRITICAL):
+        yield
 
 
 def _fill(a: np.ndarray) -> np.ndarray:
