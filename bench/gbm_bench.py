@@ -1,4 +1,4 @@
-"""GBM on M4 Hourly: validation backtests on the training data, and the final test score.
+"""Global models (GBM, MLP-QR) on M4 Hourly: validation backtests on the training data, and the final test score.
 
 Design choices of :mod:`fc_core.algorithms.gbm` are made on *validation windows*
 cut from the M4 training series only: window ``j`` (1, 2, ...) trains on each
@@ -41,15 +41,15 @@ def validation_split(train: pd.DataFrame, window: int, horizon: int = HORIZON) -
 
 
 def run(params: dict, name: str, fit: pd.DataFrame, hold: pd.DataFrame, seed: int = 0,
-        progress: bool = False) -> dict:
-    """Train GBM with ``params`` on ``fit``, score the next 48 hours ``hold``; a results row.
+        progress: bool = False, algorithm: str = "GBM") -> dict:
+    """Train ``algorithm`` with ``params`` on ``fit``, score the next 48 hours ``hold``; a results row.
 
     ``wall s`` and ``cpu s`` cover training and forecasting (not loading the data);
     ``load avg`` is the machine's 1-minute load average at the end (other jobs share it).
     """
-    from fc_core.algorithms.gbm import GBMEstimator
+    from fc_core.algorithms.base import make_estimator
 
-    est = GBMEstimator(HORIZON, frequency="H", forecast_types=FORECAST_TYPES, seed=seed, **params)
+    est = make_estimator(algorithm, HORIZON, frequency="H", forecast_types=FORECAST_TYPES, seed=seed, **params)
     dg = to_dataset_group(fit)
     t0, c0 = time.perf_counter(), time.process_time()
     pred = est.train(dg, progress=progress)
@@ -74,27 +74,29 @@ def mean_rows(rows: list[dict], name: str) -> dict:
 
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--params", default="{}", help="JSON dict of GBMEstimator parameters")
+    ap.add_argument("--algorithm", default="GBM", help="a registered algorithm, e.g. GBM or MLP-QR")
+    ap.add_argument("--params", default="{}", help="JSON dict of the estimator's parameters")
     ap.add_argument("--grid", help="JSON file: {name: params} configurations to compare")
     ap.add_argument("--windows", type=int, default=1, help="validation windows (1 = the last 48 h of train)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--test", action="store_true", help="train on all of train, score the M4 test set")
     ap.add_argument("--write", action="store_true", help="append the table to bench/RESULTS.md")
     ap.add_argument("--title", default="GBM on M4 Hourly")
-    ap.add_argument("--name", default="GBM")
+    ap.add_argument("--name", help="row label (default: the algorithm)")
     ap.add_argument("--progress", action="store_true")
     a = ap.parse_args(argv)
+    a.name = a.name or a.algorithm
     train, test = load_m4_hourly()
     configs = json.load(open(a.grid)) if a.grid else {a.name: json.loads(a.params)}
     rows = []
     for name, params in configs.items():
         if a.test:
-            rows.append(run(params, name, train, test, a.seed, a.progress))
+            rows.append(run(params, name, train, test, a.seed, a.progress, a.algorithm))
         else:
             per = []
             for w in range(1, a.windows + 1):
                 fit, hold = validation_split(train, w)
-                per.append(run(params, f"{name} [val {w}]", fit, hold, a.seed, a.progress))
+                per.append(run(params, f"{name} [val {w}]", fit, hold, a.seed, a.progress, a.algorithm))
                 print(results_table(per[-1:]), flush=True)
             rows += per
             if a.windows > 1:

@@ -82,6 +82,24 @@ class Panel:
     def key_columns(self) -> list[str]:
         return list(self.keys.columns)
 
+    def key_strings(self) -> np.ndarray:
+        """One string per series identifying it (the key values joined by ``\\x1f``)."""
+        k = self.keys.astype(str)
+        return k.iloc[:, 0].to_numpy() if k.shape[1] == 1 else k.agg("\x1f".join, axis=1).to_numpy()
+
+    def observed_counts(self) -> np.ndarray:
+        """Observed (not missing, not filled) values per series; 0 for a cold-start series."""
+        ok = self.observed & ~np.isnan(self.values)
+        c = np.concatenate([[0], np.cumsum(ok, dtype=np.int64)])
+        return c[self.indptr[1:]] - c[self.indptr[:-1]]
+
+    def history_span(self) -> pd.Timedelta:
+        """Longest time span covered by one series (which calendar cycles the data can show)."""
+        ok = self.lengths > 0
+        if not ok.any():
+            return pd.Timedelta(0)
+        return ((self.end_timestamps()[ok] + fq.to_offset(self.frequency)) - self.starts[ok]).max()
+
     def series(self, i: int) -> np.ndarray:
         """Target of series ``i`` (a view)."""
         return self.values[self.indptr[i]:self.indptr[i + 1]]

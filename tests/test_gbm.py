@@ -191,3 +191,23 @@ def test_strategies_registry_and_config_errors(seasonal):
         GBMEstimator(24, num_trees=0)
     with pytest.raises(ConfigError, match="no parameter"):
         GBMEstimator(24, trees=10)
+
+
+def test_gbm_l2_variant_is_its_own_candidate(seasonal, tmp_path):
+    """GBM-L2: the same model with the squared-error objective, registered under its own name,
+    giving different forecasts and loading back as itself."""
+    from fc_core.algorithms.base import Predictor, canonical_name
+    from fc_core.algorithms.gbm import GBML2Estimator
+
+    panel, test, pred = seasonal
+    est = make_estimator("gbm-l2", 24, seed=3, **FAST)
+    assert isinstance(est, GBML2Estimator) and canonical_name("GBM-L2") == "GBM-L2"
+    assert est.params["objective"] == "l2" and GBMEstimator.defaults["objective"] == "l1"
+    l2 = est.train(panel)
+    a, b = pred.predict_arrays(levels=[0.5]), l2.predict_arrays(levels=[0.5])
+    assert not np.allclose(a.quantiles, b.quantiles)
+    assert np.mean(np.abs(b.quantiles[..., 0] - test)) < np.mean(np.abs(test - test.mean()))
+    l2.save(tmp_path / "l2")
+    back = Predictor.load(tmp_path / "l2")
+    assert back.name == "GBM-L2"
+    np.testing.assert_array_equal(back.predict_arrays(levels=[0.5]).quantiles, b.quantiles)

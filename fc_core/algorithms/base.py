@@ -426,9 +426,11 @@ _REGISTRY: dict[str, str] = {
     "Prophet": "fc_core.algorithms.prophet:ProphetEstimator",
     "DeepAR+": "fc_core.algorithms.deepar:DeepARPlusEstimator",
     "GBM": "fc_core.algorithms.gbm:GBMEstimator",
+    "GBM-L2": "fc_core.algorithms.gbm:GBML2Estimator",
+    "MLP-QR": "fc_core.algorithms.mlp:MLPQREstimator",
 }
 _ALIASES = {"DEEPAR": "DeepAR+", "DEEPAR_PLUS": "DeepAR+", "DEEP_AR_PLUS": "DeepAR+", "SEASONAL_NAIVE": "SeasonalNaive",
-            "LIGHTGBM": "GBM", "CNN-QR": "GBM"}
+            "LIGHTGBM": "GBM", "CNN-QR": "GBM", "MLPQR": "MLP-QR", "MLP": "MLP-QR"}
 
 
 def register(name: str, target: str) -> None:

@@ -24,6 +24,23 @@ from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor, register  # noqa: F401
 
 
+def cold_start_from_donors(panel: Panel, cold: np.ndarray, donors: np.ndarray, quant: np.ndarray,
+                           mean: np.ndarray) -> None:
+    """Fill the forecasts of cold-start items (rows ``cold``) in place: the average forecast of
+    the ``donors`` sharing their first metadata value, else of all donors (nothing without donors)."""
+    if not len(donors):
+        return
+    group = None
+    if panel.static is not None and panel.static.shape[1]:
+        group = panel.static.iloc[:, 0].astype(str).to_numpy()
+    for i in cold:
+        d = donors
+        if group is not None and group[i] != "":
+            same = donors[group[donors] == group[i]]
+            d = same if len(same) else donors
+        quant[i], mean[i] = quant[d].mean(axis=0), mean[d].mean(axis=0)
+
+
 def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season_length: int,
                           max_history: int = 2000) -> ForecastArrays:
     """Vectorised seasonal naive forecasts for every series of ``panel``.

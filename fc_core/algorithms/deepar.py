@@ -53,12 +53,13 @@ from .. import features as ft
 from .. import frequency as fq
 from ..errors import ConfigError, DataError, NotTrainedError, require
 from ..panel import Panel
+from . import neural as nn
 from .base import Capabilities, Estimator, ForecastArrays, Predictor, arrays_from_samples, as_panel, silenced
+from .neural import resolve_device  # noqa: F401  (part of this module's API)
 
 WEIGHTS_FILE = "deepar_weights.pt"
 _LIKELIHOODS = {"student-t": "StudentTOutput", "negative-binomial": "NegativeBinomialOutput",
                 "gaussian": "NormalOutput"}
-_DEVICES = ("cpu", "cuda", "auto")
 _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "gluonts")
 
 
@@ -79,25 +80,6 @@ def _require_engine() -> None:
     require("gluonts.torch", "DeepAR+", "gluonts[torch]")
 
 
-def resolve_device(device: str) -> str:
-    """``"cpu"`` or ``"cuda"`` for a ``device`` setting; ``"auto"`` picks cuda when torch sees a GPU.
-
-    Raises
-    ------
-    ConfigError
-        For an unknown setting, or ``"cuda"`` on a machine where torch sees no GPU.
-    """
-    import torch
-
-    if device not in _DEVICES:
-        raise ConfigError(f"device={device!r}: use one of {list(_DEVICES)}.")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' but torch sees no CUDA GPU here; use device='auto' or 'cpu'.")
-    return device
-
-
 def _distr_output(likelihood: str):
     from gluonts.torch import distributions
 
@@ -109,22 +91,6 @@ def _distr_output(likelihood: str):
 
 
 @contextlib.contextmanager
-def _threads(n, device: str):
-    """Run torch with ``n`` CPU threads inside the block (CPU only), then restore the setting."""
-    import torch
-
-    if n is None or device != "cpu":
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-@contextlib.contextmanager
 def _quiet():
     """Silence Lightning's and GluonTS's info logs and warnings for one call, then restore them."""
     with silenced(_QUIET_LOGGERS, logging.ERROR):
@@ -133,20 +99,12 @@ def _quiet():
 
 def _static_codes(panel: Panel, spec: dict) -> np.ndarray:
     """Integer codes (n, C) of the panel's metadata; 0 = missing or unseen in training."""
-    cols, cats = spec["static_columns"], spec["categories"]
-    codes = np.zeros((panel.n_series, len(cols)), dtype=np.int64)
-    if panel.static is None:
-        return codes
-    for j, c in enumerate(cols):
-        if c in panel.static.columns:
-            codes[:, j] = pd.Index(cats[j]).get_indexer(panel.static[c].astype(str).to_numpy()) + 1
-    return codes
+    return nn.static_codes(panel, spec["static_columns"], spec["categories"])
 
 
 def _standardise(related: np.ndarray, spec: dict) -> np.ndarray:
     """Related values scaled per feature with the training mean/std; missing -> 0 (the mean)."""
-    z = (related - np.asarray(spec["related_mean"])) / np.asarray(spec["related_std"])
-    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+    return nn.standardise(related, spec["related_mean"], spec["related_std"])
 
 
 def _windows(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray, first: np.ndarray, L: int) -> np.ndarray:
@@ -161,13 +119,7 @@ def _windows(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray, first:
 
 def _grid_features(spec: dict, frequency: str, starts: pd.DatetimeIndex, spans: np.ndarray):
     """Calendar (+ holiday) features on one time grid covering every series, and each series' offset in it."""
-    g0 = starts.min()
-    offs = np.round(fq.step_index(starts, g0, frequency)).astype(np.int64)
-    ts = fq.date_range(g0, int((offs + spans).max()), frequency)
-    parts = [ft.calendar_features(ts, frequency, spec["calendar"])]
-    if spec["holiday_country"]:
-        parts.append(ft.holiday_indicator(ts, spec["holiday_country"], frequency)[:, None])
-    return np.concatenate(parts, axis=1), offs
+    return ft.calendar_grid(starts, spans, frequency, spec["calendar"], spec["holiday_country"])
 
 
 def _entries(spec: dict, frequency: str, starts: pd.DatetimeIndex, targets: list, related: list | None,
@@ -215,26 +167,12 @@ class DeepARPlusPredictor(Predictor):
         if not lags or lags[0] < 1:
             raise ConfigError(f"lags_seq={p['lags_seq']!r}: give positive whole numbers, e.g. [1, 2, 24, 168].")
         names = list(panel.related_names) if panel.related is not None else []
-        if names:
-            past = np.concatenate([panel.related_series(i)[:int(n)] for i, n in enumerate(panel.lengths)])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean, std = np.nanmean(past, axis=0), np.nanstd(past, axis=0)
-            mean = np.where(np.isfinite(mean), mean, 0.0)
-            std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        else:
-            mean = std = np.zeros(0)
-        cols, cats = [], []
-        if panel.static is not None:
-            for c in panel.static.columns:
-                vals = sorted(set(panel.static[c].astype(str)) - {""})
-                if vals:
-                    cols.append(str(c))
-                    cats.append(vals)
+        mean, std = nn.related_stats(panel)
+        cols, cats = nn.static_spec(panel)
         spec = {
             "frequency": panel.frequency, "period_freq": pfreq, "prediction_length": H,
             "context_length": int(p["context_length"] or 2 * H), "lags_seq": lags,
-            "calendar": ft.calendar_feature_names(panel.frequency, history=_history_span(panel)),
+            "calendar": ft.calendar_feature_names(panel.frequency, history=panel.history_span()),
             "holiday_country": ft.holidays_country(p["holidays"]),
             "related_names": names, "related_mean": mean.tolist(), "related_std": std.tolist(),
             "static_columns": cols, "categories": cats,
@@ -273,7 +211,7 @@ class DeepARPlusPredictor(Predictor):
         self.spec = spec = self._build_spec(panel)
         H = spec["prediction_length"]
         lens = panel.lengths
-        has_obs = _observed_counts(panel) > 0
+        has_obs = panel.observed_counts() > 0
         rows = np.flatnonzero(has_obs & (lens > H))
         if not len(rows):
             raise DataError(f"DeepAR+ needs at least one series with more than forecast_horizon={H} observed steps "
@@ -304,7 +242,7 @@ class DeepARPlusPredictor(Predictor):
         keep = _KeepBest("val" if val_entries is not None else "train")
         tmp = tempfile.mkdtemp(prefix="fc_deepar_")
         try:
-            with _quiet(), _threads(p["num_threads"], device):
+            with _quiet(), nn.torch_threads(p["num_threads"], device):
                 pl.seed_everything(self.estimator.seed, workers=True, verbose=False)
                 est = self._gluonts_estimator()
                 transformation = est.create_transformation()
@@ -377,7 +315,7 @@ class DeepARPlusPredictor(Predictor):
             related = [_standardise(np.pad(r, ((0, Hm - horizon), (0, 0)), mode="edge") if Hm > horizon else r, spec)
                        for r in related]
         lens = panel.lengths
-        warm = _observed_counts(panel) > 0
+        warm = panel.observed_counts() > 0
         codes = _static_codes(panel, spec)
         starts = list(panel.starts)
         targets = [panel.values[panel.indptr[i]:panel.indptr[i + 1]] for i in range(panel.n_series)]
@@ -401,7 +339,7 @@ class DeepARPlusPredictor(Predictor):
         device = resolve_device(p["device"])
         module = self._module.to(device)
         module.model.num_parallel_samples = int(p["num_samples"])
-        with _quiet(), _threads(p["num_threads"], device):
+        with _quiet(), nn.torch_threads(p["num_threads"], device):
             est = self._gluonts_estimator()
             splitter = est._create_instance_splitter(module, "test")
             predictor = PyTorchPredictor(input_names=PREDICTION_INPUT_NAMES, prediction_net=module,
@@ -423,7 +361,7 @@ class DeepARPlusPredictor(Predictor):
         src, donors = panel, np.flatnonzero(warm)
         if not len(donors):  # nothing warm to copy from here: use the training data
             src = self.panel
-            donors = np.flatnonzero(_observed_counts(src) > 0)
+            donors = np.flatnonzero(src.observed_counts() > 0)
         F = len(spec["related_names"])
         ctx = np.full((len(cold), L), np.nan)
         ctx_rel = np.zeros((len(cold), L, F))
@@ -510,20 +448,6 @@ def _series_scales(targets: list) -> np.ndarray:
         if len(y) and y.mean() > 0:
             out[i] = y.mean()
     return out
-
-
-def _history_span(panel: Panel) -> pd.Timedelta:
-    """Longest time span covered by one series (decides which calendar features can be learned)."""
-    ok = panel.lengths > 0
-    if not ok.any():
-        return pd.Timedelta(0)
-    return ((panel.end_timestamps()[ok] + fq.to_offset(panel.frequency)) - panel.starts[ok]).max()
-
-
-def _observed_counts(panel: Panel) -> np.ndarray:
-    """Observed values per series (0 for empty, cold-start series)."""
-    c = np.concatenate([[0], np.cumsum(panel.observed, dtype=np.int64)])
-    return c[panel.indptr[1:]] - c[panel.indptr[:-1]]
 
 
 def _matching_donors(src: Panel, donors: np.ndarray, meta) -> np.ndarray:
@@ -711,8 +635,8 @@ class DeepARPlusEstimator(Estimator):
         if key not in _LIKELIHOODS:
             raise ConfigError(f"likelihood={p['likelihood']!r}: DeepAR+ here offers 'student-T', "
                               "'negative-binomial' and 'gaussian'.")
-        if p["device"] not in _DEVICES:
-            raise ConfigError(f"device={p['device']!r}: use one of {list(_DEVICES)}.")
+        if p["device"] not in nn.DEVICES:
+            raise ConfigError(f"device={p['device']!r}: use one of {list(nn.DEVICES)}.")
         for k in ("epochs", "num_cells", "num_layers", "num_batches_per_epoch", "batch_size", "num_samples"):
             if not isinstance(p[k], (int, np.integer)) or p[k] < 1:
                 raise ConfigError(f"DeepAR+ {k} must be a positive whole number, got {p[k]!r}.")
