@@ -58,6 +58,7 @@ def main(argv=None):
     for r in rows:
         print(r)
     print(f"wall {wall:.0f} s, cpu {cpu:.0f} s; weights {ap.weights_}; failed {ap.failed_}")
+    print("ensemble check:", json.dumps(ap.ensemble_check_, default=str))
     print(ap.item_choice_["algorithm"].value_counts().to_string())
     if not args.no_write:
         cmd = "python -m bench.automl_m4 " + " ".join(argv or __import__("sys").argv[1:])

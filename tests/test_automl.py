@@ -27,6 +27,10 @@ def test_blend_of_two_opposite_biases_is_exact_and_beats_each():
     assert board.loc["BiasDown", "WAPE"] == pytest.approx(0.1)
     assert board.loc["AutoPredictor", "WAPE"] == pytest.approx(0.0, abs=1e-12)
     assert board.index[0] == "AutoPredictor"
+    # blends chosen without a window beat the best single candidate on it
+    check = ap.ensemble_check_
+    assert check["decision"] == "blend" and len(check["held_out"]) == 2
+    assert all(r["blend"] < r["single"] for r in check["held_out"])
     fc = ap.forecast()
     assert fc.frame["mean"].to_numpy() == pytest.approx(10.0)
     assert list(fc.frame.columns) == ["item_id", "timestamp", "p10", "p50", "p90", "mean"]
@@ -48,21 +52,45 @@ def test_the_right_model_wins_on_a_seasonal_series():
 
 
 def test_per_item_choice_falls_back_to_the_best_single_model():
-    # item a is flat (BiasUp/Down equally wrong, the blend exact); item b rises by 1 a day, so the
-    # mean of its last five values lags and BiasUp (+1) is better alone than the blend
+    # item a is flat at 1000 (BiasUp/Down equally wrong by 0.1%, the blend exact); items b and c rise by
+    # 1 a day, so the mean of their last five values lags and BiasUp (+1) is better alone than the blend
+    # (by several percent of their level: averaged over items, BiasUp alone wins)
     t = np.arange(60, dtype=float)
     df = pd.concat([
-        pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2024-01-01", periods=60), "target_value": 10.0}),
+        pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2024-01-01", periods=60), "target_value": 1000.0}),
         pd.DataFrame({"item_id": "b", "timestamp": pd.date_range("2024-01-01", periods=60), "target_value": 10 + t}),
+        pd.DataFrame({"item_id": "c", "timestamp": pd.date_range("2024-01-01", periods=60), "target_value": 20 + t}),
     ])
     ap = AutoPredictor(forecast_horizon=3, algorithms=["BiasUp", "BiasDown"])
     ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
     choice = dict(zip(ap.item_choice_["item_id"], ap.item_choice_["algorithm"]))
-    assert ap.weights_ == {"BiasUp": 1.0}  # pooled over both items BiasUp is best alone
+    assert ap.weights_ == {"BiasUp": 1.0}  # on two of the three items BiasUp is best alone
     assert choice["a"] == "BiasDown+BiasUp"  # ... but item a's own best is the even blend, exact
     fc = ap.forecast().frame
-    assert fc.loc[fc["item_id"] == "a", "mean"].to_numpy() == pytest.approx(10.0)
+    assert fc.loc[fc["item_id"] == "a", "mean"].to_numpy() == pytest.approx(1000.0)
     assert fc.loc[fc["item_id"] == "b", "mean"].to_numpy() == pytest.approx(np.mean(10 + t[-5:]) + 1)
+
+
+def test_a_blend_that_does_not_carry_over_between_windows_is_dropped():
+    """The older window is flat at 10: the even blend of BiasUp (+1) and BiasDown (-1) is exact there.
+    In the recent one the series steps up to 10.8: BiasUp is off by 0.2, the blend by 0.8. On both
+    windows together the blend looks best (0.8 in all against BiasUp's 1.2), but chosen on the older
+    window it loses to BiasUp on the recent one, and chosen on the recent one there is no blend:
+    BiasUp is used alone."""
+    y = np.r_[np.full(46, 10.0), np.full(3, 10.8)]
+    df = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2024-01-01", periods=len(y)), "target_value": y})
+    ap = AutoPredictor(forecast_horizon=3, algorithms=["BiasUp", "BiasDown"], backtest_windows=2,
+                       item_selection=False)
+    ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
+    check = ap.ensemble_check_
+    assert check["blend_weights"] == pytest.approx({"BiasUp": 0.5, "BiasDown": 0.5})
+    held = {r["held_out_window"]: r for r in check["held_out"]}  # window index 0 is the most recent
+    assert held[0]["weights"] == pytest.approx({"BiasUp": 0.5, "BiasDown": 0.5})  # chosen on the older one
+    assert held[0]["blend"] > held[0]["single"]  # ... loses to BiasUp on the recent one
+    assert held[1]["weights"] == {"BiasUp": 1.0}
+    assert check["decision"] == "single: BiasUp"
+    assert ap.weights_ == {"BiasUp": 1.0}
+    assert ap.forecast().frame["mean"].to_numpy() == pytest.approx(np.mean(y[-5:]) + 1)
 
 
 def test_a_failing_candidate_is_reported_and_left_out():
