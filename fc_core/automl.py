@@ -232,7 +232,8 @@ class AutoPredictor:
 
         ``callback`` receives a dict (``stage``, ``algorithm``, ``window``, ``elapsed``)
         before and after each step; widgets use it to show progress. Ctrl-C stops
-        the run (nothing of this predictor changes until training completes).
+        the run, and so does :class:`~fc_core.errors.TrainingStopped` raised by the
+        callback (a Stop button); nothing of this predictor changes until training completes.
 
         Raises
         ------

@@ -33,6 +33,11 @@ class ArtifactError(ForecastError, ValueError):
     """A saved artifact cannot be loaded: not written by fc_core, wrong version or wrong key."""
 
 
+class TrainingStopped(ForecastError):
+    """Raised by a progress callback to stop ``AutoPredictor.train`` between two steps
+    (a Stop button); the AutoPredictor is left as it was before the call."""
+
+
 class MissingDependencyError(ForecastError, ImportError):
     """An optional library is not installed; the message gives the install command."""
 

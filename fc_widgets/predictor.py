@@ -1,12 +1,14 @@
 """TrainingPanel (train an AutoPredictor with live progress) and LeaderboardPanel (its results)."""
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as w
 
 from fc_core import plotting
 from fc_core.algorithms.base import available_algorithms
 from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
-from fc_core.errors import ConfigError, NotTrainedError
+from fc_core.errors import ConfigError, NotTrainedError, TrainingStopped
 from fc_core.views import metric_columns, progress_text, rank_leaderboard, training_steps
 
 from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
@@ -114,7 +116,7 @@ class LeaderboardPanel(PanelBase):
 
 
 class TrainingPanel(PanelBase):
-    """Train an AutoPredictor on a dataset group from a Run button, with live progress.
+    """Train an AutoPredictor on a dataset group from a Run button, with live progress and a Stop button.
 
     Parameters
     ----------
@@ -124,6 +126,9 @@ class TrainingPanel(PanelBase):
         ``config``); the controls start from it.
     algorithms : list of str, optional
         Candidates ticked at first (default a fast pair, SeasonalNaive and Naive).
+    background : bool
+        Run trains in a background thread (default), so the notebook stays usable and Stop
+        can end the run after its current step; ``False`` trains in the button's callback.
     **predictor_kwargs
         Passed on to :class:`~fc_core.automl.AutoPredictor` (forecast_types, seed, algorithm_params ...).
 
@@ -135,7 +140,8 @@ class TrainingPanel(PanelBase):
         The progress events of the last run (stage, algorithm, window, elapsed).
     """
 
-    def __init__(self, dataset_group, config: dict | None = None, algorithms=None, **predictor_kwargs):
+    def __init__(self, dataset_group, config: dict | None = None, algorithms=None, background: bool = True,
+                 **predictor_kwargs):
         cfg = {"forecast_horizon": 24, "backtest_windows": 1, "backtest_offset": None, **(config or {})}
         self.dataset_group = dataset_group
         self.predictor_kwargs = predictor_kwargs
@@ -157,6 +163,13 @@ class TrainingPanel(PanelBase):
                                    tooltip="backtest the algorithms and train the AutoPredictor")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="progress", style=style,
                                       layout=w.Layout(width="360px"))
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning", disabled=True,
+                                    tooltip="stop after the current algorithm and window; the last trained "
+                                            "predictor is kept")
+        self.stop_button.add_class("fc-stop-button")
+        self.background = bool(background)
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self.status = w.HTML(message_html(["not trained yet: press Run."]))
         self.status.add_class("fc-training-status")
         self.run_button.add_class("fc-run-button")
@@ -166,9 +179,11 @@ class TrainingPanel(PanelBase):
         self.runs = 0
         self._listeners = []
         self.run_button.on_click(self._on_run)
+        self.stop_button.on_click(self._on_stop)
         head = w.HTML("<h3 style='margin:4px 0'>Train an AutoPredictor</h3>")
         left = w.VBox([self.horizon, self.windows, self.offset, self.metric])
-        super().__init__([head, w.HBox([left, self.algorithms]), w.HBox([self.run_button, self.progress]), self.status])
+        super().__init__([head, w.HBox([left, self.algorithms]), w.HBox([self.run_button, self.stop_button, self.progress]),
+                          self.status])
         self.add_class("fc-training-panel")
 
     @property
@@ -183,7 +198,36 @@ class TrainingPanel(PanelBase):
         self._listeners.append(callback)
 
     def _on_run(self, button) -> None:
-        self.run()
+        if self.background:
+            self.start()
+        else:
+            self.run()
+
+    def _on_stop(self, button) -> None:
+        self.stop()
+
+    def start(self) -> threading.Thread:
+        """Train in a background thread, so the notebook and the Stop button stay responsive
+        (the Run button does this); :meth:`wait` blocks until it is done."""
+        if self.thread is not None and self.thread.is_alive():
+            return self.thread
+        self._stop.clear()
+        self.run_button.disabled = True  # at once, not only when the thread gets going
+        self.thread = threading.Thread(target=self.run, name="fc-training", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def wait(self, timeout: float | None = None):
+        """Wait for a training started by :meth:`start`; returns the predictor (None if none yet)."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.predictor
+
+    def stop(self) -> None:
+        """Ask a running training to stop after its current step; the last trained predictor is kept."""
+        if self.run_button.disabled:  # a training is running
+            self._stop.set()
+            self.status.value = message_html(["stopping after the current step ..."], "warn")
 
     @guarded
     def run(self):
@@ -197,15 +241,24 @@ class TrainingPanel(PanelBase):
         self.progress.bar_style = "info"
         self.status.value = message_html(["starting ..."])
         self.run_button.disabled = True
+        self.stop_button.disabled = False
         try:
             predictor = AutoPredictor(**cfg)
             predictor.train(self.dataset_group, progress=False, callback=self._on_event)
+        except TrainingStopped:
+            self.progress.bar_style = "warning"
+            kept = "the predictor of the last completed run is kept." if self.predictor else "no predictor yet."
+            self.status.value = message_html([f"stopped after {len(self.events)} of "
+                                              f"{self.progress.max} steps; {kept}"], "warn")
+            return None
         except BaseException:
             self.progress.bar_style = "danger"
             self.status.value = message_html(["training failed; see the error below."], "error")
             raise
         finally:
             self.run_button.disabled = False
+            self.stop_button.disabled = True
+            self._stop.clear()
         self.predictor = predictor
         self.runs += 1
         self.progress.value = self.progress.max
@@ -220,6 +273,8 @@ class TrainingPanel(PanelBase):
         return predictor
 
     def _on_event(self, event: dict) -> None:
+        if self._stop.is_set() and event["stage"] != "done":
+            raise TrainingStopped("training stopped from the panel's Stop button")
         self.events.append(dict(event))
         if event["stage"] != "done":
             self.progress.value = min(len(self.events), self.progress.max)

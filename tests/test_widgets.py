@@ -169,7 +169,9 @@ def test_training_panel_run_progress_and_errors(dg):
     panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 2, "backtest_offset": None},
                           algorithms=FAST)
     panel.on_trained(board.set_predictor)
-    panel.run_button.click()
+    assert panel.stop_button.disabled
+    panel.run_button.click()  # trains in a background thread
+    assert panel.wait(120) is not None and not panel.thread.is_alive()
     p = panel.predictor
     assert p is not None and p.trained and p.algorithms == FAST and p.backtest_windows == 2
     stages = [(e["stage"], e["algorithm"], e["window"]) for e in panel.events]
@@ -180,14 +182,47 @@ def test_training_panel_run_progress_and_errors(dg):
     assert "run 1 done in" in panel.status.value
     assert board.predictor is p and board.best == p.leaderboard().iloc[0]["algorithm"]   # linked panel
     # errors inline, the last good predictor kept
+    assert panel.stop_button.disabled and not panel.run_button.disabled
     panel.horizon.value = 500
     panel.run_button.click()
+    panel.wait(120)
     assert "forecast_horizon=500 is too long" in panel.error_text and panel.predictor is p
     assert panel.progress.bar_style == "danger" and not panel.run_button.disabled
     panel.horizon.value = 24
     panel.algorithms.value = ()
     panel.run_button.click()
+    panel.wait(120)
     assert "choose at least one algorithm" in panel.error_text
+
+
+def test_training_panel_stop_ends_the_run_after_the_current_step_and_keeps_the_last_predictor(dg):
+    import threading
+
+    panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 2, "backtest_offset": None},
+                          algorithms=FAST)
+    first = panel.run()  # synchronous, as from a script
+    assert first is not None and panel.runs == 1
+    # the second run is stopped from another thread once its second step has started
+    started = threading.Event()
+    real = panel._on_event
+
+    def slow(event):
+        real(event)
+        if len(panel.events) == 2:
+            started.set()
+            panel._stop.wait(10)  # hold the step until Stop is pressed
+
+    panel._on_event = slow
+    panel.horizon.value = 12
+    panel.run_button.click()
+    assert started.wait(60)
+    assert not panel.stop_button.disabled and panel.run_button.disabled
+    panel.stop_button.click()
+    panel.wait(60)
+    assert panel.predictor is first and panel.runs == 1  # nothing of the stopped run is kept
+    assert panel.progress.bar_style == "warning" and "stopped after 2 of 6 steps" in panel.status.value
+    assert "kept" in panel.status.value and panel.error_text == ""
+    assert panel.stop_button.disabled and not panel.run_button.disabled
 
 
 # ------------------------------------------------------------- leaderboard
