@@ -54,7 +54,7 @@ def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season
     Y = panel.padded(min(int(panel.lengths.max(initial=0)), max_history)) if n else np.zeros((0, 0))
     L = Y.shape[1]
     # forward-fill NaN along time so the last season is complete
-    Yf = _ffill(Y)
+    Yf = ffill_rows(Y)
     point = np.zeros((n, horizon))
     steps = np.arange(horizon)
     if L:
@@ -119,14 +119,17 @@ def collect_with_fallback(name: str, results: list, panel: Panel, horizon: int, 
     return arr, labels, dict(zip(labels, reasons))
 
 
-def _ffill(Y: np.ndarray) -> np.ndarray:
+def ffill_rows(Y: np.ndarray) -> np.ndarray:
+    """Each row of ``Y`` with NaN replaced by the last value before it (leading NaN stay NaN).
+
+    >>> ffill_rows(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])).tolist()
+    [[nan, 1.0, 1.0, 3.0, 3.0]]
+    """
     if Y.size == 0:
-        return Y
-    mask = np.isnan(Y)
-    idx = np.where(~mask, np.arange(Y.shape[1])[None, :], 0)
+        return Y.copy()
+    idx = np.where(~np.isnan(Y), np.arange(Y.shape[1])[None, :], 0)
     np.maximum.accumulate(idx, axis=1, out=idx)
-    out = Y[np.arange(Y.shape[0])[:, None], idx]
-    return out
+    return np.take_along_axis(Y, idx, axis=1)
 
 
 class SeasonalNaivePredictor(Predictor):

@@ -75,7 +75,7 @@ from .. import frequency as fq
 from ..errors import ConfigError
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor
-from .baselines import cold_start_from_donors, seasonal_naive_arrays
+from .baselines import cold_start_from_donors, ffill_rows, seasonal_naive_arrays
 
 _MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
 _MAX_Z_ROWS = 50_000  # calibration errors kept per horizon step
@@ -181,7 +181,8 @@ class _Grid:
         if use_log:
             X = np.log1p(np.maximum(X, 0.0))
         self.target = X.copy()  # NaN where not observed
-        self.X = _ffill_rows(X, self.end)  # carried forward, for lags and the differencing base
+        self.X = ffill_rows(X)  # carried forward, for lags and the differencing base
+        self.X[:, self.end + 1:] = np.nan
         m = lay.m
         self.D = np.full_like(self.X, np.nan)
         self.D[:, m:] = self.X[:, m:] - self.X[:, :-m]
@@ -337,22 +338,6 @@ def _nanmean(a: np.ndarray, axis=None) -> np.ndarray:
     tot = np.where(ok, a, 0.0).sum(axis=axis)
     with np.errstate(all="ignore"):
         return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
-
-
-def _ffill_rows(X: np.ndarray, last: int) -> np.ndarray:
-    out = X.copy()
-    if out.size == 0:
-        return out
-    mask = np.isnan(out)
-    idx = np.where(~mask, np.arange(out.shape[1])[None, :], 0)
-    np.maximum.accumulate(idx, axis=1, out=idx)
-    out = out[np.arange(out.shape[0])[:, None], idx]
-    first = np.argmax(~mask, axis=1)
-    never = mask.all(axis=1)
-    cols = np.arange(out.shape[1])[None, :]
-    out[(cols < first[:, None]) | never[:, None]] = np.nan
-    out[:, last + 1:] = np.nan
-    return out
 
 
 def _calendar_names(freq: str) -> list[str]:

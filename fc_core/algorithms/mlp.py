@@ -54,7 +54,7 @@ from ..errors import ConfigError, DataError, require
 from ..panel import Panel
 from . import neural as nn_utils
 from .base import Capabilities, Estimator, ForecastArrays, Predictor, interpolate_quantiles
-from .baselines import cold_start_from_donors, seasonal_naive_arrays
+from .baselines import cold_start_from_donors, ffill_rows, seasonal_naive_arrays
 
 QUANTILE_GRID = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 _MEAN_GRID = (np.arange(100) + 0.5) / 100
@@ -120,7 +120,7 @@ class _Windows:
         mu = mu if self.spec["standardize"] else np.zeros_like(mu)
         x = (u - mu[:, None]) / sd[:, None] * mask
         # seasonal naive base in network units (forward-filled last season; 0 = the centre where nothing was seen)
-        filled = _ffill(np.where(mask > 0, x, np.nan))
+        filled = ffill_rows(np.where(mask > 0, x, np.nan))
         filled = np.where(np.isnan(filled), 0.0, filled)
         base = filled[:, L - m + (np.arange(H) % m)]
         cal = self.cal[self.cal_offs[rows] + T]
@@ -137,14 +137,6 @@ class _Windows:
             out["y"] = ((self.forward(yt / s[:, None]) - mu[:, None]) / sd[:, None]).astype(np.float32)
             out["y_mask"] = (okt & tin).astype(np.float32)
         return out
-
-
-def _ffill(a: np.ndarray) -> np.ndarray:
-    """Forward-fill NaN along the last axis (leading NaN stay)."""
-    idx = np.where(np.isnan(a), 0, np.arange(a.shape[1])[None, :])
-    np.maximum.accumulate(idx, axis=1, out=idx)
-    out = np.take_along_axis(a, idx, axis=1)
-    return out
 
 
 def _build_net(spec: dict, p: dict, horizon: int):
