@@ -178,6 +178,19 @@ def to_offset(freq: str) -> pd.DateOffset:
     return pd.tseries.frequencies.to_offset(to_pandas_freq(freq))
 
 
+def to_period_freq(freq: str) -> str:
+    """The pandas *Period* frequency string for ``freq`` (what GluonTS wants).
+
+    >>> to_period_freq("H"), to_period_freq("W-SUN"), to_period_freq("2D")
+    ('h', 'W-SUN', '2D')
+    """
+    mult, base = parse(freq)
+    try:
+        return pd.Period(pd.Timestamp("2000-01-03"), freq=to_offset(freq)).freqstr
+    except (ValueError, TypeError):  # month/quarter/year *begin* offsets have no Period twin
+        return base if mult == 1 else f"{mult}{base}"
+
+
 def season_length(freq: str) -> int:
     """The main seasonal period in steps of ``freq`` (24 for hourly, 7 for daily, 12 for monthly).
 

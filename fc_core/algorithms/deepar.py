@@ -64,15 +64,6 @@ _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch
 
 
 # ------------------------------------------------------------------ helpers
-def _period_freq(frequency: str) -> str:
-    """The pandas *Period* frequency GluonTS wants for ``frequency`` (GluonTS's edge only)."""
-    mult, base = fq.parse(frequency)
-    try:
-        return pd.Period(pd.Timestamp("2000-01-03"), freq=fq.to_offset(frequency)).freqstr
-    except (ValueError, TypeError):  # month/quarter/year *begin* offsets have no Period twin
-        return base if mult == 1 else f"{mult}{base}"
-
-
 def _require_engine() -> None:
     """Raise MissingDependencyError (with the pip command) when torch, lightning or gluonts is missing."""
     require("torch", "DeepAR+")
@@ -156,7 +147,7 @@ class DeepARPlusPredictor(Predictor):
     def _build_spec(self, panel: Panel) -> dict:
         p = self.estimator.params
         H = self.estimator.forecast_horizon
-        pfreq = _period_freq(panel.frequency)
+        pfreq = fq.to_period_freq(panel.frequency)
         lags = p["lags_seq"]
         if lags is None:
             from gluonts.time_feature import get_lags_for_frequency
