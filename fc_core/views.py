@@ -480,6 +480,32 @@ def progress_text(event: dict, n_windows: int) -> str:
     return f"{stage}: {event.get('algorithm') or ''} ({el:.1f} s elapsed)"
 
 
+def ensemble_check_text(check: dict, metric: str) -> str:
+    """One line on how an AutoPredictor's blend fared on backtest windows it was not chosen on
+    (``AutoPredictor.ensemble_check_``).
+
+    >>> ensemble_check_text({"decision": "blend", "held_out": [
+    ...     {"blend": 0.10, "single": 0.12, "best_single": "GBM"},
+    ...     {"blend": 0.20, "single": 0.19, "best_single": "ETS"}]}, "WAPE")
+    'on held-out backtest windows the blend scored 0.1500 against 0.1550 for the best single candidate (mean item WAPE): blend kept'
+    >>> ensemble_check_text({"decision": "single: GBM", "held_out": [{"blend": 0.3, "single": 0.2, "best_single": "GBM"}]}, "WAPE")
+    'on held-out backtest windows the blend scored 0.3000 against 0.2000 for the best single candidate (mean item WAPE): GBM used alone'
+    >>> ensemble_check_text({"decision": "blend"}, "WAPE")
+    'blend not checked on held-out windows (it needs two or more backtest windows)'
+    """
+    rows = check.get("held_out") or []
+    if not rows:
+        if str(check.get("decision", "")).startswith("single"):
+            return "a single candidate was best on the backtests; no blend"
+        return "blend not checked on held-out windows (it needs two or more backtest windows)"
+    b = float(np.mean([r["blend"] for r in rows]))
+    s1 = float(np.mean([r["single"] for r in rows]))
+    decision = str(check.get("decision", ""))
+    verdict = "blend kept" if decision == "blend" else f"{decision.split(':', 1)[-1].strip()} used alone"
+    return (f"on held-out backtest windows the blend scored {b:.4f} against {s1:.4f} for the best single "
+            f"candidate (mean item {metric}): {verdict}")
+
+
 # --------------------------------------------------------------- data files
 _TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds", "period")
 _ITEM_NAMES = ("item_id", "item", "id", "unique_id", "series", "series_id", "sku", "client", "name")
@@ -804,7 +830,7 @@ def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
 
 __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
-           "training_steps", "progress_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "training_steps", "progress_text", "ensemble_check_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
            "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 

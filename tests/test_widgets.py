@@ -181,6 +181,9 @@ def test_training_panel_run_progress_and_errors(dg):
     assert panel.progress.value == panel.progress.max == 6 and panel.progress.bar_style == "success"
     assert "run 1 done in" in panel.status.value
     assert board.predictor is p and board.best == p.leaderboard().iloc[0]["algorithm"]   # linked panel
+    from fc_core.views import ensemble_check_text
+
+    assert ensemble_check_text(p.ensemble_check_, p.optimization_metric) in board.summary.value
     # errors inline, the last good predictor kept
     assert panel.stop_button.disabled and not panel.run_button.disabled
     panel.horizon.value = 500
