@@ -3,7 +3,7 @@
 Choices are made by the AutoPredictor's backtests on the training data only; the
 M4 test set is used for the final score and nothing else.
 
-    python -m bench.automl_m4 --algorithms SeasonalNaive,Theta,MSTL,NPTS,GBM --windows 2
+    python -m bench.automl_m4                    # SeasonalNaive, NPTS, GBM, GBM-L2, MLP-QR; 3 windows
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ TYPES = ["0.025", "0.1", "0.5", "0.9", "0.975", "mean"]
 
 def main(argv=None):
     ap_ = argparse.ArgumentParser(description=__doc__)
-    ap_.add_argument("--algorithms", default="SeasonalNaive,Theta,MSTL,NPTS,GBM")
-    ap_.add_argument("--windows", type=int, default=2)
+    ap_.add_argument("--algorithms", default="SeasonalNaive,NPTS,GBM,GBM-L2,MLP-QR")
+    ap_.add_argument("--windows", type=int, default=3)
     ap_.add_argument("--params", default="{}", help="JSON of per-algorithm parameters")
     ap_.add_argument("--title", default="M4 Hourly: AutoPredictor and its candidates")
     ap_.add_argument("--no-write", action="store_true")
