@@ -244,7 +244,7 @@ class AutoPredictor:
 
         t_start = time.perf_counter()
         panel = dataset_group.to_panel() if hasattr(dataset_group, "to_panel") else dataset_group
-        if self.frequency and fq.normalize(self.frequency) != panel.frequency:
+        if self.frequency and not fq.matches(self.frequency, panel.frequency):
             raise ConfigError(f"AutoPredictor frequency {self.frequency} differs from the data's {panel.frequency}; "
                               f"aggregate the data first: dataset_group.aggregate('{self.frequency}').")
         if self.forecast_dimensions and list(panel.key_columns[1:]) != self.forecast_dimensions:

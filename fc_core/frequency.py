@@ -115,6 +115,20 @@ def anchored(freq: str, first: "pd.Timestamp") -> str:
     return core
 
 
+def matches(configured: str, data: str) -> bool:
+    """Whether data of frequency ``data`` fits a model configured for ``configured``: the same
+    frequency, or the same step where ``configured`` names no anchor (``"W"`` takes Sunday-based
+    ``"W-SUN"`` data; an explicit ``"W-MON"`` does not).
+
+    >>> matches("W", "W-SUN"), matches("W-MON", "W-SUN"), matches("H", "H"), matches("D", "W-SUN")
+    (True, False, True, False)
+    """
+    if normalize(configured) == normalize(data):
+        return True
+    explicit = isinstance(configured, str) and "-" in configured
+    return not explicit and normalize(split_anchor(configured)[0]) == normalize(split_anchor(data)[0])
+
+
 def parse(freq: str) -> tuple[int, str]:
     """Split a frequency into ``(multiple, base unit)`` with Amazon Forecast's unit names (anchor ignored).
 

@@ -53,3 +53,24 @@ def test_schema_parse_and_errors():
         Schema.parse("a:string,a:float")
     assert default_schema("RETAIL", "TARGET_TIME_SERIES", forecast_dimensions=["store_id"]).names == [
         "item_id", "store_id", "timestamp", "demand"]
+
+
+def test_a_model_configured_weekly_takes_sunday_based_weekly_data():
+    """``frequency="W"`` names no anchor: data on Sundays (kept as W-SUN) is accepted, and the
+    forecasts continue on Sundays; a different step is still refused."""
+    import numpy as np
+
+    import fc_core
+    from fc_core import DatasetGroup
+    from fc_core.algorithms.base import make_estimator
+
+    ts = pd.date_range("2024-01-07", periods=60, freq="W-SUN")
+    dg = DatasetGroup(target=pd.DataFrame({"item_id": "a", "timestamp": ts, "target_value": np.arange(60.0)}),
+                      frequency="W")
+    assert dg.to_panel().frequency == "W-SUN"
+    out = make_estimator("SeasonalNaive", 4, frequency="W").train(dg).predict()
+    assert list(out["timestamp"]) == list(pd.date_range(ts[-1] + pd.Timedelta(days=7), periods=4, freq="W-SUN"))
+    ap = fc_core.AutoPredictor(forecast_horizon=4, frequency="W", algorithms=["SeasonalNaive"]).train(dg, progress=False)
+    assert ap.forecast().frame["timestamp"].dt.dayofweek.eq(6).all()
+    with pytest.raises(ConfigError, match="configured for frequency D"):
+        make_estimator("SeasonalNaive", 4, frequency="D").train(dg)

@@ -228,7 +228,7 @@ class Estimator:
         """Fit on ``data`` (a DatasetGroup or a Panel) and return a new predictor."""
         panel = as_panel(data)
         freq = self.frequency or panel.frequency
-        if fq.normalize(freq) != panel.frequency:
+        if not fq.matches(freq, panel.frequency):
             raise ConfigError(
                 f"{self.name} was configured for frequency {freq} but the data is {panel.frequency}; "
                 f"aggregate the data first (DatasetGroup.aggregate('{freq}'))."
