@@ -123,6 +123,9 @@ def test_gaps_short_items_cold_start_and_negative_values():
     pred = MLPQREstimator(24, seed=0, **FAST).train(panel)
     arr = pred.predict_arrays(levels=[0.05, 0.5, 0.95])
     assert pred.info["fallback_items"] == ["short"] and pred.info["cold_start_items"] == ["new"]
+    # every training item had a category: the "missing or unseen" code gets the mean embedding
+    emb = pred.nets[0].emb[0].weight.detach().numpy()
+    np.testing.assert_allclose(emb[0], emb[1:].mean(axis=0), rtol=1e-6)
     assert np.isfinite(arr.quantiles).all() and np.isfinite(arr.mean).all()
     assert arr.quantiles.min() >= 0  # log transform: non-negative data give non-negative forecasts
     keys = panel.keys["item_id"].tolist()

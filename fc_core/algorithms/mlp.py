@@ -177,6 +177,17 @@ def _build_net(spec: dict, p: dict, horizon: int):
     return Net()
 
 
+def _neutral_missing_code(net, codes: np.ndarray) -> None:
+    """Code 0 (a metadata value missing or unseen in training) gets the mean of the learned
+    embeddings where no training item had it, instead of its untrained random start."""
+    import torch
+
+    with torch.no_grad():
+        for j, emb in enumerate(net.emb):
+            if not (codes[:, j] == 0).any() and emb.weight.shape[0] > 1:
+                emb.weight[0] = emb.weight[1:].mean(dim=0)
+
+
 def _to_torch(batch: dict, device: str) -> dict:
     import torch
 
@@ -287,7 +298,9 @@ class MLPQRPredictor(Predictor):
                         bar.set_postfix(loss=f"{run:.4f}")
                 bar.close()
                 losses.append(run)
-                self.nets.append(net.cpu().eval())
+                net = net.cpu().eval()
+                _neutral_missing_code(net, win.codes[usable])
+                self.nets.append(net)
         self.info.update(device=device, train_seconds=round(time.perf_counter() - t0, 2), final_loss=losses,
                          trained_series=int(len(usable)))
 
