@@ -140,7 +140,7 @@ def test_static_categories_and_cold_start():
                               context_length=24, seed=0, **FAST)
     pred = est.train(panel)
     assert pred.spec["static_columns"] == ["category"] and pred.spec["categories"] == [["big", "small"]]
-    assert pred.spec["series_scaling"] is True  # levels 10 and 100 reach the network at ~1
+    assert pred.spec["series_scaling"] == "mean"  # levels 10 and 100 reach the network at ~1
     assert pred.info["trained_series"] == 6  # the cold-start items cannot be trained on
     fc = pred.predict(forecast_types=["0.1", "0.5", "0.9"])
     med = fc.groupby("item_id")["p50"].mean()
@@ -176,7 +176,7 @@ def test_negative_binomial_counts_are_nonnegative_integers():
     est = DeepARPlusEstimator(H, epochs=2, num_batches_per_epoch=10, likelihood="negative-binomial",
                               lags_seq=[1, 24], context_length=24, seed=0, **FAST)
     pred = est.train(panel)
-    assert pred.spec["series_scaling"] is False  # counts stay whole numbers
+    assert pred.spec["series_scaling"] == "none"  # counts stay whole numbers
     s = pred.sample_paths()
     assert s.shape == (4, FAST["num_samples"], H)
     assert s.min() >= 0
@@ -242,3 +242,29 @@ def test_holiday_feature_and_ctrl_c(monkeypatch):
     monkeypatch.setattr(mod, "_KeepBest", Interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.train(panel)
+
+
+def test_standard_series_scaling_round_trips_level_and_swing():
+    """``series_scaling="standard"``: each series is centred and divided by its spread before the
+    network and the samples are mapped back, so a smooth series on a high level (1000 +- 5) comes
+    back on its level with a swing of its own size, not the level's."""
+    from fc_core.algorithms.deepar import _series_affine
+
+    t = np.arange(24 * 12)
+    smooth = 1000 + 5 * np.sin(2 * np.pi * t / 24)
+    shift, scale = _series_affine([smooth, np.array([np.nan, 2.0, 4.0])], "standard")
+    np.testing.assert_allclose(shift, [smooth.mean(), 3.0])
+    np.testing.assert_allclose(scale, [smooth.std(), 1.0])
+    assert _series_affine([smooth], True)[1][0] == pytest.approx(np.abs(smooth).mean())  # old artifacts
+    assert _series_affine([np.full(5, 7.0)], "standard")[1][0] == pytest.approx(7e-3)  # a flat series
+    df = pd.DataFrame({"item_id": np.repeat(["a", "b"], len(t)),
+                       "timestamp": np.tile(pd.date_range("2024-01-01", periods=len(t), freq="h"), 2),
+                       "target_value": np.r_[smooth, 10 + 3 * np.sin(2 * np.pi * t / 24)]})
+    panel = Panel.from_frame(df, ["item_id"], "target_value", "H")
+    pred = DeepARPlusEstimator(H, epochs=3, num_batches_per_epoch=10, learning_rate=1e-2, lags_seq=[1, 24],
+                               context_length=24, seed=0, series_scaling="standard", **FAST).train(panel)
+    assert pred.spec["series_scaling"] == "standard"
+    arr = pred.predict_arrays(levels=[0.1, 0.5, 0.9])
+    big = arr.quantiles[0]
+    assert np.all(np.abs(big[:, 1] - 1000) < 20)  # on its level
+    assert np.median(big[:, 2] - big[:, 0]) < 40  # a band of the swing's size, not the level's

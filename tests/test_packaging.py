@@ -60,3 +60,18 @@ def test_import_loads_no_heavy_library():
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_algorithms_page_lists_every_registered_algorithm_with_its_capabilities():
+    """docs/algorithms.md carries the table of fc_core.algorithms.base.algorithm_catalog(), row by row."""
+    from pathlib import Path
+
+    from fc_core.algorithms.base import algorithm_catalog
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "algorithms.md").read_text()
+    cat = algorithm_catalog()
+    assert len(cat) >= 12
+    for _, r in cat.iterrows():
+        cells = ["yes" if v is True else ("" if v is False else str(v)) for v in r]
+        row = "| " + " | ".join(cells) + " |"
+        assert row in page, f"docs/algorithms.md is out of date for {r['algorithm']}: expected the row\n{row}"

@@ -443,6 +443,24 @@ def available_algorithms() -> list[str]:
     return list(_REGISTRY)
 
 
+def algorithm_catalog() -> pd.DataFrame:
+    """One row per registered algorithm: what it is and what it can use (its capability flags).
+
+    >>> cat = algorithm_catalog().set_index("algorithm")
+    >>> bool(cat.loc["DeepAR+", "cold start"]), cat.loc["ETS", "fits"]
+    (True, 'each item')
+    """
+    rows = []
+    for name in _REGISTRY:
+        cls = get_estimator_class(name)
+        cap = cls.capabilities
+        doc = (cls.__doc__ or "").strip().splitlines()
+        rows.append({"algorithm": name, "fits": "each item" if cap.local else "all items (global)",
+                     "related series": cap.uses_related, "item metadata": cap.uses_item_metadata,
+                     "cold start": cap.cold_start, "GPU": cap.gpu, "what it is": doc[0] if doc else ""})
+    return pd.DataFrame(rows)
+
+
 def canonical_name(name: str) -> str:
     for k in _REGISTRY:
         if k.lower() == str(name).lower():
