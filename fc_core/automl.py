@@ -252,8 +252,7 @@ class AutoPredictor:
                               f"{panel.key_columns[1:]}; build the group with the same dimensions.")
         check_horizon(self.forecast_horizon, int(panel.lengths.max(initial=0)))
         count_like = bool(getattr(getattr(dataset_group, "domain", None), "count_like", False))
-        if hasattr(dataset_group, "target_field"):
-            self.target_field = dataset_group.target_field
+        target_field = getattr(dataset_group, "target_field", self.target_field)
         windows = panel_windows(panel, self.forecast_horizon, self.backtest_windows, self.backtest_offset)
         season = fq.season_length(panel.frequency)
         levels = self.score_levels
@@ -362,6 +361,7 @@ class AutoPredictor:
         choice.loc[lost, "algorithm"] = ENSEMBLE
 
         # commit the fitted state only now
+        self.target_field = target_field
         self.panel = panel
         self.leaderboard_ = board
         self.item_metrics_ = item_metrics
@@ -478,7 +478,7 @@ class AutoPredictor:
             blend_loss += b
             single_loss += s1
         check["held_out"] = rows
-        if blend_loss < single_loss:
+        if np.nan_to_num(blend_loss, nan=np.inf) < np.nan_to_num(single_loss, nan=np.inf):
             check["decision"] = "blend"
             return weights, check
         full = self._blend_objective(results, algos, season, metrics)

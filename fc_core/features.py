@@ -124,6 +124,9 @@ def calendar_grid(starts, spans, frequency: str, names: Sequence[str] | None = N
     >>> g, o = calendar_grid(pd.DatetimeIndex(["2024-01-01", "2024-01-03"]), [2, 2], "D", ["day_of_week"])
     >>> o.tolist(), g.shape
     ([0, 2], (4, 1))
+    >>> g, o = calendar_grid(pd.DatetimeIndex(["2024-01-01", "2024-01-02 12:00"]), [2, 2], "D", ["day_of_week"])
+    >>> o.tolist(), g[o[1], 0] == calendar_features(pd.DatetimeIndex(["2024-01-02"]), "D", ["day_of_week"])[0, 0]
+    ([0, 2], np.True_)
     """
     starts = pd.DatetimeIndex(starts)
     spans = np.asarray(spans, dtype=np.int64)
@@ -131,13 +134,22 @@ def calendar_grid(starts, spans, frequency: str, names: Sequence[str] | None = N
     width = len(names) + bool(holiday_country)
     if not len(starts):
         return np.zeros((0, width)), np.zeros(0, dtype=np.int64)
+    def features_at(ts):
+        parts = [calendar_features(ts, frequency, names)]
+        if holiday_country:
+            parts.append(holiday_indicator(ts, holiday_country, frequency)[:, None])
+        return np.concatenate(parts, axis=1)
+
     g0 = starts.min()
-    offs = np.round(fq.step_index(starts, g0, frequency)).astype(np.int64)
-    ts = fq.date_range(g0, max(int((offs + spans).max()), 1), frequency)
-    parts = [calendar_features(ts, frequency, names)]
-    if holiday_country:
-        parts.append(holiday_indicator(ts, holiday_country, frequency)[:, None])
-    return np.concatenate(parts, axis=1), offs
+    steps = np.asarray(fq.step_index(starts, g0, frequency), dtype=float)
+    offs = np.round(steps).astype(np.int64)
+    if np.allclose(steps, offs):
+        return features_at(fq.date_range(g0, max(int((offs + spans).max()), 1), frequency)), offs
+    # some series start between the steps of the first one's grid (daily data at noon, 2H from 01:00):
+    # one stretch of features per series, laid end to end
+    blocks = [features_at(fq.date_range(st, max(int(n), 1), frequency)) for st, n in zip(starts, spans)]
+    offs = np.concatenate([[0], np.cumsum([len(b) for b in blocks])[:-1]]).astype(np.int64)
+    return np.concatenate(blocks), offs
 
 # ------------------------------------------------------------------ holidays
 def list_holiday_countries() -> list[str]:

@@ -117,8 +117,10 @@ def anchored(freq: str, first: "pd.Timestamp") -> str:
 
 def matches(configured: str, data: str) -> bool:
     """Whether data of frequency ``data`` fits a model configured for ``configured``: the same
-    frequency, or the same step where ``configured`` names no anchor (``"W"`` takes Sunday-based
-    ``"W-SUN"`` data; an explicit ``"W-MON"`` does not).
+    frequency, or the same step where ``configured`` names no anchor (``"W"`` takes weeks starting
+    on any weekday, e.g. ``"W-SUN"``; ``"M"`` any day of the month). An explicit anchor must match,
+    but Amazon Forecast's default ones (``W-MON``, ``M-1``, ``Y-JAN``) normalise to the bare unit,
+    so models configured with them accept any anchor too.
 
     >>> matches("W", "W-SUN"), matches("W-MON", "W-SUN"), matches("H", "H"), matches("D", "W-SUN")
     (True, False, True, False)

@@ -172,6 +172,7 @@ class TrainingPanel(PanelBase):
         self.background = bool(background)
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._running = False
         self.status = w.HTML(message_html(["not trained yet: press Run."]))
         self.status.add_class("fc-training-status")
         self.run_button.add_class("fc-run-button")
@@ -227,24 +228,25 @@ class TrainingPanel(PanelBase):
 
     def stop(self) -> None:
         """Ask a running training to stop after its current step; the last trained predictor is kept."""
-        if self.run_button.disabled:  # a training is running
+        if self._running:
             self._stop.set()
             self.status.value = message_html(["stopping after the current step ..."], "warn")
 
     @guarded
     def run(self):
         """Train an AutoPredictor with the chosen settings; returns it (None on error, shown inline)."""
-        cfg = self.config
-        if not cfg["algorithms"]:
-            raise ConfigError("choose at least one algorithm (ctrl/shift-click in the list).")
-        self.events = []
-        self.progress.value = 0
-        self.progress.max = training_steps(cfg["backtest_windows"], len(cfg["algorithms"]))
-        self.progress.bar_style = "info"
-        self.status.value = message_html(["starting ..."])
+        self._running = True
         self.run_button.disabled = True
         self.stop_button.disabled = False
         try:
+            cfg = self.config
+            if not cfg["algorithms"]:
+                raise ConfigError("choose at least one algorithm (ctrl/shift-click in the list).")
+            self.events = []
+            self.progress.value = 0
+            self.progress.max = training_steps(cfg["backtest_windows"], len(cfg["algorithms"]))
+            self.progress.bar_style = "info"
+            self.status.value = message_html(["starting ..."])
             predictor = AutoPredictor(**cfg)
             predictor.train(self.dataset_group, progress=False, callback=self._on_event)
         except TrainingStopped:
@@ -258,9 +260,10 @@ class TrainingPanel(PanelBase):
             self.status.value = message_html(["training failed; see the error below."], "error")
             raise
         finally:
+            self._running = False
+            self._stop.clear()
             self.run_button.disabled = False
             self.stop_button.disabled = True
-            self._stop.clear()
         self.predictor = predictor
         self.runs += 1
         self.progress.value = self.progress.max

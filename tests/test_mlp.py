@@ -154,3 +154,40 @@ def test_registry_and_config_errors(seasonal):
         MLPQREstimator(24 * 30, **FAST).train(panel)
     with pytest.raises(ConfigError, match="cannot forecast 48"):
         seasonal[2].predict_arrays(horizon=48)
+
+
+def test_items_without_recent_values_fall_back_and_bad_inputs_are_refused(seasonal):
+    panel, _, pred = seasonal
+    frame = panel.to_frame()
+    # item s00 loses everything after its first 100 hours: nothing left in the network's context
+    late = (frame["item_id"] == "s00") & (frame.groupby("item_id").cumcount() >= 100)
+    frame.loc[late, "target_value"] = np.nan
+    gappy = Panel.from_frame(frame, ["item_id"], "target_value", "H")
+    arr = pred.predict_arrays(gappy, levels=[0.5])
+    assert pred.info["fallback_items"] == ["s00"]
+    last_seen = frame.loc[(frame["item_id"] == "s00") & frame["target_value"].notna(), "target_value"].iloc[-1]
+    np.testing.assert_allclose(arr.quantiles[0, :, 0], last_seen)  # the last value carried forward, not 0
+    # a log-transform model refuses negative data instead of clipping it to 0
+    neg = frame.assign(target_value=np.where(frame["item_id"] == "s01", -frame["target_value"], frame["target_value"]))
+    with pytest.raises(DataError, match="negative values"):
+        pred.predict_arrays(Panel.from_frame(neg, ["item_id"], "target_value", "H"))
+    # a context shorter than one season cannot carry the seasonal base
+    with pytest.raises(ConfigError, match="shorter than the season"):
+        MLPQREstimator(24, context_length=10, **FAST).train(panel)
+
+
+def test_a_category_only_on_untrainable_items_gets_the_mean_embedding():
+    train, _ = _seasonal(n=6, L=24 * 12)
+    frame = _frame(train)
+    short = pd.DataFrame({"item_id": "short", "timestamp": pd.date_range("2024-01-12", periods=20, freq="h"),
+                          "target_value": 5.0})  # too short for a training window (H + 2 = 26)
+    frame = pd.concat([frame, short], ignore_index=True)
+    static = pd.DataFrame({"item_id": [*(f"s{i:02d}" for i in range(6)), "short"],
+                           "category": ["a", "a", "a", "b", "b", "b", "rare"]})
+    panel = Panel.from_frame(frame, ["item_id"], "target_value", "H", static=static)
+    pred = MLPQREstimator(24, seed=0, **FAST).train(panel)
+    cats = pred.spec["categories"][0]
+    emb = pred.nets[0].emb[0].weight.detach().numpy()
+    rare, trained = cats.index("rare") + 1, [cats.index("a") + 1, cats.index("b") + 1]
+    np.testing.assert_allclose(emb[rare], emb[trained].mean(axis=0), rtol=1e-6)
+    assert np.isfinite(pred.predict_arrays(levels=[0.5]).quantiles).all()

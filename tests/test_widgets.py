@@ -196,6 +196,10 @@ def test_training_panel_run_progress_and_errors(dg):
     panel.run_button.click()
     panel.wait(120)
     assert "choose at least one algorithm" in panel.error_text
+    assert not panel.run_button.disabled and panel.stop_button.disabled  # the panel can train again
+    panel.stop()  # idle: nothing to stop, and the next run is not stopped by it
+    panel.algorithms.value = tuple(FAST)
+    assert panel.run() is not None and panel.runs == 2
 
 
 def test_training_panel_stop_ends_the_run_after_the_current_step_and_keeps_the_last_predictor(dg):

@@ -61,6 +61,15 @@ _MEAN_GRID = (np.arange(100) + 0.5) / 100
 
 
 # ------------------------------------------------------------------ helpers
+def _recent_observed(panel: Panel, width: int) -> np.ndarray:
+    """Observed values among the last ``width`` steps of each series."""
+    ok = panel.observed & ~np.isnan(panel.values)
+    c = np.concatenate([[0], np.cumsum(ok, dtype=np.int64)])
+    end = panel.indptr[1:]
+    begin = np.maximum(panel.indptr[:-1], end - int(width))
+    return c[end] - c[begin]
+
+
 def _gather(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray, rows: np.ndarray, first: np.ndarray,
             width: int) -> tuple[np.ndarray, np.ndarray]:
     """``values`` of series ``rows`` at positions ``first .. first + width - 1`` as (B, width[, F]),
@@ -135,7 +144,7 @@ class _Windows:
             yt, tin = _gather(self.y, p.indptr, self.lengths, rows, T, H)
             okt, _ = _gather(self.ok, p.indptr, self.lengths, rows, T, H)
             out["y"] = ((self.forward(yt / s[:, None]) - mu[:, None]) / sd[:, None]).astype(np.float32)
-            out["y_mask"] = (okt & tin).astype(np.float32)
+            out["y_mask"] = (okt & tin & (den_all > 0)[:, None]).astype(np.float32)
         return out
 
 
@@ -178,14 +187,16 @@ def _build_net(spec: dict, p: dict, horizon: int):
 
 
 def _neutral_missing_code(net, codes: np.ndarray) -> None:
-    """Code 0 (a metadata value missing or unseen in training) gets the mean of the learned
-    embeddings where no training item had it, instead of its untrained random start."""
+    """Codes no training window had (0 = missing or unseen, or a value found only on items too short
+    to train on) get the mean of the learned embeddings instead of their untrained random start."""
     import torch
 
     with torch.no_grad():
         for j, emb in enumerate(net.emb):
-            if not (codes[:, j] == 0).any() and emb.weight.shape[0] > 1:
-                emb.weight[0] = emb.weight[1:].mean(dim=0)
+            seen = np.zeros(emb.weight.shape[0], dtype=bool)
+            seen[np.unique(codes[:, j])] = True
+            if seen.any() and not seen.all():
+                emb.weight[torch.as_tensor(~seen)] = emb.weight[torch.as_tensor(seen)].mean(dim=0)
 
 
 def _to_torch(batch: dict, device: str) -> dict:
@@ -206,6 +217,9 @@ class MLPQRPredictor(Predictor):
         m = max(fq.season_length(panel.frequency), 1)
         longer = [s for s in fq.seasonalities(panel.frequency) if m < s <= 400]
         L = int(p["context_length"] or max(max(longer, default=m), 4 * m, 2 * H))
+        if L < m:
+            raise ConfigError(f"MLP-QR context_length={L} is shorter than the season ({m} steps for "
+                              f"{panel.frequency} data); use at least {m}.")
         sw = int(p["scale_window"] or min(L, max(longer, default=max(4 * m, 8))))
         if sw > L:
             raise ConfigError(f"scale_window={sw} is longer than context_length={L}.")
@@ -317,26 +331,32 @@ class MLPQRPredictor(Predictor):
         mean = np.zeros((n, horizon))
         obs = panel.observed_counts()
         cold = panel.lengths == 0
-        rows = np.flatnonzero(obs >= 2)
+        recent = _recent_observed(panel, self.spec["context_length"])
+        rows = np.flatnonzero((obs >= 2) & (recent >= 1))  # the network needs something to look at
+        if self.spec["log"] and len(rows):
+            ok = panel.observed & ~np.isnan(panel.values)
+            neg = ok & (np.nan_to_num(panel.values) < 0)
+            if neg.any():
+                items = panel.key_strings()[np.unique(np.searchsorted(panel.indptr, np.flatnonzero(neg), "right") - 1)]
+                raise DataError(f"MLP-QR was trained on data without negative values (log transform); item(s) "
+                                f"{list(items[:5])} have negative values. Retrain on this data, or with "
+                                "transform='none'.")
         if len(rows):
             win = _Windows(panel, self.spec, H, self._related(panel, H))
-            grid = np.zeros((len(rows), H, len(QUANTILE_GRID)))
-            scale, shift, spread = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
+            g = np.asarray(QUANTILE_GRID)
             with torch.no_grad(), nn_utils.torch_threads(p["num_threads"], "cpu"):
-                for a in range(0, len(rows), 4096):
+                for a in range(0, len(rows), 4096):  # chunks keep memory flat for large panels
                     r = rows[a:a + 4096]
                     b = win.batch(r, panel.lengths[r], with_target=False)
                     tb = _to_torch(b, "cpu")
-                    grid[a:a + len(r)] = np.mean([net(tb).numpy() for net in self.nets], axis=0)
-                    scale[a:a + len(r)], shift[a:a + len(r)], spread[a:a + len(r)] = b["scale"], b["shift"], b["spread"]
-            grid = np.sort(grid, axis=-1) * spread[:, None, None] + shift[:, None, None]
-            if self.spec["log"]:
-                grid = np.expm1(np.clip(grid, 0.0, 50.0))
-            grid = grid * scale[:, None, None]
-            g = np.asarray(QUANTILE_GRID)
-            quant[rows] = interpolate_quantiles(g, grid, levels)[:, :horizon]
-            mean[rows] = interpolate_quantiles(g, grid, _MEAN_GRID).mean(axis=-1)[:, :horizon]
-        fb = np.flatnonzero((obs < 2) & ~cold)
+                    grid = np.mean([net(tb).numpy() for net in self.nets], axis=0).astype(float)
+                    grid = np.sort(grid, axis=-1) * b["spread"][:, None, None] + b["shift"][:, None, None]
+                    if self.spec["log"]:
+                        grid = np.expm1(np.clip(grid, 0.0, 50.0))
+                    grid = grid[:, :horizon] * b["scale"][:, None, None]
+                    quant[r] = interpolate_quantiles(g, grid, levels)
+                    mean[r] = interpolate_quantiles(g, grid, _MEAN_GRID).mean(axis=-1)
+        fb = np.flatnonzero(~np.isin(np.arange(n), rows) & ~cold)
         if len(fb):
             sn = seasonal_naive_arrays(panel.select(fb), horizon, levels, self.spec["m"])
             quant[fb], mean[fb] = sn.quantiles, sn.mean
