@@ -34,7 +34,7 @@ from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor,
 from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
 from .errors import ConfigError, NotTrainedError
 from .forecast import Forecast
-from .io import atomic_dir, load_panel, save_arrays, load_arrays, save_panel
+from .io import atomic_dir, load_panel, save_panel
 from .panel import Panel
 
 OPTIMIZATION_METRICS = ("AverageWeightedQuantileLoss", "WAPE", "RMSE", "MASE", "MAPE")

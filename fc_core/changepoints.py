@@ -207,10 +207,6 @@ def _series_from(data, season_length):
         s = pd.Series(data) if not isinstance(data, pd.Series) else data
         y = s.to_numpy(dtype=float)
         ts0 = s.index[0] if isinstance(s.index, pd.DatetimeIndex) and len(s) else None
-        freq = None
-        if ts0 is not None:
-            inferred = pd.infer_freq(s.index) if len(s) > 2 else None
-            freq = inferred
         keys = pd.DataFrame({"series": [s.name if s.name is not None else 0]})
         seasons = [season_length] if season_length else []
         return keys, [y], [s.index if ts0 is not None else None], None, seasons

@@ -25,10 +25,14 @@ ignores the anchor, :func:`to_offset` and :func:`date_range` honour it.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Amazon Forecast's base units -> pandas offset alias (pandas >= 2.2 spelling).
 _BASE = {
@@ -263,7 +267,7 @@ def validate_minutes(freq: str) -> None:
         raise ConfigError(f"frequency {freq!r}: minute frequencies are 1min, 5min, 10min, 15min or 30min.")
 
 
-def step_index(timestamps, origin, freq: str) -> "np.ndarray":
+def step_index(timestamps, origin, freq: str) -> np.ndarray:
     """Whole steps of ``freq`` from ``origin`` to each timestamp (vectorised).
 
     Fixed-length units (minutes to weeks) use integer division of the time

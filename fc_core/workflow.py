@@ -10,7 +10,6 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .errors import ConfigError
 from .schema import get_domain

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import frequency as fq
 from ..panel import Panel
-from .base import Capabilities, Estimator, ForecastArrays, Predictor, register  # noqa: F401
+from .base import Capabilities, Estimator, ForecastArrays, Predictor  # noqa: F401
 
 
 def cold_start_from_donors(panel: Panel, cold: np.ndarray, donors: np.ndarray, quant: np.ndarray,
