@@ -41,6 +41,25 @@ def cold_start_from_donors(panel: Panel, cold: np.ndarray, donors: np.ndarray, q
         quant[i], mean[i] = quant[d].mean(axis=0), mean[d].mean(axis=0)
 
 
+def complete_global_forecast(panel: Panel, quant: np.ndarray, mean: np.ndarray, levels, modelled: np.ndarray,
+                             fallback: np.ndarray, season_length: int, nonnegative: bool) -> ForecastArrays:
+    """Finish a global model's forecast of ``panel``: rows ``fallback`` get seasonal naive, cold-start
+    items (no history) the average of the ``modelled`` rows sharing their first metadata value; the
+    result is clipped at 0 when ``nonnegative``. ``info`` names the fallback and cold-start items."""
+    n, horizon = mean.shape
+    cold = np.flatnonzero(panel.lengths == 0)
+    if len(fallback):
+        sn = seasonal_naive_arrays(panel.select(fallback), horizon, np.asarray(levels, float), season_length)
+        quant[fallback], mean[fallback] = sn.quantiles, sn.mean
+    if len(cold):
+        cold_start_from_donors(panel, cold, modelled, quant, mean)
+    keys = panel.key_strings()
+    info = {"fallback_items": [str(x) for x in keys[fallback]], "cold_start_items": [str(x) for x in keys[cold]]}
+    start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
+    arr = ForecastArrays(np.asarray(levels, float), quant, mean, start, info)
+    return arr.clip(0.0 if nonnegative else None)
+
+
 def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season_length: int,
                           max_history: int = 2000) -> ForecastArrays:
     """Vectorised seasonal naive forecasts for every series of ``panel``.

@@ -75,7 +75,7 @@ from .. import frequency as fq
 from ..errors import ConfigError
 from ..panel import Panel
 from .base import Capabilities, Estimator, ForecastArrays, Predictor
-from .baselines import cold_start_from_donors, ffill_rows, seasonal_naive_arrays
+from .baselines import complete_global_forecast, ffill_rows
 
 _MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
 _MAX_Z_ROWS = 50_000  # calibration errors kept per horizon step
@@ -723,21 +723,10 @@ class GBMPredictor(Predictor):
             quant[rows] = grid.inverse(xhat[:, :, None] + sig * zq[None], rows)
             zm = _z_quantiles(self.Z, _MEAN_GRID, horizon)
             mean[rows] = grid.inverse(xhat[:, :, None] + sig * zm[None], rows).mean(axis=-1)
-        keys = panel.key_strings()
-        cold = panel.lengths == 0
-        fb = np.flatnonzero(~ok & ~cold)
-        if len(fb):
-            sn = seasonal_naive_arrays(panel.select(fb), horizon, levels, self.layout.m)
-            quant[fb], mean[fb] = sn.quantiles, sn.mean
-        if cold.any():
-            cold_start_from_donors(panel, np.flatnonzero(cold), rows, quant, mean)
-        self.info["fallback_items"] = [str(x) for x in keys[fb]]
-        self.info["cold_start_items"] = [str(x) for x in keys[cold]]
-        start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
-        arr = ForecastArrays(np.asarray(levels, float), quant, mean, start,
-                             {"fallback_items": self.info["fallback_items"],
-                              "cold_start_items": self.info["cold_start_items"]})
-        return arr.clip(0.0 if p["nonnegative"] else None)
+        fb = np.flatnonzero(~ok & (panel.lengths > 0))
+        arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.layout.m, p["nonnegative"])
+        self.info.update(arr.info)
+        return arr
 
     # ------------------------------------------------------------- save/load
     def _state(self, folder: Path) -> dict:

@@ -54,7 +54,7 @@ from ..errors import ConfigError, DataError, require
 from ..panel import Panel
 from . import neural as nn_utils
 from .base import Capabilities, Estimator, ForecastArrays, Predictor, interpolate_quantiles
-from .baselines import cold_start_from_donors, ffill_rows, seasonal_naive_arrays
+from .baselines import complete_global_forecast, ffill_rows
 
 QUANTILE_GRID = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 _MEAN_GRID = (np.arange(100) + 0.5) / 100
@@ -357,19 +357,9 @@ class MLPQRPredictor(Predictor):
                     quant[r] = interpolate_quantiles(g, grid, levels)
                     mean[r] = interpolate_quantiles(g, grid, _MEAN_GRID).mean(axis=-1)
         fb = np.flatnonzero(~np.isin(np.arange(n), rows) & ~cold)
-        if len(fb):
-            sn = seasonal_naive_arrays(panel.select(fb), horizon, levels, self.spec["m"])
-            quant[fb], mean[fb] = sn.quantiles, sn.mean
-        if cold.any():
-            cold_start_from_donors(panel, np.flatnonzero(cold), rows, quant, mean)
-        keys = panel.key_strings()
-        self.info["fallback_items"] = [str(x) for x in keys[fb]]
-        self.info["cold_start_items"] = [str(x) for x in keys[cold]]
-        start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
-        arr = ForecastArrays(np.asarray(levels, float), quant, mean, start,
-                             {"fallback_items": self.info["fallback_items"],
-                              "cold_start_items": self.info["cold_start_items"]})
-        return arr.clip(0.0 if p["nonnegative"] else None)
+        arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.spec["m"], p["nonnegative"])
+        self.info.update(arr.info)
+        return arr
 
     # ------------------------------------------------------------ save/load
     def _state(self, folder: Path) -> dict:
