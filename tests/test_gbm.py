@@ -39,6 +39,35 @@ def _panel(values, freq="h", **kw) -> Panel:
     return Panel.from_frame(_frame(values, freq, **kw), ["item_id"], "target_value", fq.normalize(freq))
 
 
+def price_response(make_estimator, L: int, n: int = 12, H: int = 14):
+    """Daily demand that falls with price (elasticity -0.12 per unit): train ``make_estimator(H)`` with the
+    prices as a related series, then forecast with planned prices of 8 and of 12; returns
+    ``(predictor, median forecast at 8, median forecast at 12, a panel whose related data ends 5 days
+    into the horizon)``."""
+    rng = np.random.default_rng(1)
+    t = np.arange(L + H)
+    price = 10 + rng.choice([0.0, -2.0, 2.0], size=(n, L + H), p=[0.6, 0.2, 0.2])
+    base = rng.uniform(20, 60, n)[:, None]
+    demand = base * (1 + 0.2 * np.sin(2 * np.pi * t / 7))[None, :] * np.exp(-0.12 * (price - 10))
+    demand *= np.exp(rng.normal(0, 0.03, demand.shape))
+    ts = pd.date_range("2023-01-01", periods=L + H, freq="D")
+    names = [f"i{j:02d}" for j in range(n)]
+    target = pd.DataFrame({"item_id": np.repeat(names, L), "timestamp": np.tile(ts[:L], n),
+                           "target_value": demand[:, :L].ravel()})
+
+    def panel_with(prices, periods=L + H):
+        rel = pd.DataFrame({"item_id": np.repeat(names, periods), "timestamp": np.tile(ts[:periods], n),
+                            "price": prices[:, :periods].ravel()})
+        return Panel.from_frame(target, ["item_id"], "target_value", "D", related=rel, related_columns=["price"])
+
+    pred = make_estimator(H).train(panel_with(price))
+    low, high = price.copy(), price.copy()
+    low[:, L:], high[:, L:] = 8.0, 12.0
+    f_low = pred.predict_arrays(panel_with(low), levels=[0.5]).quantiles[..., 0]
+    f_high = pred.predict_arrays(panel_with(high), levels=[0.5]).quantiles[..., 0]
+    return pred, f_low, f_high, panel_with(price, L + 5)
+
+
 @pytest.fixture(scope="module")
 def seasonal():
     train, test = _seasonal()
@@ -87,28 +116,7 @@ def test_gaussian_noise_coverage():
 
 def test_related_series_moves_the_forecast():
     """Demand falls with price; a higher planned price must lower the forecast."""
-    rng = np.random.default_rng(1)
-    n, L, H = 12, 140, 14
-    t = np.arange(L + H)
-    price = 10 + rng.choice([0.0, -2.0, 2.0], size=(n, L + H), p=[0.6, 0.2, 0.2])
-    base = rng.uniform(20, 60, n)[:, None]
-    demand = base * (1 + 0.2 * np.sin(2 * np.pi * t / 7))[None, :] * np.exp(-0.12 * (price - 10))
-    demand *= np.exp(rng.normal(0, 0.03, demand.shape))
-    ts = pd.date_range("2023-01-01", periods=L + H, freq="D")
-    names = [f"i{j:02d}" for j in range(n)]
-    target = pd.DataFrame({"item_id": np.repeat(names, L), "timestamp": np.tile(ts[:L], n),
-                           "target_value": demand[:, :L].ravel()})
-
-    def panel_with(prices):
-        rel = pd.DataFrame({"item_id": np.repeat(names, L + H), "timestamp": np.tile(ts, n),
-                            "price": prices.ravel()})
-        return Panel.from_frame(target, ["item_id"], "target_value", "D", related=rel, related_columns=["price"])
-
-    pred = GBMEstimator(H, seed=0, **FAST).train(panel_with(price))
-    low, high = price.copy(), price.copy()
-    low[:, L:], high[:, L:] = 8.0, 12.0
-    f_low = pred.predict_arrays(panel_with(low), levels=[0.5]).quantiles[..., 0]
-    f_high = pred.predict_arrays(panel_with(high), levels=[0.5]).quantiles[..., 0]
+    _, f_low, f_high, _ = price_response(lambda H: GBMEstimator(H, seed=0, **FAST), L=140)
     assert np.mean(f_low) > 1.2 * np.mean(f_high), (np.mean(f_low), np.mean(f_high))
 
 

@@ -11,7 +11,7 @@ from fc_core.algorithms.mlp import QUANTILE_GRID, MLPQREstimator, MLPQRPredictor
 from fc_core.errors import ConfigError, DataError
 from fc_core.panel import Panel
 
-from test_gbm import _frame, _panel, _seasonal
+from test_gbm import _frame, _panel, _seasonal, price_response
 
 pytest.importorskip("torch")
 
@@ -56,34 +56,10 @@ def test_quantiles_ordered_calibrated_and_mean_inside(seasonal):
 
 def test_related_series_moves_the_forecast():
     """Demand falls with price; a higher planned price must lower the forecast."""
-    rng = np.random.default_rng(1)
-    n, L, H = 12, 200, 14
-    t = np.arange(L + H)
-    price = 10 + rng.choice([0.0, -2.0, 2.0], size=(n, L + H), p=[0.6, 0.2, 0.2])
-    base = rng.uniform(20, 60, n)[:, None]
-    demand = base * (1 + 0.2 * np.sin(2 * np.pi * t / 7))[None, :] * np.exp(-0.12 * (price - 10))
-    demand *= np.exp(rng.normal(0, 0.03, demand.shape))
-    ts = pd.date_range("2023-01-01", periods=L + H, freq="D")
-    names = [f"i{j:02d}" for j in range(n)]
-    target = pd.DataFrame({"item_id": np.repeat(names, L), "timestamp": np.tile(ts[:L], n),
-                           "target_value": demand[:, :L].ravel()})
-
-    def panel_with(prices):
-        rel = pd.DataFrame({"item_id": np.repeat(names, L + H), "timestamp": np.tile(ts, n),
-                            "price": prices.ravel()})
-        return Panel.from_frame(target, ["item_id"], "target_value", "D", related=rel, related_columns=["price"])
-
-    pred = MLPQREstimator(H, seed=0, **{**FAST, "num_steps": 400}).train(panel_with(price))
-    low, high = price.copy(), price.copy()
-    low[:, L:], high[:, L:] = 8.0, 12.0
-    f_low = pred.predict_arrays(panel_with(low), levels=[0.5]).quantiles[..., 0]
-    f_high = pred.predict_arrays(panel_with(high), levels=[0.5]).quantiles[..., 0]
+    pred, f_low, f_high, p_short = price_response(
+        lambda H: MLPQREstimator(H, seed=0, **{**FAST, "num_steps": 400}), L=200)
     assert np.mean(f_low) > 1.2 * np.mean(f_high), (np.mean(f_low), np.mean(f_high))
     # related values must reach the end of the horizon
-    short = price[:, : L + 5]
-    rel = pd.DataFrame({"item_id": np.repeat(names, L + 5), "timestamp": np.tile(ts[: L + 5], n),
-                        "price": short.ravel()})
-    p_short = Panel.from_frame(target, ["item_id"], "target_value", "D", related=rel, related_columns=["price"])
     with pytest.raises(DataError, match="cover the forecast horizon"):
         pred.predict_arrays(p_short)
 
