@@ -327,6 +327,9 @@ def _stop(ex: ProcessPoolExecutor, kill: bool = False) -> None:
     for p in procs:
         with contextlib.suppress(Exception):
             p.join(timeout=5)
+            if p.is_alive():  # SIGTERM not acted on in time: SIGKILL
+                p.kill()
+                p.join(timeout=5)
     with _POOL_LOCK:
         if _POOL["executor"] is ex:
             _POOL.update(executor=None, key=None)

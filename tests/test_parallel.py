@@ -126,6 +126,9 @@ def test_ctrl_c_cancels_pending_work_stops_workers_and_reraises():
                             progress=False, chunk_size=1)
     assert time.perf_counter() - t0 < 8  # 40 x 2 s of work was not waited for
     assert parallel._POOL["executor"] is None
+    deadline = time.perf_counter() + 10  # on a loaded machine the exit can take a moment to be reaped
+    while any(p.is_alive() for p in workers) and time.perf_counter() < deadline:
+        time.sleep(0.1)
     assert all(not p.is_alive() for p in workers)
     # the next call starts fresh workers
     assert parallel.map_chunks(_pid_square, [1, 2, 3], n_jobs=2, progress=False, chunk_size=1)[2][0] == 9
