@@ -167,3 +167,20 @@ def test_a_category_only_on_untrainable_items_gets_the_mean_embedding():
     rare, trained = cats.index("rare") + 1, [cats.index("a") + 1, cats.index("b") + 1]
     np.testing.assert_allclose(emb[rare], emb[trained].mean(axis=0), rtol=1e-6)
     assert np.isfinite(pred.predict_arrays(levels=[0.5]).quantiles).all()
+
+
+def test_ctrl_c_stops_training(seasonal):
+    import _thread
+    import threading
+    import time
+
+    panel = seasonal[0]
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            MLPQREstimator(24, **{**FAST, "num_steps": 100_000}).train(panel)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - t0 < 30  # 100,000 steps were not waited for
