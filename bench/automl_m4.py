@@ -8,10 +8,10 @@ M4 test set is used for the final score and nothing else.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import fc_core
+from fc_core.parallel import cpu_seconds
 from bench.m4 import append_results, load_m4_hourly, score_m4, to_dataset_group
 
 TYPES = ["0.025", "0.1", "0.5", "0.9", "0.975", "mean"]
@@ -32,7 +32,7 @@ def main(argv=None):
     train, test = load_m4_hourly()
     dg = to_dataset_group(train)
     algos = [a.strip() for a in args.algorithms.split(",") if a.strip()]
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     ap = fc_core.AutoPredictor(forecast_horizon=48, forecast_types=TYPES, backtest_windows=args.windows,
                                algorithms=algos, algorithm_params=json.loads(args.params),
                                keep_all_candidates=True, item_selection=not args.no_item_selection,
@@ -40,10 +40,7 @@ def main(argv=None):
     ap.train(dg, progress=True)
     fc = ap.forecast()
     wall = time.perf_counter() - t0
-    from fc_core.parallel import worker_cpu_seconds
-
-    cpu = time.process_time() - c0 + worker_cpu_seconds() + sum(
-        getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
+    cpu = cpu_seconds() - c0
     print(ap.leaderboard().round(4).to_string())
     rows = []
     for name in [*ap.predictors_, "AutoPredictor"]:

@@ -150,7 +150,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--point", default="p50", choices=["p50", "mean"])
-    p.add_argument("--series-scaling", default="auto", choices=["auto", "mean", "none"])
+    p.add_argument("--series-scaling", default="auto", choices=["auto", "mean", "standard", "none"])
     p.add_argument("--early-stopping", action="store_true",
                    help="wrapper only: select the epoch on held-out last windows, stop when it stalls")
     p.add_argument("--no-raw", action="store_true", help="skip the raw GluonTS run")

@@ -12,9 +12,8 @@ One script, three questions:
 3. **NPTS.** fc_core's vectorised NPTS against GluonTS's ``NPTSPredictor``
    (same defaults, 100 sample paths) on all 414 series: time and scores.
 
-CPU seconds are this process's ``time.process_time()`` plus the CPU of worker
-processes: for fc_core :func:`fc_core.parallel.worker_cpu_seconds` (its pool
-outlives a call), for raw statsforecast the finished children (``resource``).
+CPU seconds (:func:`fc_core.parallel.cpu_seconds`) are this process's plus the CPU of
+worker processes: fc_core's pool (which outlives a call) and finished children (raw statsforecast).
 
 Usage (appends sections to ``bench/RESULTS.md``)::
 
@@ -25,7 +24,6 @@ Usage (appends sections to ``bench/RESULTS.md``)::
 from __future__ import annotations
 
 import argparse
-import resource
 import shlex
 import sys
 import time
@@ -42,23 +40,16 @@ METRICS = ("sMAPE", "MASE", "OWA", "MSIS", "wQL", "Coverage[0.95]")
 QMAP = {"p2.5": ("lo", 95), "p10": ("lo", 80), "p90": ("hi", 80), "p97.5": ("hi", 95)}
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 class Clock:
     """Wall and CPU seconds of a block: this process, fc_core's workers and finished children."""
 
     def __enter__(self):
-        self.w, self.c = time.perf_counter(), time.process_time()
-        self.k, self.p = _children_cpu(), parallel.worker_cpu_seconds()
+        self.w, self.c = time.perf_counter(), parallel.cpu_seconds()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.w
-        self.cpu = (time.process_time() - self.c) + (_children_cpu() - self.k) + \
-            (parallel.worker_cpu_seconds() - self.p)
+        self.cpu = parallel.cpu_seconds() - self.c
         return False
 
 

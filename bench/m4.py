@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from fc_core.parallel import cpu_seconds
 
 HORIZON = 48
 SEASON = 24
@@ -317,14 +318,6 @@ def score_m4(train: pd.DataFrame, test: pd.DataFrame, forecast: pd.DataFrame, m:
 
 
 # ---------------------------------------------------------------------- running
-def _child_cpu() -> float:
-    """CPU of finished child processes plus what fc_core's long-lived pool workers report."""
-    from fc_core.parallel import worker_cpu_seconds
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime + worker_cpu_seconds()
-
-
 def run_and_score(estimator_factory: Callable, name: str, data_dir=None, point: str = "p50",
                   forecast_types: Sequence[str] = FORECAST_TYPES, progress: bool = False) -> dict:
     """Train and forecast one estimator on M4 Hourly, time it and score it.
@@ -346,17 +339,17 @@ def run_and_score(estimator_factory: Callable, name: str, data_dir=None, point: 
     -------
     dict
         ``method``, the metrics of :func:`score_m4`, ``wall s`` (fit + predict,
-        ``time.perf_counter``), ``cpu s`` (``time.process_time`` plus the CPU of
-        finished child processes, from ``resource``).
+        ``time.perf_counter``), ``cpu s`` (this process, its finished children and fc_core's
+        pool workers: :func:`fc_core.parallel.cpu_seconds`).
     """
     train, test = load_m4_hourly(data_dir)
     dg = to_dataset_group(train)
     est = estimator_factory() if callable(estimator_factory) and not hasattr(estimator_factory, "train") else estimator_factory
-    w0, c0, k0 = time.perf_counter(), time.process_time(), _child_cpu()
+    w0, c0 = time.perf_counter(), cpu_seconds()
     pred = est.train(dg, progress=progress)
     fc = pred.predict(forecast_types=list(forecast_types), progress=progress)
     wall = time.perf_counter() - w0
-    cpu = time.process_time() - c0 + _child_cpu() - k0
+    cpu = cpu_seconds() - c0
     overall, _ = score_m4(train, test, fc, point=point)
     row = {"method": name}
     row.update({k: overall[k] for k in ("sMAPE", "MASE", "OWA", "MSIS", "wQL", "Coverage[0.95]")})

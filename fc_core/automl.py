@@ -319,7 +319,7 @@ class AutoPredictor:
                 weights = {best: 1.0}
             glob_results = [_blend_arrays(r.forecasts, weights) for r in results]
             table = self._item_score_table(results, glob_results, ok, season, metrics, panel.n_series)
-            margin = self._choose_margin(table, results, glob_results, ok, season, metrics)
+            margin, margin_losses = self._choose_margin(table, results, glob_results, ok, season, metrics)
             choice = panel.keys.copy()
             choice["algorithm"] = self._choose_labels(table, ok, margin, range(len(results)))
             ens_results = [self._apply_choice(r.forecasts, g, choice["algorithm"].to_numpy()[r.rows])
@@ -369,6 +369,7 @@ class AutoPredictor:
         self.ensemble_check_ = check
         self.item_choice_ = choice
         self.item_switch_margin_ = margin
+        self.margin_losses_ = margin_losses
         self.predictors_ = predictors
         self.failed_ = failed
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
@@ -430,9 +431,14 @@ class AutoPredictor:
 
         return loss
 
-    def _greedy_weights(self, results, algos, season, metrics, rounds: int = 20) -> dict:
-        """Forward selection with replacement (Caruana et al. 2004) on :meth:`_blend_objective`."""
-        loss = self._blend_objective(results, algos, season, metrics)
+    @staticmethod
+    def _best_single(loss, algos) -> str:
+        """The candidate with the lowest ``loss`` alone (NaN counts as worst; ties go to the first)."""
+        return min(algos, key=lambda a: (np.nan_to_num(loss({a: 1.0}), nan=np.inf), algos.index(a)))
+
+    @staticmethod
+    def _greedy_weights(loss, algos, rounds: int = 20) -> dict:
+        """Forward selection with replacement (Caruana et al. 2004) on the objective ``loss``."""
         counts = {a: 0 for a in algos}
         best_loss = np.inf
         for _ in range(rounds):
@@ -459,7 +465,16 @@ class AutoPredictor:
         (by the same objective on all windows) is used alone. Returns the weights and a record of
         the check (kept as ``ensemble_check_``).
         """
-        weights = self._greedy_weights(results, algos, season, metrics)
+        objective = {}  # window positions -> loss function, each built once
+
+        def loss_on(positions):
+            key = tuple(positions)
+            if key not in objective:
+                objective[key] = self._blend_objective([results[k] for k in key], algos, season, metrics)
+            return objective[key]
+
+        everything = range(len(results))
+        weights = self._greedy_weights(loss_on(everything), algos)
         check = {"windows": len(results), "blend_weights": dict(weights)}
         if len(results) < 2 or len(weights) < 2:
             check["decision"] = "blend" if len(weights) > 1 else "single"
@@ -467,11 +482,10 @@ class AutoPredictor:
         blend_loss = single_loss = 0.0
         rows = []
         for j, held in enumerate(results):
-            rest = [r for k, r in enumerate(results) if k != j]
-            w = self._greedy_weights(rest, algos, season, metrics)
-            rest_loss = self._blend_objective(rest, algos, season, metrics)
-            best = min(algos, key=lambda a: (np.nan_to_num(rest_loss({a: 1.0}), nan=np.inf), algos.index(a)))
-            held_loss = self._blend_objective([held], algos, season, metrics)
+            rest_loss = loss_on([k for k in everything if k != j])
+            w = self._greedy_weights(rest_loss, algos)
+            best = self._best_single(rest_loss, algos)
+            held_loss = loss_on([j])
             b, s1 = held_loss(w), held_loss({best: 1.0})
             rows.append({"held_out_window": held.window.index, "blend": b, "best_single": best, "single": s1,
                          "weights": w})
@@ -481,8 +495,7 @@ class AutoPredictor:
         if np.nan_to_num(blend_loss, nan=np.inf) < np.nan_to_num(single_loss, nan=np.inf):
             check["decision"] = "blend"
             return weights, check
-        full = self._blend_objective(results, algos, season, metrics)
-        best = min(algos, key=lambda a: (np.nan_to_num(full({a: 1.0}), nan=np.inf), algos.index(a)))
+        best = self._best_single(loss_on(everything), algos)
         check["decision"] = f"single: {best}"
         return {best: 1.0}, check
 
@@ -552,14 +565,14 @@ class AutoPredictor:
         labels[better] = best_lab[better]
         return labels
 
-    def _choose_margin(self, table, results, glob_results, algos, season, metrics) -> float:
+    def _choose_margin(self, table, results, glob_results, algos, season, metrics) -> tuple[float, dict]:
         """The switch margin, chosen on the backtests: choices made on the older windows are scored on
         the most recent one, and the margin that scores best wins (ties go to the larger margin).
-        With one window, :data:`DEFAULT_SWITCH_MARGIN`."""
+        With one window, :data:`DEFAULT_SWITCH_MARGIN`. Also returns each margin's score."""
         if self.item_switch_margin is not None:
-            return float(self.item_switch_margin)
+            return float(self.item_switch_margin), {}
         if len(results) < 2 or len(algos) < 2 or not self.item_selection:
-            return DEFAULT_SWITCH_MARGIN
+            return DEFAULT_SWITCH_MARGIN, {}
         r, g = results[0], glob_results[0]
         losses = {}
         for margin in SWITCH_MARGINS:
@@ -567,8 +580,7 @@ class AutoPredictor:
             arr = self._apply_choice(r.forecasts, g, labels[r.rows])
             _, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
             losses[margin] = overall[self.optimization_metric]
-        self.margin_losses_ = losses
-        return min(losses, key=lambda k: (np.nan_to_num(losses[k], nan=np.inf), -k))
+        return min(losses, key=lambda k: (np.nan_to_num(losses[k], nan=np.inf), -k)), losses
 
     def _cold_start_blend(self) -> dict:
         """Weights for items with no history: the blend restricted to candidates that can forecast

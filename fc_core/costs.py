@@ -196,24 +196,6 @@ class _Sampler(threading.Thread):
         return max(self.peak, _rss_bytes())
 
 
-def _worker_cpu() -> float:
-    try:
-        from .parallel import worker_cpu_seconds
-
-        return float(worker_cpu_seconds())
-    except Exception:  # noqa: BLE001
-        return 0.0
-
-
-def _children_cpu() -> float:
-    try:
-        import resource  # not on Windows
-    except ImportError:  # pragma: no cover
-        return 0.0
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 @dataclass
 class Measurement:
     """One measured run (see :func:`measure`); counts are set by the caller with :meth:`update`."""
@@ -332,7 +314,9 @@ def measure(name: str, log: CostLog | None = None, kind: str = "other", **counts
     sampler = _Sampler()
     m.memory_start_mb = sampler.peak / 2 ** 20
     sampler.start()
-    t0, c0, w0, k0 = time.perf_counter(), time.process_time(), _worker_cpu(), _children_cpu()
+    from .parallel import cpu_seconds
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
     try:
         yield m
@@ -346,7 +330,7 @@ def measure(name: str, log: CostLog | None = None, kind: str = "other", **counts
     finally:
         _LOCAL.depth -= 1
         m.wall_s = time.perf_counter() - t0
-        m.cpu_s = (time.process_time() - c0) + (_worker_cpu() - w0) + (_children_cpu() - k0)
+        m.cpu_s = cpu_seconds() - c0
         m.peak_memory_mb = sampler.stop() / 2 ** 20
         if log is not None:
             log.add(m)

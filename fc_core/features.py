@@ -107,7 +107,6 @@ def calendar_features(timestamps, frequency: str, names: Sequence[str] | None = 
     return out
 
 
-
 def calendar_grid(starts, spans, frequency: str, names: Sequence[str] | None = None,
                   holiday_country: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Calendar (and holiday) features on one time grid covering several series.
@@ -134,6 +133,7 @@ def calendar_grid(starts, spans, frequency: str, names: Sequence[str] | None = N
     width = len(names) + bool(holiday_country)
     if not len(starts):
         return np.zeros((0, width)), np.zeros(0, dtype=np.int64)
+
     def features_at(ts):
         parts = [calendar_features(ts, frequency, names)]
         if holiday_country:
@@ -150,6 +150,7 @@ def calendar_grid(starts, spans, frequency: str, names: Sequence[str] | None = N
     blocks = [features_at(fq.date_range(st, max(int(n), 1), frequency)) for st, n in zip(starts, spans)]
     offs = np.concatenate([[0], np.cumsum([len(b) for b in blocks])[:-1]]).astype(np.int64)
     return np.concatenate(blocks), offs
+
 
 # ------------------------------------------------------------------ holidays
 def list_holiday_countries() -> list[str]:

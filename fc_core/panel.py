@@ -82,16 +82,29 @@ class Panel:
     def key_columns(self) -> list[str]:
         return list(self.keys.columns)
 
-    def key_strings(self) -> np.ndarray:
-        """One string per series identifying it (the key values joined by ``\\x1f``)."""
+    def key_strings(self, sep: str = "\x1f") -> np.ndarray:
+        """One string per series identifying it: the key values joined by ``sep`` (``"|"`` for
+        readable labels)."""
         k = self.keys.astype(str)
-        return k.iloc[:, 0].to_numpy() if k.shape[1] == 1 else k.agg("\x1f".join, axis=1).to_numpy()
+        return k.iloc[:, 0].to_numpy() if k.shape[1] == 1 else k.agg(sep.join, axis=1).to_numpy()
 
-    def observed_counts(self) -> np.ndarray:
-        """Observed (not missing, not filled) values per series; 0 for a cold-start series."""
+    def observed_counts(self, last: int | None = None) -> np.ndarray:
+        """Observed (not missing, not filled) values per series, or among its ``last`` steps;
+        0 for a cold-start series."""
         ok = self.observed & ~np.isnan(self.values)
         c = np.concatenate([[0], np.cumsum(ok, dtype=np.int64)])
-        return c[self.indptr[1:]] - c[self.indptr[:-1]]
+        end = self.indptr[1:]
+        begin = self.indptr[:-1] if last is None else np.maximum(self.indptr[:-1], end - int(last))
+        return c[end] - c[begin]
+
+    def nonnegative(self) -> bool:
+        """Whether some value is observed and none of the observed values is negative."""
+        obs = self.values[self.observed & ~np.isnan(self.values)]
+        return bool(len(obs) and obs.min() >= 0)
+
+    def forecast_starts(self) -> pd.DatetimeIndex:
+        """The first forecast timestamp of each series (the step after its end)."""
+        return self.end_timestamps() + fq.to_offset(self.frequency) if self.n_series else self.starts
 
     def history_span(self) -> pd.Timedelta:
         """Longest time span covered by one series (which calendar cycles the data can show)."""

@@ -271,6 +271,21 @@ def worker_cpu_seconds() -> float:
     return float(_STATS["worker_cpu_s"])
 
 
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process, its finished child processes and fc_core's worker
+    processes (which outlive each call, so the operating system's accounting of finished children
+    misses them). The difference of two readings is the CPU a block of work used."""
+    import time
+
+    total = time.process_time() + worker_cpu_seconds()
+    try:
+        import resource  # not on Windows
+    except ImportError:  # pragma: no cover
+        return total
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return total + r.ru_utime + r.ru_stime
+
+
 # ------------------------------------------------------------ local processes
 def _mp_context():
     import multiprocessing as mp

@@ -111,8 +111,7 @@ class LeaderboardPanel(PanelBase):
         self.table.value = table_html(shown, highlight=board["best"])
         where = "mean over all backtest windows" if window is None else f"backtest window {window + 1}"
         weights = ", ".join(f"{a} {v:.2f}" for a, v in self.predictor.weights_.items())
-        check = ensemble_check_text(getattr(self.predictor, "ensemble_check_", {}) or {},
-                                    self.predictor.optimization_metric)
+        check = ensemble_check_text(self.predictor.ensemble_check_, self.predictor.optimization_metric)
         self.summary.value = message_html([f"best by {metric} ({where}): {self.best}",
                                            f"blend weights: {weights}", check], "ok")
 
@@ -214,7 +213,6 @@ class TrainingPanel(PanelBase):
         (the Run button does this); :meth:`wait` blocks until it is done."""
         if self.thread is not None and self.thread.is_alive():
             return self.thread
-        self._stop.clear()
         self.run_button.disabled = True  # at once, not only when the thread gets going
         self.thread = threading.Thread(target=self.run, name="fc-training", daemon=True)
         self.thread.start()

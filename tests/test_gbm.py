@@ -68,6 +68,13 @@ def price_response(make_estimator, L: int, n: int = 12, H: int = 14):
     return pred, f_low, f_high, panel_with(price, L + 5)
 
 
+def mae_and_seasonal_naive_mae(panel, test, pred) -> tuple[float, float]:
+    """Mean absolute error of ``pred``'s median forecast of ``test``, and of seasonal naive (24)'s."""
+    arr = pred.predict_arrays(levels=[0.5])
+    sn = seasonal_naive_arrays(panel, test.shape[1], np.array([0.5]), 24)
+    return float(np.mean(np.abs(arr.quantiles[..., 0] - test))), float(np.mean(np.abs(sn.quantiles[..., 0] - test)))
+
+
 @pytest.fixture(scope="module")
 def seasonal():
     train, test = _seasonal()
@@ -77,12 +84,9 @@ def seasonal():
 
 
 def test_learns_shared_seasonal_pattern_and_beats_seasonal_naive(seasonal):
-    panel, test, pred = seasonal
-    arr = pred.predict_arrays(levels=[0.5])
-    sn = seasonal_naive_arrays(panel, 24, np.array([0.5]), 24)
-    mae_gbm = np.mean(np.abs(arr.quantiles[..., 0] - test))
-    mae_sn = np.mean(np.abs(sn.quantiles[..., 0] - test))
+    mae_gbm, mae_sn = mae_and_seasonal_naive_mae(*seasonal)
     assert mae_gbm < 0.85 * mae_sn, (mae_gbm, mae_sn)
+    pred = seasonal[2]
     assert pred.info["fallback_items"] == [] and pred.info["cold_start_items"] == []
     assert pred.info["calibration"] == "backtest"
 

@@ -6,12 +6,11 @@ import pandas as pd
 import pytest
 
 from fc_core.algorithms.base import make_estimator
-from fc_core.algorithms.baselines import seasonal_naive_arrays
 from fc_core.algorithms.mlp import QUANTILE_GRID, MLPQREstimator, MLPQRPredictor
 from fc_core.errors import ConfigError, DataError
 from fc_core.panel import Panel
 
-from test_gbm import _frame, _panel, _seasonal, price_response
+from test_gbm import _frame, _panel, _seasonal, mae_and_seasonal_naive_mae, price_response
 
 pytest.importorskip("torch")
 
@@ -28,12 +27,9 @@ def seasonal():
 
 
 def test_learns_shared_pattern_and_beats_seasonal_naive(seasonal):
-    panel, test, pred = seasonal
-    arr = pred.predict_arrays(levels=[0.5])
-    sn = seasonal_naive_arrays(panel, 24, np.array([0.5]), 24)
-    mae = np.mean(np.abs(arr.quantiles[..., 0] - test))
-    mae_sn = np.mean(np.abs(sn.quantiles[..., 0] - test))
+    mae, mae_sn = mae_and_seasonal_naive_mae(*seasonal)
     assert mae < 0.9 * mae_sn, (mae, mae_sn)
+    pred = seasonal[2]
     assert pred.info["fallback_items"] == [] and pred.info["cold_start_items"] == []
     assert pred.info["device"] == "cpu" and pred.info["trained_series"] == 12
 

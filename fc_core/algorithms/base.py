@@ -216,6 +216,16 @@ class Estimator:
         self.seed = int(seed)
         self.params = {**self.defaults, **params}
 
+    def _check_positive_ints(self, *keys: str, optional: bool = False) -> None:
+        """Refuse parameters ``keys`` unless each is a positive whole number (or None when ``optional``)."""
+        for k in keys:
+            v = self.params[k]
+            if optional and v is None:
+                continue
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{self.name} {k} must be a positive whole number{' or None' if optional else ''}, "
+                                  f"got {v!r}.")
+
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.params.items() if self.defaults.get(k) != v}
         return f"{type(self).__name__}(forecast_horizon={self.forecast_horizon}, {changed})"

@@ -46,17 +46,13 @@ def complete_global_forecast(panel: Panel, quant: np.ndarray, mean: np.ndarray, 
     """Finish a global model's forecast of ``panel``: rows ``fallback`` get seasonal naive, cold-start
     items (no history) the average of the ``modelled`` rows sharing their first metadata value; the
     result is clipped at 0 when ``nonnegative``. ``info`` names the fallback and cold-start items."""
-    n, horizon = mean.shape
     cold = np.flatnonzero(panel.lengths == 0)
-    if len(fallback):
-        sn = seasonal_naive_arrays(panel.select(fallback), horizon, np.asarray(levels, float), season_length)
-        quant[fallback], mean[fallback] = sn.quantiles, sn.mean
+    _seasonal_naive_into(panel, fallback, quant, mean, levels, season_length)
     if len(cold):
         cold_start_from_donors(panel, cold, modelled, quant, mean)
     keys = panel.key_strings()
-    info = {"fallback_items": [str(x) for x in keys[fallback]], "cold_start_items": [str(x) for x in keys[cold]]}
-    start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
-    arr = ForecastArrays(np.asarray(levels, float), quant, mean, start, info)
+    info = {"fallback_items": keys[fallback].tolist(), "cold_start_items": keys[cold].tolist()}
+    arr = ForecastArrays(np.asarray(levels, float), quant, mean, panel.forecast_starts(), info)
     return arr.clip(0.0 if nonnegative else None)
 
 
@@ -98,14 +94,20 @@ def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season
     k = np.ceil((steps + 1) / m)
     widen = np.sqrt(k)[None, :, None]
     q = point[:, :, None] + (qerr - med[:, None])[:, None, :] * widen
-    start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
+    start = panel.forecast_starts()
     return ForecastArrays(np.asarray(levels, float), np.sort(q, axis=-1), point.copy(), start)
 
 
 def item_labels(panel: Panel, rows) -> list[str]:
     """Readable names of series ``rows``: the key values joined by ``|``."""
-    keys = panel.keys.iloc[list(rows)].astype(str)
-    return ["|".join(r) for r in keys.itertuples(index=False, name=None)]
+    return panel.key_strings("|")[list(rows)].tolist()
+
+
+def _seasonal_naive_into(panel: Panel, rows, quant: np.ndarray, mean: np.ndarray, levels, season_length: int) -> None:
+    """Put the seasonal naive forecast of series ``rows`` into ``quant`` and ``mean`` (in place)."""
+    if len(rows):
+        sn = seasonal_naive_arrays(panel.select(rows), mean.shape[1], np.asarray(levels, float), season_length)
+        quant[rows], mean[rows] = sn.quantiles, sn.mean
 
 
 def collect_with_fallback(name: str, results: list, panel: Panel, horizon: int, levels,
@@ -127,13 +129,12 @@ def collect_with_fallback(name: str, results: list, panel: Panel, horizon: int, 
             mean[i], quant[i] = r
     labels = []
     if failed:
-        fb = seasonal_naive_arrays(panel.select(failed), horizon, levels, season_length)
-        mean[failed], quant[failed] = fb.mean, fb.quantiles
+        _seasonal_naive_into(panel, failed, quant, mean, levels, season_length)
         labels = item_labels(panel, failed)
         shown = "; ".join(f"{k}: {r}" for k, r in list(zip(labels, reasons))[:5])
         warnings.warn(f"{name}: {len(failed)} of {n} series could not be fitted and get the seasonal naive "
                       f"forecast instead ({shown}{' ...' if len(failed) > 5 else ''}).", UserWarning, stacklevel=4)
-    start = panel.end_timestamps() + fq.to_offset(panel.frequency) if n else panel.starts
+    start = panel.forecast_starts()
     arr = ForecastArrays(np.asarray(levels, float), quant, mean, start, {"fallback_items": labels})
     return arr, labels, dict(zip(labels, reasons))
 

@@ -100,12 +100,8 @@ def _standardise(related: np.ndarray, spec: dict) -> np.ndarray:
 
 def _windows(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray, first: np.ndarray, L: int) -> np.ndarray:
     """Rows ``values[indptr[i] + first[i] : ... + L]`` of each series as (n, L[, F]), NaN outside the series."""
-    idx = first[:, None] + np.arange(L)[None, :]
-    ok = (idx >= 0) & (idx < lengths[:, None])
-    flat = np.clip(indptr[:-1][:, None] + idx, 0, max(len(values) - 1, 0)) if len(values) else np.zeros_like(idx)
-    out = values[flat] if len(values) else np.full(idx.shape + values.shape[1:], np.nan)
-    mask = ok if out.ndim == 2 else ok[..., None]
-    return np.where(mask, out, np.nan)
+    out, inside = nn.gather_windows(values, indptr, lengths, np.arange(len(first)), first, L)
+    return np.where(inside if out.ndim == 2 else inside[..., None], out, np.nan)
 
 
 def _grid_features(spec: dict, frequency: str, starts: pd.DatetimeIndex, spans: np.ndarray):
@@ -262,7 +258,7 @@ class DeepARPlusPredictor(Predictor):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         keep.restore(module)
-        _neutral_unseen_embeddings(module, codes)
+        nn.neutral_unseen_embeddings(module.model.embedder._embedders, codes)
         self.info.update(epochs_run=int(trainer.current_epoch), best_epoch=keep.best_epoch,
                          best_loss=keep.best, best_loss_on=keep.monitor)
         self._module = module.cpu().eval()
@@ -285,8 +281,7 @@ class DeepARPlusPredictor(Predictor):
 
     def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
         samples = self._samples(panel, horizon, progress)
-        start = panel.end_timestamps() + fq.to_offset(panel.frequency)
-        arr = arrays_from_samples(samples, levels, start)
+        arr = arrays_from_samples(samples, levels, panel.forecast_starts())
         return arr.clip(0.0) if self.estimator.params["nonnegative"] else arr.clip(None)
 
     def _samples(self, panel: Panel, horizon: int, progress: bool = False) -> np.ndarray:
@@ -454,7 +449,6 @@ def _series_affine(targets: list, mode) -> tuple[np.ndarray, np.ndarray]:
                 shift[i] = y.mean()
                 sd = y.std()
                 scale[i] = sd if sd > 1e-3 * level[i] else max(1e-3 * level[i], 1e-12)
-        return shift, scale
     return shift, scale
 
 
@@ -480,18 +474,6 @@ def _matching_donors(src: Panel, donors: np.ndarray, meta) -> np.ndarray:
         same += (src.static[c].astype(str).to_numpy()[donors] == str(meta[c]))
     best = same.max(initial=0)
     return donors[same == best] if best > 0 else donors
-
-
-def _neutral_unseen_embeddings(module, codes: np.ndarray) -> None:
-    """Give code 0 (missing/unseen) the mean learned embedding when no training item used it."""
-    import torch
-
-    if not codes.shape[1]:
-        return
-    with torch.no_grad():
-        for j, emb in enumerate(module.model.embedder._embedders):
-            if not (codes[:, j] == 0).any() and emb.weight.shape[0] > 1:
-                emb.weight[0] = emb.weight[1:].mean(dim=0)
 
 
 class _KeepBest:
@@ -655,17 +637,10 @@ class DeepARPlusEstimator(Estimator):
         if key not in _LIKELIHOODS:
             raise ConfigError(f"likelihood={p['likelihood']!r}: DeepAR+ here offers 'student-T', "
                               "'negative-binomial' and 'gaussian'.")
-        if p["device"] not in nn.DEVICES:
-            raise ConfigError(f"device={p['device']!r}: use one of {list(nn.DEVICES)}.")
-        for k in ("epochs", "num_cells", "num_layers", "num_batches_per_epoch", "batch_size", "num_samples"):
-            if not isinstance(p[k], (int, np.integer)) or p[k] < 1:
-                raise ConfigError(f"DeepAR+ {k} must be a positive whole number, got {p[k]!r}.")
-        if p["context_length"] is not None and (not isinstance(p["context_length"], (int, np.integer))
-                                                or p["context_length"] < 1):
-            raise ConfigError(f"context_length must be a positive whole number, got {p['context_length']!r}.")
-        if p["num_threads"] is not None and (not isinstance(p["num_threads"], (int, np.integer))
-                                             or p["num_threads"] < 1):
-            raise ConfigError(f"num_threads must be a positive whole number or None, got {p['num_threads']!r}.")
+        nn.check_device(p["device"])
+        self._check_positive_ints("epochs", "num_cells", "num_layers", "num_batches_per_epoch", "batch_size",
+                                  "num_samples")
+        self._check_positive_ints("context_length", "num_threads", optional=True)
         if p["series_scaling"] not in ("auto", "mean", "standard", "none"):
             raise ConfigError(f"series_scaling={p['series_scaling']!r}: use 'auto', 'mean', 'standard' or 'none'.")
         if p["max_train_time"] is not None and not float(p["max_train_time"]) > 0:

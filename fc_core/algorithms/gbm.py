@@ -641,11 +641,7 @@ class GBMPredictor(Predictor):
     def _setup(self, panel: Panel) -> None:
         p = self.estimator.params
         self.layout = _Layout.make(panel.frequency, p)
-        if p["log"] == "auto":
-            obs = panel.values[panel.observed & ~np.isnan(panel.values)]
-            self.use_log = bool(len(obs) and obs.min() >= 0)
-        else:
-            self.use_log = bool(p["log"])
+        self.use_log = panel.nonnegative() if p["log"] == "auto" else bool(p["log"])
 
     def _fit(self, panel: Panel, progress: bool = False) -> None:
         from tqdm.auto import tqdm
@@ -834,9 +830,7 @@ class GBMEstimator(Estimator):
                  seed: int = 0, **params):
         super().__init__(forecast_horizon, frequency, forecast_types, seed, **params)
         p = self.params
-        for k in ("num_trees", "num_leaves", "min_data_in_leaf", "max_train_rows"):
-            if not isinstance(p[k], (int, np.integer)) or p[k] < 1:
-                raise ConfigError(f"GBM parameter {k} must be a positive whole number, got {p[k]!r}.")
+        self._check_positive_ints("num_trees", "num_leaves", "min_data_in_leaf", "max_train_rows")
         if not isinstance(p["calibration_windows"], (int, np.integer)) or p["calibration_windows"] < 0:
             raise ConfigError(f"GBM calibration_windows must be 0 or more, got {p['calibration_windows']!r}.")
         if not 0 < float(p["learning_rate"]) <= 1:

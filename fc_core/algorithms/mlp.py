@@ -61,27 +61,6 @@ _MEAN_GRID = (np.arange(100) + 0.5) / 100
 
 
 # ------------------------------------------------------------------ helpers
-def _recent_observed(panel: Panel, width: int) -> np.ndarray:
-    """Observed values among the last ``width`` steps of each series."""
-    ok = panel.observed & ~np.isnan(panel.values)
-    c = np.concatenate([[0], np.cumsum(ok, dtype=np.int64)])
-    end = panel.indptr[1:]
-    begin = np.maximum(panel.indptr[:-1], end - int(width))
-    return c[end] - c[begin]
-
-
-def _gather(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray, rows: np.ndarray, first: np.ndarray,
-            width: int) -> tuple[np.ndarray, np.ndarray]:
-    """``values`` of series ``rows`` at positions ``first .. first + width - 1`` as (B, width[, F]),
-    and a mask of the positions inside the series."""
-    pos = first[:, None] + np.arange(width)[None, :]
-    inside = (pos >= 0) & (pos < lengths[rows][:, None])
-    flat = indptr[rows][:, None] + np.clip(pos, 0, None)
-    flat = np.clip(flat, 0, max(len(values) - 1, 0))
-    out = values[flat] if len(values) else np.zeros(pos.shape + values.shape[1:])
-    return out, inside
-
-
 # ------------------------------------------------------------------ windows
 class _Windows:
     """Builds network inputs for windows (series ``rows``, origins ``T``) of one panel."""
@@ -107,8 +86,8 @@ class _Windows:
     def batch(self, rows: np.ndarray, T: np.ndarray, with_target: bool):
         """Inputs (dict of float32 arrays) of windows ending at origins ``T`` of series ``rows``."""
         p, L, m, H = self.panel, self.L, self.m, self.H
-        ctx, inside = _gather(self.y, p.indptr, self.lengths, rows, T - L, L)
-        okc, _ = _gather(self.ok, p.indptr, self.lengths, rows, T - L, L)
+        ctx, inside = nn_utils.gather_windows(self.y, p.indptr, self.lengths, rows, T - L, L)
+        okc, _ = nn_utils.gather_windows(self.ok, p.indptr, self.lengths, rows, T - L, L)
         mask = (okc & inside).astype(np.float32)
         ctx = ctx * mask
         # scale: mean |y| over the last scale_window observed values (else over the whole context)
@@ -137,12 +116,12 @@ class _Windows:
                "base": base.astype(np.float32), "codes": self.codes[rows], "scale": s,
                "shift": mu.astype(np.float32), "spread": sd.astype(np.float32)}
         if self.related is not None:
-            r, r_in = _gather(self.r_values, self.r_indptr, np.diff(self.r_indptr), rows, T - m, m + H)
+            r, r_in = nn_utils.gather_windows(self.r_values, self.r_indptr, np.diff(self.r_indptr), rows, T - m, m + H)
             r = np.where(r_in[..., None], r, 0.0)
             out["related"] = r.reshape(len(rows), -1).astype(np.float32)
         if with_target:
-            yt, tin = _gather(self.y, p.indptr, self.lengths, rows, T, H)
-            okt, _ = _gather(self.ok, p.indptr, self.lengths, rows, T, H)
+            yt, tin = nn_utils.gather_windows(self.y, p.indptr, self.lengths, rows, T, H)
+            okt, _ = nn_utils.gather_windows(self.ok, p.indptr, self.lengths, rows, T, H)
             out["y"] = ((self.forward(yt / s[:, None]) - mu[:, None]) / sd[:, None]).astype(np.float32)
             out["y_mask"] = (okt & tin & (den_all > 0)[:, None]).astype(np.float32)
         return out
@@ -186,19 +165,6 @@ def _build_net(spec: dict, p: dict, horizon: int):
     return Net()
 
 
-def _neutral_missing_code(net, codes: np.ndarray) -> None:
-    """Codes no training window had (0 = missing or unseen, or a value found only on items too short
-    to train on) get the mean of the learned embeddings instead of their untrained random start."""
-    import torch
-
-    with torch.no_grad():
-        for j, emb in enumerate(net.emb):
-            seen = np.zeros(emb.weight.shape[0], dtype=bool)
-            seen[np.unique(codes[:, j])] = True
-            if seen.any() and not seen.all():
-                emb.weight[torch.as_tensor(~seen)] = emb.weight[torch.as_tensor(seen)].mean(dim=0)
-
-
 def _to_torch(batch: dict, device: str) -> dict:
     import torch
 
@@ -227,11 +193,7 @@ class MLPQRPredictor(Predictor):
         mean, std = nn_utils.related_stats(panel)
         cols, cats = nn_utils.static_spec(panel, max_categories=10_000)
         history = panel.history_span()
-        if p["transform"] == "auto":
-            obs = panel.values[panel.observed & ~np.isnan(panel.values)]
-            use_log = bool(len(obs) and obs.min() >= 0)
-        else:
-            use_log = p["transform"] == "log"
+        use_log = panel.nonnegative() if p["transform"] == "auto" else p["transform"] == "log"
         return {"log": use_log, "standardize": p["scaling"] == "standard", "m": m, "context_length": L, "scale_window": sw,
                 "calendar": ft.calendar_feature_names(panel.frequency, history=history),
                 "related_names": names, "related_mean": mean.tolist(), "related_std": std.tolist(),
@@ -256,14 +218,7 @@ class MLPQRPredictor(Predictor):
         p, H = self.estimator.params, self.estimator.forecast_horizon
         device = nn_utils.resolve_device(p["device"])
         self.spec = spec = self._build_spec(panel)
-        related = None
-        if spec["related_names"]:
-            # training windows only need related values inside the history
-            z = [nn_utils.standardise(panel.related_series(i)[:int(n)], spec["related_mean"], spec["related_std"])
-                 for i, n in enumerate(panel.lengths)]
-            related = (np.concatenate(z).astype(np.float32),
-                       np.concatenate([[0], np.cumsum(panel.lengths)]).astype(np.int64))
-        win = _Windows(panel, spec, H, related)
+        win = _Windows(panel, spec, H, self._related(panel, 0))  # training windows stay inside the history
         # origins T with a full horizon of targets after them and at least 2 observed values before
         lens = panel.lengths
         lo = np.minimum(np.full_like(lens, 2), lens)
@@ -313,7 +268,7 @@ class MLPQRPredictor(Predictor):
                 bar.close()
                 losses.append(run)
                 net = net.cpu().eval()
-                _neutral_missing_code(net, win.codes[usable])
+                nn_utils.neutral_unseen_embeddings(net.emb, win.codes[usable])
                 self.nets.append(net)
         self.info.update(device=device, train_seconds=round(time.perf_counter() - t0, 2), final_loss=losses,
                          trained_series=int(len(usable)))
@@ -331,7 +286,7 @@ class MLPQRPredictor(Predictor):
         mean = np.zeros((n, horizon))
         obs = panel.observed_counts()
         cold = panel.lengths == 0
-        recent = _recent_observed(panel, self.spec["context_length"])
+        recent = panel.observed_counts(last=self.spec["context_length"])
         rows = np.flatnonzero((obs >= 2) & (recent >= 1))  # the network needs something to look at
         if self.spec["log"] and len(rows):
             ok = panel.observed & ~np.isnan(panel.values)
@@ -436,14 +391,9 @@ class MLPQREstimator(Estimator):
     def __init__(self, forecast_horizon: int, **kwargs):
         super().__init__(forecast_horizon, **kwargs)
         p = self.params
-        for k in ("hidden_size", "num_layers", "num_steps", "batch_size", "num_models"):
-            if not isinstance(p[k], (int, np.integer)) or p[k] < 1:
-                raise ConfigError(f"MLP-QR {k} must be a positive whole number, got {p[k]!r}.")
-        for k in ("context_length", "scale_window", "max_history", "num_threads"):
-            if p[k] is not None and (not isinstance(p[k], (int, np.integer)) or p[k] < 1):
-                raise ConfigError(f"MLP-QR {k} must be a positive whole number or None, got {p[k]!r}.")
-        if p["device"] not in nn_utils.DEVICES:
-            raise ConfigError(f"device={p['device']!r}: use one of {list(nn_utils.DEVICES)}.")
+        self._check_positive_ints("hidden_size", "num_layers", "num_steps", "batch_size", "num_models")
+        self._check_positive_ints("context_length", "scale_window", "max_history", "num_threads", optional=True)
+        nn_utils.check_device(p["device"])
         if not 0.0 <= float(p["dropout_rate"]) < 1.0:
             raise ConfigError(f"dropout_rate must lie in [0, 1), got {p['dropout_rate']!r}.")
         if p["transform"] not in ("auto", "log", "none"):

@@ -18,6 +18,12 @@ from ..panel import Panel
 DEVICES = ("cpu", "cuda", "auto")
 
 
+def check_device(device: str) -> None:
+    """Refuse a ``device`` setting other than cpu, cuda and auto (without importing torch)."""
+    if device not in DEVICES:
+        raise ConfigError(f"device={device!r}: use one of {list(DEVICES)}.")
+
+
 def resolve_device(device: str) -> str:
     """``"cpu"`` or ``"cuda"`` for a ``device`` setting; ``"auto"`` picks cuda when torch sees a GPU.
 
@@ -28,8 +34,7 @@ def resolve_device(device: str) -> str:
     """
     import torch
 
-    if device not in DEVICES:
-        raise ConfigError(f"device={device!r}: use one of {list(DEVICES)}.")
+    check_device(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -51,6 +56,32 @@ def torch_threads(n, device: str):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def gather_windows(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
+                   first: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of packed series: ``values`` of series ``rows`` at positions ``first .. first + width - 1``
+    (``indptr``/``lengths`` as in :class:`~fc_core.panel.Panel`) as (B, width[, F]), and the mask of
+    the positions that lie inside the series (outside ones hold arbitrary values)."""
+    pos = first[:, None] + np.arange(width)[None, :]
+    inside = (pos >= 0) & (pos < lengths[rows][:, None])
+    flat = np.clip(indptr[rows][:, None] + np.clip(pos, 0, None), 0, max(len(values) - 1, 0))
+    out = values[flat] if len(values) else np.zeros(pos.shape + values.shape[1:], dtype=values.dtype)
+    return out, inside
+
+
+def neutral_unseen_embeddings(embeddings, codes: np.ndarray) -> None:
+    """Rows of ``embeddings`` (one torch ``Embedding`` per metadata column) whose code no training
+    series had (0 = missing or unseen, or a value found only on items too short to train on) get the
+    mean of the learned rows instead of their untrained random start. ``codes``: the training codes."""
+    import torch
+
+    with torch.no_grad():
+        for emb, col in zip(embeddings, codes.T):  # no metadata columns: nothing to do
+            seen = np.zeros(emb.weight.shape[0], dtype=bool)
+            seen[np.unique(col)] = True
+            if seen.any() and not seen.all():
+                emb.weight[torch.as_tensor(~seen)] = emb.weight[torch.as_tensor(seen)].mean(dim=0)
 
 
 def static_spec(panel: Panel, max_categories: int | None = None) -> tuple[list[str], list[list[str]]]:

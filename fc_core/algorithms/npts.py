@@ -288,11 +288,7 @@ class NPTSEstimator(Estimator):
             w = -1.0
         if not w > 0:
             raise ConfigError(f"NPTS exp_kernel_weights must be a positive number, got {p['exp_kernel_weights']!r}.")
-        for k in ("context_length", "num_samples"):
-            v = p[k]
-            if v is None and k == "context_length":
-                continue
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"NPTS {k} must be a positive whole number, got {v!r}.")
+        self._check_positive_ints("num_samples")
+        self._check_positive_ints("context_length", optional=True)
         if not float(p["feature_scale"]) > 0:
             raise ConfigError(f"NPTS feature_scale must be positive, got {p['feature_scale']!r}.")
