@@ -233,6 +233,10 @@ def smape(y, yhat, mask=None, axis=None):
 
     A point where both actual and forecast are zero counts as a perfect 0.
 
+    This is M4's definition (2 in the numerator). Some libraries (utilsforecast's
+    ``smape``) leave the 2 out and report values in [0, 1]: fc_core's sMAPE is
+    exactly twice theirs (checked in tests/test_metrics_crosscheck.py).
+
     Examples
     --------
     >>> float(smape([1.0, 0.0], [3.0, 0.0]))  # (2 * 2 / 4 + 0) / 2

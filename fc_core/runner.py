@@ -16,11 +16,17 @@ Each step runs under papermill with ``output_dir`` set to ``<output_dir>/<name>`
 notebook's own error; ``summary.csv`` lists every step, its status and seconds.
 
 Command line: ``fc-run chain.yaml`` or ``python -m fc_core.runner chain.yaml``.
+
+The notebooks themselves ship with the package (in the wheel's data, under
+``<prefix>/share/fc-toolkit/notebooks``); ``fc-notebooks DEST`` copies them into a
+folder of yours, from an installed wheel or a source checkout alike.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -127,6 +133,67 @@ def main(argv=None) -> int:
         print(f"fc-run: {exc}", file=sys.stderr)
         return 1
     print(summary.to_string(index=False))
+    return 0
+
+
+# ------------------------------------------------------------------ fc-notebooks
+NOTEBOOK_SUFFIXES = (".ipynb", ".yaml")
+
+
+def notebook_folder() -> Path:
+    """Where the toolkit's notebooks are: an installed wheel's data folder, else the source checkout.
+
+    Raises
+    ------
+    ConfigError
+        If neither holds them (a broken install).
+    """
+    candidates = [Path(sysconfig.get_paths()["data"]) / "share" / "fc-toolkit" / "notebooks",
+                  Path(sys.prefix) / "share" / "fc-toolkit" / "notebooks",
+                  Path(__file__).resolve().parents[1] / "notebooks"]
+    for c in candidates:
+        if c.is_dir() and any(c.glob("*.ipynb")):
+            return c
+    raise ConfigError("the toolkit's notebooks were not found (looked in "
+                      + ", ".join(str(c) for c in candidates) + "); reinstall fc-toolkit.")
+
+
+def copy_notebooks(dest, overwrite: bool = False) -> list[Path]:
+    """Copy the toolkit's notebooks (and the chain example) into ``dest``; return the new paths.
+
+    Raises
+    ------
+    ConfigError
+        If a notebook already exists in ``dest`` and ``overwrite`` is False (nothing is copied then).
+    """
+    src = notebook_folder()
+    dest = Path(dest)
+    files = sorted(f for f in src.iterdir() if f.suffix in NOTEBOOK_SUFFIXES)
+    clash = [f.name for f in files if (dest / f.name).exists()]
+    if clash and not overwrite:
+        raise ConfigError(f"{dest} already holds {clash}; pick an empty folder or pass --overwrite.")
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in files:
+        tmp = dest / f".{f.name}.tmp"
+        shutil.copyfile(f, tmp)
+        tmp.replace(dest / f.name)
+        out.append(dest / f.name)
+    return out
+
+
+def notebooks_main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fc-notebooks",
+                                     description="Copy the toolkit's notebooks into a folder to run or edit them.")
+    parser.add_argument("dest", help="folder to copy the notebooks into (created if missing)")
+    parser.add_argument("--overwrite", action="store_true", help="replace notebooks already there")
+    args = parser.parse_args(argv)
+    try:
+        paths = copy_notebooks(args.dest, overwrite=args.overwrite)
+    except ConfigError as exc:
+        print(f"fc-notebooks: {exc}", file=sys.stderr)
+        return 1
+    print(f"copied {len(paths)} files to {Path(args.dest).resolve()}")
     return 0
 
 

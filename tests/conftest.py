@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,33 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# ------------------------------------------------------- tests write only to temporary folders
+def _tracked_changes() -> set[str] | None:
+    """Tracked files that differ from HEAD (``git status``), or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {line[3:] for line in out.stdout.splitlines()} if out.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    # On CI (a clean clone) or when asked: remember the tree, to fail a run that changed tracked files.
+    if os.environ.get("CI") or os.environ.get("FC_CHECK_TREE"):
+        session.config._fc_tree_before = _tracked_changes()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_fc_tree_before", None)
+    if before is None:
+        return
+    changed = sorted((_tracked_changes() or set()) - before)
+    if changed:
+        print(f"\nThe test run changed tracked files (tests must write only to temporary folders): {changed}")
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The panels in a real browser: Voila serves notebooks/panels_demo.ipynb, headless Chromium
 (driven by Playwright) works each panel's controls, and the kernel's answers must show up
-on the page. Screenshots of every panel go to docs/screenshots/ (or $FC_SCREENSHOT_DIR).
+on the page. Screenshots of every panel go to a temporary folder, or to $FC_SCREENSHOT_DIR when set:
+refresh the README's pictures with ``FC_SCREENSHOT_DIR=docs/screenshots bash scripts/test.sh -m browser``.
 
 Needs ``/usr/bin/chromium`` (``apt-get install -y --no-install-recommends chromium``) and the
 pip packages ``playwright`` and ``voila`` (never ``playwright install``: the system browser is used).
@@ -69,8 +70,8 @@ def _with_parameters(src: Path, dst: Path, **values) -> None:
 
 
 @pytest.fixture(scope="module")
-def shots() -> Path:
-    d = Path(os.environ.get("FC_SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
+def shots(tmp_path_factory) -> Path:
+    d = Path(os.environ.get("FC_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -39,7 +39,32 @@ def test_environment_yml_matches_pyproject():
         f"{sorted(k for k in set(conda) & set(expected) if conda[k] != expected[k])}"
     )
     pip_section = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
-    assert "-e ." in pip_section
+    editable = [p for p in pip_section if p.startswith("-e .")]
+    assert editable, "environment.yml's pip section must install the project (-e .[...])"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    named = re.search(r"\[(.*?)\]", editable[0])
+    named = set(named.group(1).split(",")) if named else set()
+    assert named == set(extras), (
+        f"environment.yml installs extras {sorted(named)} but pyproject.toml has {sorted(extras)}")
+
+
+def test_wheel_ships_the_notebooks_and_fc_notebooks_copies_them(tmp_path):
+    """The built wheel carries every notebook; ``fc-notebooks`` copies them out and refuses to overwrite."""
+    import zipfile
+
+    from fc_core.runner import copy_notebooks, notebooks_main
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path / "dist"), str(ROOT)], check=True, capture_output=True, timeout=300)
+    wheel = next((tmp_path / "dist").glob("fc_toolkit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    ours = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    shipped = sorted(Path(n).name for n in names if "/share/fc-toolkit/notebooks/" in n and n.endswith(".ipynb"))
+    assert shipped == ours and len(ours) >= 9
+    copied = copy_notebooks(tmp_path / "nb")
+    assert sorted(p.name for p in copied if p.suffix == ".ipynb") == ours
+    assert notebooks_main([str(tmp_path / "nb")]) == 1  # already there: refused, nothing overwritten
+    assert notebooks_main([str(tmp_path / "nb"), "--overwrite"]) == 0
 
 
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
