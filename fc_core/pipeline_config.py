@@ -16,6 +16,9 @@
       fill: null                    # missing-value rules (fc_core.featurization.parse_fill)
       keep_history: null            # keep only the last so many steps (default: everything)
       quarantine: null              # where malformed files are copied (default <state_dir>/quarantine)
+      checks:                       # drops checked against what the pipeline holds (quarantined when they fail)
+        final_newline: true         # a CSV whose last line has no line end was cut short
+        incomplete_items: quarantine  # an item ending before the drop's last time: quarantine | warn
     predictor:                      # AutoPredictor's parameters; retraining reuses them unchanged
       forecast_horizon: 24
       forecast_types: ["0.1", "0.5", "0.9", "mean"]
@@ -56,7 +59,7 @@ DEFAULTS: dict = {
     "state_dir": "state",
     "input": {"location": None, "pattern": "*", "domain": "CUSTOM", "frequency": None, "forecast_dimensions": [],
               "schema": None, "read_options": {}, "duplicates": "error", "fill": None, "keep_history": None,
-              "quarantine": None},
+              "quarantine": None, "checks": {"final_newline": True, "incomplete_items": "quarantine"}},
     "predictor": {"forecast_horizon": None, "forecast_types": ["0.1", "0.5", "0.9", "mean"], "algorithms": None,
                   "backtest_windows": 1, "backtest_offset": None, "optimization_metric": "AverageWeightedQuantileLoss",
                   "algorithm_params": {}, "ensemble": True, "seed": 0, "n_jobs": None, "item_selection": True,
@@ -156,6 +159,13 @@ class PipelineConfig:
         if not isinstance(inp["read_options"], dict) or set(inp["read_options"]) - set(_READ_KEYS):
             raise ConfigError(f"input.read_options: allowed keys are {list(_READ_KEYS)}, got {inp['read_options']!r}.")
         _whole(inp, "keep_history", "input", allow_none=True)
+        checks = {"final_newline": True, "incomplete_items": "quarantine"}
+        if not isinstance(inp["checks"] or {}, dict) or set(inp["checks"] or {}) - set(checks):
+            raise ConfigError(f"input.checks: allowed keys are {sorted(checks)}, got {inp['checks']!r}.")
+        inp["checks"] = {**checks, **(inp["checks"] or {})}
+        if inp["checks"]["incomplete_items"] not in ("quarantine", "warn"):
+            raise ConfigError(f"input.checks.incomplete_items: quarantine or warn, got "
+                              f"{inp['checks']['incomplete_items']!r}.")
         h = pr["forecast_horizon"]
         if isinstance(h, bool) or not isinstance(h, int) or h < 1:
             raise ConfigError(f"predictor.forecast_horizon is required: a whole number of steps >= 1, got {h!r}.")
