@@ -123,6 +123,7 @@ class Pipeline:
             self.config = load_config(config)
         self.hooks = dict(hooks or {})
         self._catalog = None
+        self.key = self.config.encryption_key()
 
     @classmethod
     def from_yaml(cls, path, **kw) -> "Pipeline":
@@ -161,6 +162,22 @@ class Pipeline:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(f, uuid.uuid4().hex + "\n")
         return f.read_text().strip()
+
+    def _write(self, frame: pd.DataFrame, path) -> None:
+        """Write a state Parquet file (encrypted with the pipeline's key when ``encryption`` is set)."""
+        if self.key is not None:
+            from .security import write_encrypted_frame
+
+            write_encrypted_frame(frame, path, self.key, "parquet")
+        else:
+            from .io import write_frame
+
+            write_frame(frame, path)
+
+    def _read(self, path) -> pd.DataFrame:
+        from .security import read_frame
+
+        return read_frame(path, self.key, "parquet")
 
     def _point(self, name: str) -> None:
         hook = self.hooks.get("point")
@@ -270,7 +287,7 @@ class Pipeline:
     def _load_group(self, data: dict | None):
         if data is None:
             return None
-        frame = pd.read_parquet(data["snapshot"])
+        frame = self._read(data["snapshot"])
         return self._group(frame)
 
     def _group(self, frame: pd.DataFrame, base=None):
@@ -343,10 +360,8 @@ class Pipeline:
                 new = self._group(frame)
         version = 1 + (cur["version"] if cur else 0)
         snap = self.state_dir / "data" / f"v{version:05d}.parquet"
-        from .io import write_frame
-
         # keys as categories: the snapshot writes, reads and becomes a group about twice as fast
-        write_frame(frame.astype({k: "category" for k in new.key_columns}), snap)
+        self._write(frame.astype({k: "category" for k in new.key_columns}), snap)
         self._point("snapshot_written")
         chain = hashlib.sha256(((cur or {}).get("content_hash") or "").encode()
                                + "".join(sorted(f["sha256"] for f in kept)).encode()).hexdigest()
@@ -418,6 +433,10 @@ class Pipeline:
 
     def _quarantine(self, res: RunResult, path: str, data: bytes, digest: str, reason: str,
                     signature: str | None = None) -> None:
+        if self.key is not None:  # the copy of the user's data is encrypted like the rest of the state
+            from .security import encrypt_bytes
+
+            data = encrypt_bytes(data, self.key, context="quarantine")
         copy = quarantine(self.config.quarantine_dir, path, data, digest, reason)
         self.catalog.record_quarantine(res.run_id, digest, path, len(data), reason, copy, signature)
         res.files_quarantined.append((path, reason))
@@ -429,16 +448,14 @@ class Pipeline:
     # -------------------------------------------------------------- monitor
     def _monitor(self, res: RunResult, prev: dict, data: dict, group) -> dict | None:
         cfg, cat = self.config, self.catalog
-        fc = pd.read_parquet(prev["path"])
+        fc = self._read(prev["path"])
         keys = group.key_columns
         scored = score_forecast(fc, group.to_panel(), keys)
         if scored is None:
             return None
         per_item, overall, w0, w1 = scored
         path = self.state_dir / "monitoring" / f"forecast{prev['version']:05d}_data{data['version']:05d}.parquet"
-        from .io import write_frame
-
-        write_frame(per_item, path)
+        self._write(per_item, path)
         acc = cat.record_accuracy(res.run_id, prev["version"], prev["predictor_version"], data["version"], w0, w1,
                                   overall, cfg.monitoring["metric"], cfg.monitoring["threshold"], str(path))
         self._point("monitored")
@@ -459,11 +476,11 @@ class Pipeline:
         if pred is None:
             ap = AutoPredictor(**cfg.predictor_kwargs()).train(group, progress=progress)
         else:
-            ap = AutoPredictor.load(pred["path"]).retrain(group, progress=progress)
+            ap = AutoPredictor.load(pred["path"], key=self.key).retrain(group, progress=progress)
         secs = time.perf_counter() - t0
         version = 1 + (pred["version"] if pred else 0)
         path = self.state_dir / "predictors" / f"v{version:05d}"
-        ap.save(path)
+        ap.save(path, key=self.key)
         self._point("trained")
         board = ap.leaderboard()
         metric = ap.optimization_metric
@@ -482,21 +499,19 @@ class Pipeline:
         from .automl import AutoPredictor
 
         cfg, cat = self.config, self.catalog
-        ap = predictor if predictor is not None else AutoPredictor.load(pred["path"])
+        ap = predictor if predictor is not None else AutoPredictor.load(pred["path"], key=self.key)
         fc = ap.forecast(data=group)
         _refuse_non_finite(fc.frame, cfg.key_columns)
         top = cat.latest_forecast()
         version = 1 + (top["version"] if top else 0)
         path = self.state_dir / "forecasts" / f"v{version:05d}.parquet"
-        from .io import write_frame
-
-        write_frame(fc.frame, path)
+        self._write(fc.frame, path)
         self._point("forecast_written")
         exported = None
         if cfg.output["location"]:
             fmt = cfg.output["format"]
             loc = str(cfg.output["location"]).rstrip("/")
-            exported = fc.export(f"{loc}/forecast_v{version:05d}.{fmt}", fmt)
+            exported = fc.export(f"{loc}/forecast_v{version:05d}.{fmt}", fmt, key=self.key)
             _copy_atomic(exported, f"{loc}/forecast_latest.{fmt}")
             self._point("exported")
         ts = fc.frame["timestamp"]
@@ -510,7 +525,7 @@ class Pipeline:
     # -------------------------------------------------------------- publish
     def _publish(self, res: RunResult, latest: dict) -> None:
         cfg, db = self.config, self.config.database
-        frame = pd.read_parquet(latest["path"])
+        frame = self._read(latest["path"])
         keys = cfg.key_columns
         info = {"forecast_version": latest["version"], "predictor_version": latest["predictor_version"],
                 "data_version": latest["data_version"], "run_id": res.run_id}
@@ -565,7 +580,7 @@ class Pipeline:
                    "forecasts": [], "files": 0}
             data = None
             for snap in sorted((self.state_dir / "data").glob("v*.parquet"), key=_number):
-                f = pd.read_parquet(snap)
+                f = self._read(snap)
                 ts = f["timestamp"]
                 v = _number(snap)
                 data = {"version": v, "end": ts.max()}
@@ -586,7 +601,7 @@ class Pipeline:
             for fpath in sorted((self.state_dir / "forecasts").glob("v*.parquet"), key=_number):
                 if pred_v is None:
                     break
-                f = pd.read_parquet(fpath)
+                f = self._read(fpath)
                 v = _number(fpath)
                 cat.adopt("forecasts", v, predictor_version=pred_v, data_version=data["version"], path=str(fpath),
                           start=f["timestamp"].min(), end=f["timestamp"].max(), rows=len(f),
@@ -618,7 +633,7 @@ class Pipeline:
         hist = self.catalog.accuracy_history()
         if not per_item or hist.empty:
             return hist
-        parts = [pd.read_parquet(p).assign(forecast_version=fv, window_start=ws)
+        parts = [self._read(p).assign(forecast_version=fv, window_start=ws)
                  for p, fv, ws in zip(hist["per_item"], hist["forecast_version"], hist["window_start"])
                  if p and Path(p).exists()]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -41,6 +41,11 @@
       backoff_seconds: 0.5
       keep_versions: 3              # published versions kept in the table
       chunk_rows: 50000             # rows per committed insert batch
+    encryption:
+      key_env: null                 # name of an environment variable holding a key (fc_core.security.generate_key):
+                                    # data snapshots, predictors, forecasts, accuracy files, quarantined copies and
+                                    # exports are then encrypted at rest (AES-256-GCM); catalog.db (versions, hashes,
+                                    # metrics) and the publication database are not
 
 Relative paths are relative to the YAML file's folder.
 """
@@ -69,6 +74,7 @@ DEFAULTS: dict = {
     "output": {"location": None, "format": "csv"},
     "database": {"url": None, "table": "forecasts", "retries": 4, "backoff_seconds": 0.5, "keep_versions": 3,
                  "chunk_rows": 50_000},
+    "encryption": {"key_env": None},
 }
 _READ_KEYS = ("column_map", "timezone", "timestamp_format", "constants", "item_id", "columns", "header")
 
@@ -85,7 +91,30 @@ class PipelineConfig:
     retraining: dict
     output: dict
     database: dict
+    encryption: dict = field(default_factory=lambda: {"key_env": None})
     base_dir: Path = field(default_factory=Path.cwd)
+
+    def encryption_key(self) -> str | None:
+        """The key named by ``encryption.key_env`` (None when the state is not encrypted).
+
+        Raises
+        ------
+        ConfigError
+            When the variable is unset, or holds something that is not a key.
+        """
+        import os
+
+        from .security import _key_bytes
+
+        name = self.encryption.get("key_env")
+        if not name:
+            return None
+        key = os.environ.get(name)
+        if not key:
+            raise ConfigError(f"encryption.key_env names the environment variable {name}, which is not set; set it "
+                              "to the pipeline's key (fc_core.security.generate_key()).")
+        _key_bytes(key)
+        return key
 
     @property
     def db_url(self) -> str:
@@ -201,8 +230,11 @@ class PipelineConfig:
                 db["url"] = f"sqlite:///{_resolve(rel, base)}"
         if not str(db["table"]).replace("_", "").isalnum():
             raise ConfigError(f"database.table {db['table']!r}: use letters, digits and underscores.")
+        enc = c["encryption"]
+        if enc["key_env"] is not None and (not isinstance(enc["key_env"], str) or not enc["key_env"].strip()):
+            raise ConfigError(f"encryption.key_env: the name of an environment variable, got {enc['key_env']!r}.")
         return cls(name=c["name"], state_dir=Path(_resolve(c["state_dir"], base)), input=inp, predictor=pr,
-                   monitoring=mon, retraining=rt, output=out, database=db, base_dir=base)
+                   monitoring=mon, retraining=rt, output=out, database=db, encryption=enc, base_dir=base)
 
     def predictor_kwargs(self) -> dict:
         """The AutoPredictor's keyword arguments (unset ones left to its defaults)."""

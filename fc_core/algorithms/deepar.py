@@ -394,12 +394,6 @@ class DeepARPlusPredictor(Predictor):
         return {"spec": self.spec, "weights": WEIGHTS_FILE}
 
     def _load_state(self, folder: Path, meta: dict) -> None:
-        _require_engine()
-        import torch
-
-        self.spec = meta["spec"]
-        with _quiet():
-            module = self._gluonts_estimator().create_lightning_module()
         from ..errors import ArtifactError
         from ..security import safe_name
 
@@ -409,6 +403,12 @@ class DeepARPlusPredictor(Predictor):
         if not path.is_file():
             raise ArtifactError(f"{folder} lacks the weights file {name!r} its manifest names; the artifact is "
                                 "incomplete: save the predictor again.")
+        _require_engine()
+        import torch
+
+        self.spec = meta["spec"]
+        with _quiet():
+            module = self._gluonts_estimator().create_lightning_module()
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             module.load_state_dict(state)
