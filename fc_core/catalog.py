@@ -278,7 +278,8 @@ class Catalog:
                         window_start, window_end, overall: dict, metric: str, threshold: float | None,
                         per_item: str | None) -> dict:
         value = overall.get(metric)
-        exceeded = bool(threshold is not None and value is not None and value == value and value > threshold)
+        # a score that cannot be computed (NaN, missing) is a failed check, not a pass
+        exceeded = bool(value is None or value != value or (threshold is not None and value > threshold))
         self._insert(self.accuracy, run_id=run_id, forecast_version=forecast_version,
                      predictor_version=predictor_version, data_version=data_version, window_start=window_start,
                      window_end=window_end, n_items=overall.get("n_items"), n_observed=overall.get("n_observed"),

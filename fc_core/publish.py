@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -99,7 +100,16 @@ def engine_for(url):
     key = str(url)
     with _ENGINES_LOCK:
         if key in _ENGINES:
-            return _ENGINES[key]
+            eng = _ENGINES[key]
+            ident = _file_identity(eng)
+            if ident == getattr(eng, "_fc_file", None):
+                return eng
+            # the SQLite file was deleted or replaced: pooled connections still see the old one
+            eng.dispose()
+            del _ENGINES[key]
+            _REFLECTED.pop((key, None), None)
+            for k in [k for k in _REFLECTED if k[0] == key]:
+                _REFLECTED.pop(k, None)
         try:
             u = make_url(key)
         except Exception as exc:
@@ -121,8 +131,26 @@ def engine_for(url):
             raise ConfigError(f"database url {safe_url(key)}: {exc}") from None
         if u.get_backend_name() == "sqlite":
             sa.event.listen(eng, "connect", _sqlite_pragmas)
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            try:  # create the file now, so that its identity is known from the start
+                with eng.connect():
+                    pass
+            except Exception:  # unwritable folder, damaged file: said by the first real use
+                pass
+        eng._fc_file = _file_identity(eng)
         _ENGINES[key] = eng
         return eng
+
+
+def _file_identity(eng):
+    """(device, inode) of a SQLite database file, None when it does not exist (or is not a file)."""
+    if eng.url.get_backend_name() != "sqlite" or not eng.url.database or eng.url.database == ":memory:":
+        return "n/a"
+    try:
+        st = os.stat(eng.url.database)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
@@ -146,8 +174,8 @@ _FIXES = {
     "readonly database": "make the database file and its folder writable, or point database.url elsewhere",
     "unable to open database file": "make the folder writable (and existing), or point database.url elsewhere",
     "read-only": "make the folder writable, or point database.url elsewhere",
-    "file is not a database": "the file is damaged: move it away (the next run recreates it and publishes again)",
-    "malformed": "the file is damaged: move it away (the next run recreates it and publishes again)",
+    "file is not a database": "the file is damaged: move it away; the next run recreates it and publishes again",
+    "malformed": "the file is damaged: move it away; the next run recreates it and publishes again",
     "disk is full": "free space on that disk",
     "no space left": "free space on that disk",
 }
@@ -647,6 +675,8 @@ def _query(eng, db_url, item, start, end, table, pipeline, dimensions, tables) -
     out["timestamp"] = pd.to_datetime(out["timestamp"])
     front = [*keys, "timestamp"]
     rest = [c for c in names if c not in front and c != "version"]
+    if own:
+        rest.sort(key=lambda c: own.index(c) if c in own else len(own))
     return out[[*front, *rest, "version"]]
 
 
