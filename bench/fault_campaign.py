@@ -442,12 +442,13 @@ def campaign(pg=None, only: str | None = None) -> list[dict]:
 
 def to_markdown(rows, command: str) -> str:
     done = [r for r in rows if r["survived"] is not None]
+    pg = "SQLite and PostgreSQL" if any(r["backend"] == "postgresql" for r in rows) else "SQLite only"
     survived = sum(bool(r["survived"]) and not r["lost"] and not r["duplicated"] for r in done)
     lines = [
         "## Fault campaign on the production pipeline (issue 15)", "",
         f"- date: {time.strftime('%a %b %d %H:%M:%S UTC %Y', time.gmtime())}",
         f"- machine: {os.cpu_count()}-core {platform.machine()}, shared with other jobs (Python "
-        f"{platform.python_version()}, SQLite and PostgreSQL {'yes' if any(r['backend'] == 'postgresql' for r in rows) else 'no'})",
+        f"{platform.python_version()}, {pg})",
         f"- command: `{command}`", "",
         f"**{len(done)} faults injected, {survived} survived, {sum(r['lost'] for r in done)} lost, "
         f"{sum(r['duplicated'] for r in done)} duplicated** ({len(rows) - len(done)} skipped).", "",
