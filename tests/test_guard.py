@@ -7,9 +7,7 @@ import pytest
 
 import toy_estimators  # noqa: F401  (registers the toy estimators)
 from fc_core.algorithms.base import Capabilities, Estimator, ForecastArrays, Predictor, make_estimator, register
-from fc_core.algorithms.guard import ENVELOPE_K, fallback_text, guard
 from fc_core.automl import AutoPredictor
-from fc_core.automl import fallback_text as auto_fallback_text
 from fc_core.panel import Panel
 
 
@@ -60,7 +58,7 @@ def test_guard_replaces_inf_and_absurd_values_with_the_fallback_and_counts_them(
     vals = out[["p10", "p50", "p90", "mean"]].to_numpy()
     assert np.isfinite(vals).all()
     biggest = p.values.max()
-    assert vals.max() <= ENVELOPE_K * biggest
+    assert vals.max() <= 20 * biggest
     s = pred.info["fallback_summary"]
     assert s["fallback_items"] == 2
     assert s["reasons"] == {"guard: not finite": 1, "guard: implausible": 1}
@@ -92,6 +90,8 @@ def test_gbm_fallback_on_short_history_is_counted_with_its_reason():
     p = _panel(df)
     pred = make_estimator("GBM", 3, num_trees=20, calibration_windows=0).train(p)
     pred.predict_arrays()
+    from fc_core.algorithms.guard import fallback_text
+
     s = pred.info["fallback_summary"]
     assert s["reasons"].get("history too short") == 1
     assert pred.info["fallback_reasons"]["item_0"] == "history too short"
@@ -169,7 +169,9 @@ def test_mostly_fallback_algorithm_is_named_and_not_in_the_blend():
     assert lb.loc["GBM", "fallback_share"] > 0.5 and bool(lb.loc["GBM", "mostly_fallback"])
     assert "history too short" in lb.loc["GBM", "fallback_reasons"]
     assert "GBM" not in ap.weights_
-    text = auto_fallback_text(ap)
+    from fc_core.automl import fallback_text
+
+    text = fallback_text(ap)
     n_fb = ap.fallbacks_["GBM"]["fallback_items"]
     assert f"GBM {n_fb} of 5 items" in text and "not in the blend" in text
     acc = ap.item_metrics("GBM")
