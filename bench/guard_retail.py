@@ -140,13 +140,20 @@ def run() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def markdown(df: pd.DataFrame, index: bool = True) -> str:
+    d = df.reset_index() if index else df
+    lines = ["| " + " | ".join(map(str, d.columns)) + " |", "|" + " --- |" * d.shape[1]]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in d.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def main() -> None:
     r = envelope_ratios()
     print("## envelope: largest future actual / largest past |value| (training data only)")
-    print(r.groupby("data")["ratio"].describe(percentiles=[0.99, 0.999]).round(3).to_markdown())
+    print(markdown(r.groupby("data")["ratio"].describe(percentiles=[0.99, 0.999]).round(3)))
     print(f"\nK = {ENVELOPE_K}: share of (series, cutoff) above K: {(r['ratio'] > ENVELOPE_K).mean():.4f}")
     print("\n## retail case: 300 items, 18-24 months, horizon 6")
-    print(run().to_markdown(index=False))
+    print(markdown(run(), index=False))
 
 
 if __name__ == "__main__":
