@@ -136,7 +136,7 @@ class AutoPredictor:
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
                  item_switch_margin: float | None = None, keep_all_candidates: bool = False, history: str = "all",
-                 end_of_life=None, holidays=None):
+                 end_of_life=None, holidays=None, non_negative="auto"):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
         if optimization_metric not in OPTIMIZATION_METRICS:
@@ -173,6 +173,10 @@ class AutoPredictor:
 
         holidays_country(holidays)  # validate early
         self.holidays = holidays
+        from .algorithms.guard import check_non_negative
+
+        self.non_negative = check_non_negative(non_negative)
+        self.fallbacks_: dict = {}  # algorithm -> backtest fallback summary (fc_core.algorithms.guard)
         self.history_choice_: pd.DataFrame | None = None
         self.cost_log_ = costs.CostLog()
         # fitted state
@@ -198,7 +202,8 @@ class AutoPredictor:
                 "device": self.device, "algorithm_params": self.algorithm_params, "ensemble": self.ensemble,
                 "seed": self.seed, "n_jobs": self.n_jobs, "item_selection": self.item_selection,
                 "item_switch_margin": self.item_switch_margin, "keep_all_candidates": self.keep_all_candidates,
-                "history": self.history, "end_of_life": self.end_of_life, "holidays": self.holidays}
+                "history": self.history, "end_of_life": self.end_of_life, "holidays": self.holidays,
+                "non_negative": self.non_negative}
 
     def __repr__(self) -> str:
         state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
@@ -214,6 +219,7 @@ class AutoPredictor:
         params = dict(self.algorithm_params.get(name, {}))
         if "nonnegative" in cls.defaults and domain_count_like:
             params.setdefault("nonnegative", True)
+        params.setdefault("non_negative", self.non_negative)
         if "device" in cls.defaults:
             params.setdefault("device", self.device)
         if "n_jobs" in cls.defaults and self.n_jobs is not None:
@@ -313,15 +319,17 @@ class AutoPredictor:
 
             # ---- scoring, ranking and the ensemble
             board, item_metrics = self._score(results, ok, season, metrics)
-            weights, check = self._checked_weights(results, ok, season, metrics) if self.ensemble and len(ok) > 1 else ({}, {})
+            fallbacks = _fallback_summaries(results, ok)
+            cands = _blend_candidates(ok, fallbacks)
+            weights, check = self._checked_weights(results, cands, season, metrics) if self.ensemble and len(cands) > 1 else ({}, {})
             if not weights:
-                best = board.groupby("algorithm")[self.optimization_metric].mean().loc[ok].idxmin()
+                best = board.groupby("algorithm")[self.optimization_metric].mean().loc[cands].idxmin()
                 weights = {best: 1.0}
             glob_results = [_blend_arrays(r.forecasts, weights) for r in results]
-            table = self._item_score_table(results, glob_results, ok, season, metrics, panel.n_series)
-            margin, margin_losses = self._choose_margin(table, results, glob_results, ok, season, metrics)
+            table = self._item_score_table(results, glob_results, cands, season, metrics, panel.n_series)
+            margin, margin_losses = self._choose_margin(table, results, glob_results, cands, season, metrics)
             choice = panel.keys.copy()
-            choice["algorithm"] = self._choose_labels(table, ok, margin, range(len(results)))
+            choice["algorithm"] = self._choose_labels(table, cands, margin, range(len(results)))
             ens_results = [self._apply_choice(r.forecasts, g, choice["algorithm"].to_numpy()[r.rows])
                            for r, g in zip(results, glob_results)]
             board, item_metrics = self._add_ensemble_scores(board, item_metrics, results, ens_results, season, metrics)
@@ -372,6 +380,7 @@ class AutoPredictor:
         self.margin_losses_ = margin_losses
         self.predictors_ = predictors
         self.failed_ = failed
+        self.fallbacks_ = fallbacks
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
         self.history_choice_ = policy.choice_frame(panel, history_choice)
         self.backtest_frame_ = self._backtest_frame(panel, results, ens_results)
@@ -388,7 +397,13 @@ class AutoPredictor:
         per_item, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
         row = {"algorithm": name, "backtest_window": r.window.index,
                "window_start": r.window.start, "window_end": r.window.end, **overall}
+        fb = (arr.info or {}).get("fallback_summary")
+        reasons = (arr.info or {}).get("fallback_reasons") or {}
+        row["fallback_items"] = fb["fallback_items"] if fb else np.nan
+        row["fallback_share"] = fb["fallback_share"] if fb else np.nan
+        row["fallback_reasons"] = "; ".join(f"{k} {v}" for k, v in fb["reasons"].items()) if fb else ""
         per_item = per_item.copy()
+        per_item["fallback_reason"] = [reasons.get(k, "") for k in r.insample.key_strings("|")]
         per_item.insert(0, "algorithm", name)
         per_item.insert(1, "backtest_window", r.window.index)
         per_item.insert(2, "row", r.rows)
@@ -628,6 +643,10 @@ class AutoPredictor:
             return b.sort_values(["backtest_window", self.optimization_metric]).reset_index(drop=True)
         num = b.drop(columns=["backtest_window", "window_start", "window_end"]).groupby("algorithm").mean(numeric_only=True)
         num = num.sort_values(self.optimization_metric)
+        why = b.groupby("algorithm")["fallback_reasons"].agg(lambda v: " / ".join(dict.fromkeys(x for x in v if x))) \
+            if "fallback_reasons" in b else pd.Series(dtype=object)
+        num["fallback_reasons"] = [why.get(a, "") for a in num.index]
+        num["mostly_fallback"] = [bool(self.fallbacks_.get(a, {}).get("mostly_fallback", False)) for a in num.index]
         num["weight"] = [self.weights_.get(a, 0.0) if a != ENSEMBLE else np.nan for a in num.index]
         num["items_chosen"] = [int((self.item_choice_["algorithm"] == a).sum()) for a in num.index]
         num["train_seconds"] = [self.timings_.get(a, np.nan) for a in num.index]
@@ -756,7 +775,7 @@ class AutoPredictor:
             if self.history_choice_ is not None:
                 self.history_choice_.to_parquet(tmp / "history_choice.parquet", index=False)
             doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
-                   "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "timings": self.timings_,
+                   "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "fallbacks": self.fallbacks_, "timings": self.timings_,
                    "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
             (tmp / "fc_artifact.json").write_text(json.dumps(doc, indent=2, default=str))
         return Path(path)
@@ -797,6 +816,7 @@ class AutoPredictor:
         self.item_switch_margin_ = doc.get("item_switch_margin_")
         self.ensemble_check_ = doc.get("ensemble_check_", {})
         self.failed_ = doc["failed"]
+        self.fallbacks_ = doc.get("fallbacks", {})
         self.timings_ = doc["timings"]
         self.target_field = doc["target_field"]
         self.trained = True
@@ -859,3 +879,55 @@ def _progress(total: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc)
+
+
+def _fallback_summaries(results, algos) -> dict:
+    """Per algorithm, its fallbacks in the backtests: mean share of items, counts per reason, and
+    whether it fell back on most items (then it is no blend candidate)."""
+    from .algorithms.guard import MOSTLY_FALLBACK_SHARE
+
+    out = {}
+    for a in algos:
+        sums = [r.forecasts[a].info.get("fallback_summary") for r in results]
+        sums = [x for x in sums if x]
+        if not sums:
+            continue
+        reasons: dict = {}
+        for x in sums:
+            for k, v in x["reasons"].items():
+                reasons[k] = reasons.get(k, 0) + v
+        share = float(np.mean([x["fallback_share"] for x in sums]))
+        out[a] = {"items": int(sum(x["items"] for x in sums)), "fallback_items": int(sum(x["fallback_items"] for x in sums)),
+                  "fallback_share": round(share, 4), "reasons": reasons,
+                  "mostly_fallback": share > MOSTLY_FALLBACK_SHARE}
+    return out
+
+
+def _blend_candidates(algos, fallbacks: dict) -> list:
+    """The algorithms that may enter the blend: not those that fell back on most items (their
+    scores are the fallback's, not their own), unless every algorithm did."""
+    mostly = [a for a in algos if fallbacks.get(a, {}).get("mostly_fallback")]
+    for a in mostly:
+        warnings.warn(f"{a} fell back to seasonal naive on {fallbacks[a]['fallback_share']:.0%} of the items in the "
+                      f"backtests ({fallbacks[a]['reasons']}); it is not used in the blend.", UserWarning, stacklevel=3)
+    return [a for a in algos if a not in mostly] or list(algos)
+
+
+def fallback_text(predictor) -> str:
+    """One line saying, per algorithm, how many items got the fallback forecast in the backtests and why
+    (the notebooks print it).
+
+    >>> class P: fallbacks_ = {"GBM": {"items": 10, "fallback_items": 10, "fallback_share": 1.0,
+    ...                                "reasons": {"history too short": 10}, "mostly_fallback": True}}
+    >>> fallback_text(P())
+    'Fallbacks in the backtests: GBM 10 of 10 items (100%: history too short 10) - mostly fallback, not in the blend'
+    """
+    fb = getattr(predictor, "fallbacks_", None) or {}
+    parts = []
+    for a, x in fb.items():
+        if not x["fallback_items"]:
+            continue
+        why = ", ".join(f"{k} {v}" for k, v in x["reasons"].items())
+        flag = " - mostly fallback, not in the blend" if x.get("mostly_fallback") else ""
+        parts.append(f"{a} {x['fallback_items']} of {x['items']} items ({x['fallback_share']:.0%}: {why}){flag}")
+    return "Fallbacks in the backtests: " + ("; ".join(parts) if parts else "none (every algorithm forecast every item itself)")

@@ -637,6 +637,14 @@ class DatasetGroup:
                            related_keys_ignored=int(self._stats["related_dropped"]))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
+        # items whose every target value is missing: forecast as cold starts (fc_core.algorithms.guard)
+        all_missing = (per["rows"] > 0) & (per["nan_values"] >= per["rows"])
+        overall["all_missing_items"] = int(all_missing.sum())
+        if all_missing.any():
+            labels = per.loc[all_missing, self.key_columns].astype(str).agg("|".join, axis=1).tolist()
+            warnings.warn(f"{len(labels)} item(s) have no observed target value (every value missing): "
+                          f"{', '.join(labels[:5])}{' ...' if len(labels) > 5 else ''}; they are forecast as "
+                          "cold starts (the average of similar items), never as 0.", UserWarning, stacklevel=2)
         quiet = quiet_items(self.to_panel(), min_run=quiet_min_run, factor=quiet_factor)
         overall["quiet_items"] = int(len(quiet))
         return DatasetSummary(overall, per, quiet)
