@@ -253,6 +253,7 @@ class AutoPredictor:
             raise ConfigError(f"forecast_dimensions {self.forecast_dimensions} differ from the dataset group's "
                               f"{panel.key_columns[1:]}; build the group with the same dimensions.")
         check_horizon(self.forecast_horizon, int(panel.lengths.max(initial=0)))
+        self._check_related_future(dataset_group, panel)
         count_like = bool(getattr(getattr(dataset_group, "domain", None), "count_like", False))
         target_field = getattr(dataset_group, "target_field", self.target_field)
         windows = panel_windows(panel, self.forecast_horizon, self.backtest_windows, self.backtest_offset)
@@ -384,6 +385,42 @@ class AutoPredictor:
         return self
 
     # ------------------------------------------------------------- internals
+    def _check_related_future(self, data, panel: Panel) -> None:
+        """Amazon Forecast's rule: related series a candidate trains with must reach the end of the
+        forecast horizon for every item (their future values are what the forecast reads).
+
+        Raises
+        ------
+        DataError
+            Naming the items and dates missing, and how to supply or futurefill them.
+        """
+        from .errors import DataError
+
+        if panel.related is None or not panel.related_names:
+            return
+        users = [a for a in self.algorithms if get_estimator_class(a).capabilities.uses_related]
+        if not users:
+            return
+        if hasattr(data, "check_related_horizon"):
+            try:
+                data.check_related_horizon(self.forecast_horizon)
+            except DataError as exc:
+                raise DataError(f"{exc} ({', '.join(users)} train with the related series.)") from None
+            return
+        future = panel.related_future_length()
+        short = np.flatnonzero(future < self.forecast_horizon)
+        if len(short):
+            k = int(short[0])
+            ends = panel.end_timestamps()
+            off = fq.to_offset(panel.frequency)
+            names = ", ".join(panel.key_strings("|")[short[:5]].tolist())
+            raise DataError(
+                f"the related series stop before the forecast horizon for {len(short)} item(s) ({names}"
+                f"{' ...' if len(short) > 5 else ''}): item {panel.key_strings('|')[k]} has {int(future[k])} of the "
+                f"{self.forecast_horizon} future steps, so it lacks {ends[k] + (int(future[k]) + 1) * off} to "
+                f"{ends[k] + self.forecast_horizon * off}; {', '.join(users)} train with them. Add the future "
+                "values, or futurefill them (DatasetGroup(..., forecast_horizon=..., fill={'related': ...})).")
+
     def _score_one(self, name: str, r: _WindowResult, arr: ForecastArrays, season, metrics):
         """One leaderboard row and the per-item metrics of forecasts ``arr`` of window ``r``."""
         per_item, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)

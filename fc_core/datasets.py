@@ -369,6 +369,8 @@ class DatasetGroup:
         cold, rblock_kept, dropped = self._cold_start(tblock, rblock, meta, settings.get("cold_start", False))
         self._cold = cold
         origin = None if rblock_kept is None else self._related_origin(tblock, rblock_kept)
+        if rblock_kept is not None:
+            _refuse_leakage(tblock, rblock_kept, tf)
         self._stats = dict(
             missing=missing, first=tblock.first_ts(), last=tblock.last_ts(), rows=np.diff(tblock.indptr),
             nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
@@ -776,6 +778,48 @@ def _data_anchor(freq: str, blk: SeriesBlock) -> str:
         raise DataError(f"frequency {freq} was declared but the data's periods start on {first[0].date()} "
                         f"(that is {got}); declare frequency='{got}' or fix the timestamps.")
     return got
+
+
+def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str, max_keys: int = 2000) -> None:
+    """Refuse a related field that is the target, or whose values equal the target's wherever both
+    have one (e.g. the target file given again as the related series): a model reading it would
+    score well in the backtests and have no such values when it forecasts.
+
+    The values are compared on the first ``max_keys`` target items (a copy of the target equals it
+    on any of them); at least 3 shared points with 2 different values are needed to call it a copy.
+
+    Raises
+    ------
+    DataError
+        Naming the field and the fix.
+    """
+    fix = ("remove that column from the related time series (e.g. read_options={'related': {'columns': [...the "
+           "other fields...]}}), or give a related file that holds only values known in advance (prices, "
+           "promotions, weather, ...)")
+    if target_field in rblock.fields:
+        raise DataError(f"the related time series has a field '{target_field}', the target itself: a model "
+                        f"given it would read the answer (leakage) and look accurate in the backtests; {fix}.")
+    numeric = [f for f, v in rblock.fields.items() if v.dtype != object]
+    if not numeric or not tblock.n_rows or not rblock.n_rows:
+        return
+    tk = min(tblock.n_keys, max_keys)
+    t_end = int(tblock.indptr[tk])
+    t = pd.DataFrame({"k": tblock.codes[:t_end], "ts": tblock.ts[:t_end], "y": tblock.fields[target_field][:t_end]})
+    rmap = _key_index(tblock.keys, rblock.keys)  # related key -> target key (-1: not a target item)
+    rcode = rmap[rblock.codes]
+    keep = (rcode >= 0) & (rcode < tk)
+    r = pd.DataFrame({"k": rcode[keep], "ts": rblock.ts[keep], **{f: rblock.fields[f][keep] for f in numeric}})
+    both = t.merge(r, on=["k", "ts"], how="inner")
+    y = both["y"].to_numpy(dtype=float)
+    for f in numeric:
+        x = both[f].to_numpy(dtype=float)
+        ok = ~np.isnan(x) & ~np.isnan(y)
+        if ok.sum() >= 3 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
+            items = ", ".join(tblock.key_label(int(k)) for k in pd.unique(both.loc[ok, "k"])[:3])
+            raise DataError(f"related time series field '{f}' equals the target '{target_field}' on all "
+                            f"{int(ok.sum())} item-timestamps where both have a value (items {items} ...): it is a "
+                            f"copy of the target, so a model given it would read the answer (leakage) and look "
+                            f"accurate in the backtests; {fix}.")
 
 
 def _uses_step(blk: SeriesBlock, freq: str) -> bool:
