@@ -1,0 +1,100 @@
+"""Calendar cases of issue 13: season lengths of multiple frequencies, items that end early,
+a partial last bucket after aggregation."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from fc_core import frequency as fq
+from fc_core.algorithms import make_estimator
+
+# every multiple Amazon Forecast allows (1-59 min, 1-23 H, 1-6 D, 1-4 W, 1-11 M, Y), plus quarters
+ALLOWED = ([f"{k}min" for k in range(1, 60)] + [f"{k}H" for k in range(1, 24)] + [f"{k}D" for k in range(1, 7)]
+           + [f"{k}W" for k in range(1, 5)] + [f"{k}M" for k in range(1, 12)] + ["Q", "2Q", "Y"])
+
+# the cycle each base unit must model, and how a timestamp's phase in it is read
+_PHASE = {
+    "hour": lambda t: t.minute,
+    "day": lambda t: (t.hour, t.minute),
+    "week": lambda t: (t.dayofweek, t.hour, t.minute),
+    "year": lambda t: t.month,
+}
+_WANTED = {"min": ["hour", "day", "week"], "H": ["day", "week"], "D": ["week", "year"], "W": ["year"],
+           "M": ["year"], "Q": ["year"], "Y": []}
+
+
+@pytest.mark.parametrize("freq", ALLOWED)
+def test_every_allowed_frequency_models_its_base_cycles(freq):
+    """Each cycle of the base unit appears in whole steps (calendar phase repeats exactly) or, for the
+    year in days or weeks, within half a step of 365.25 days; the primary season is one of them."""
+    fq.validate_minutes(freq)
+    mult, base = fq.parse(freq)
+    cyc = fq.cycles(freq)
+    seasons = fq.seasonalities(freq)
+    assert seasons == sorted(seasons) and len(set(seasons)) == len(seasons)
+    assert all(2 <= m <= fq.MAX_SEASON_STEPS for m in seasons)
+    ts = fq.date_range("2000-01-01", max(seasons, default=1) + 60, freq)
+    step = ts[1] - ts[0]
+    covered = set()
+    for name, m in cyc:
+        unit = name.split()[-1].rstrip("s")
+        covered.add(unit)
+        if unit == "year" and base in ("D", "W"):
+            assert abs(m * step - pd.Timedelta(days=365.25)) <= step / 2
+        else:
+            phase = _PHASE[unit]
+            assert all(phase(ts[i]) == phase(ts[i + m]) for i in range(min(50, len(ts) - m)))
+    for unit in _WANTED[base]:
+        # a cycle is left out only where it is a single step or too long for the engines
+        length = {"hour": 60, "day": 1440, "week": 10080}[unit] if base == "min" else \
+            {"H": {"day": 24, "week": 168}, "D": {"week": 7}, "W": {}, "M": {"year": 12}, "Q": {"year": 4}}[base].get(unit)
+        steps = np.lcm(length, mult) // mult if length else round(365.25 / (7 if base == "W" else 1) / mult)
+        assert steps in seasons or steps < 2 or steps > fq.MAX_SEASON_STEPS, (freq, unit, cyc)
+    m = fq.season_length(freq)
+    assert (m in seasons) if seasons else m == 1
+
+
+@pytest.mark.parametrize("freq, seasons, main", [
+    ("2D", [7, 183], 7), ("8H", [3, 21], 3), ("15min", [4, 96, 672], 4), ("2W", [26], 26),
+    ("M", [12], 12), ("Q", [4], 4), ("H", [24, 168], 24), ("D", [7, 365], 7), ("W", [52], 52),
+    ("5H", [24, 168], 24), ("3M", [4], 4), ("Y", [], 1),
+])
+def test_examples_of_season_lengths(freq, seasons, main):
+    assert fq.seasonalities(freq) == seasons
+    assert fq.season_length(freq) == main
+
+
+def test_minutes_and_hours_beyond_the_next_unit_are_refused():
+    from fc_core.errors import ConfigError
+
+    fq.validate_minutes("7min")
+    with pytest.raises(ConfigError, match="1 to 59"):
+        fq.validate_minutes("60min")
+    with pytest.raises(ConfigError, match="1 to 23"):
+        fq.validate_minutes("24H")
+
+
+def _two_week_panel(n_items=3, periods=70, seed=0):
+    """2D data whose level repeats every 14 days (7 steps): weekday and weekend halves."""
+    rng = np.random.default_rng(seed)
+    ts = fq.date_range("2024-01-01", periods, "2D")
+    rows = []
+    for i in range(n_items):
+        level = 100 + 20 * i
+        y = level * (1.0 + 0.5 * (ts.dayofweek >= 5)) + rng.normal(0, 1, periods)
+        rows.append(pd.DataFrame({"item_id": f"i{i}", "timestamp": ts, "target_value": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("algo", ["SeasonalNaive", "ETS", "Theta"])
+def test_two_day_data_gets_its_two_week_cycle(algo):
+    """``season_length("2D")`` was 1, so no model saw the two-week cycle of 2D data."""
+    from fc_core.datasets import DatasetGroup
+
+    df = _two_week_panel()
+    train = df.groupby("item_id").head(63)
+    test = df.groupby("item_id").tail(7)
+    panel = DatasetGroup(target=train, frequency="2D").to_panel()
+    fc = make_estimator(algo, 7, frequency="2D").train(panel).predict(forecast_types=["0.5"])
+    err = np.abs(fc.sort_values(["item_id", "timestamp"])["p50"].to_numpy()
+                 - test.sort_values(["item_id", "timestamp"])["target_value"].to_numpy())
+    assert err.mean() < 5.0, err.mean()  # the half-level swing is 50-70; noise is 1
