@@ -52,7 +52,7 @@ from . import frequency as fq
 from .errors import ConfigError, DataError
 from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
-                            resolve_duplicates, sort_block)
+                            partial_last_bucket, resolve_duplicates, sort_block)
 from .panel import FILLED, Panel
 from .readers import Columns, read_columns
 from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
@@ -550,7 +550,7 @@ class DatasetGroup:
         return self._from_parts(self, self.frequency, self._raw_target, self._raw_related, self._meta, **changes)
 
     def aggregate(self, frequency: str, method: str = "sum", align: dict | None = None,
-                  related_method: str | dict | None = None) -> "DatasetGroup":
+                  related_method: str | dict | None = None, partial: str = "drop") -> "DatasetGroup":
         """A new group with the target (and related series) aggregated to a coarser ``frequency``.
 
         Parameters
@@ -562,6 +562,11 @@ class DatasetGroup:
             ``{"DayOfMonth": 15}``, ``{"Month": "APRIL"}``, ``{"Hour": 6}``.
         related_method : str or dict, optional
             Method for related fields (default ``avg``), or per field.
+        partial : {"drop", "keep"}
+            What to do with a last bucket the data only partly cover (days at a 06:00
+            boundary whose last day holds 17 of 24 hours): ``"drop"`` (default) leaves it out
+            of the target, ``"keep"`` aggregates what there is. Either way it is reported
+            (a warning and ``summary().overall["partial_last_bucket"]``).
 
         Raises
         ------
@@ -573,7 +578,27 @@ class DatasetGroup:
         method = _agg_method(method)
         check_aggregation(self.frequency, new)
         tf = self.target_field
-        tb = aggregate_block(self._raw_target, new, {tf: method}, align)
+        if partial not in ("drop", "keep"):
+            raise ConfigError(f"partial={partial!r}: use 'drop' (leave out a partly covered last bucket) or 'keep'.")
+        raw = self._raw_target
+        part = partial_last_bucket(raw, self.frequency, new, align)
+        tb = aggregate_block(raw, new, {tf: method}, align)
+        note = None
+        if part is not None:
+            when = pd.Timestamp(part["bucket"])
+            in_it = tb.ts == part["bucket"]
+            if partial == "drop":
+                alone = np.bincount(tb.codes[~in_it], minlength=tb.n_keys) == 0  # items with no other bucket
+                keep = ~in_it | alone[tb.codes]
+                kept = int((in_it & alone[tb.codes]).sum())
+                tb = tb.take(np.flatnonzero(keep))
+                did = (f"dropped for {int(in_it.sum()) - kept} item(s)"
+                       + (f", kept for {kept} item(s) with no other data" if kept else "")
+                       + "; keep it with aggregate(..., partial='keep')")
+            else:
+                did = "kept (partial='keep'): its values cover only part of the step"
+            note = (f"the last {new} step ({when}) holds {part['steps']} of {part['of']} {self.frequency} steps: {did}")
+            warnings.warn(f"aggregating to {new}: {note}.", UserWarning, stacklevel=2)
         rb = None
         if self._raw_related is not None:
             fields = list(self._raw_related.fields)
@@ -585,7 +610,7 @@ class DatasetGroup:
             else:
                 rm = {f: _agg_method(related_method or "avg") for f in fields}
             rb = aggregate_block(self._raw_related, new, rm, align)
-        return self._from_parts(self, new, tb, rb, self._meta)
+        return self._from_parts(self, new, tb, rb, self._meta, partial_last_bucket=note)
 
     def copy(self) -> "DatasetGroup":
         """An independent copy (frames and arrays copied)."""
@@ -637,6 +662,8 @@ class DatasetGroup:
                            related_keys_ignored=int(self._stats["related_dropped"]))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
+        if self._settings.get("partial_last_bucket"):
+            overall["partial_last_bucket"] = self._settings["partial_last_bucket"]
         quiet = quiet_items(self.to_panel(), min_run=quiet_min_run, factor=quiet_factor)
         overall["quiet_items"] = int(len(quiet))
         return DatasetSummary(overall, per, quiet)

@@ -98,3 +98,42 @@ def test_two_day_data_gets_its_two_week_cycle(algo):
     err = np.abs(fc.sort_values(["item_id", "timestamp"])["p50"].to_numpy()
                  - test.sort_values(["item_id", "timestamp"])["target_value"].to_numpy())
     assert err.mean() < 5.0, err.mean()  # the half-level swing is 50-70; noise is 1
+
+
+# ------------------------------------------------------------------ partial last bucket
+def _hourly_to(end: str, items=("a", "b")):
+    ts = pd.date_range("2024-01-01 06:00", end, freq="h")
+    return pd.concat([pd.DataFrame({"item_id": i, "timestamp": ts, "target_value": 1.0}) for i in items],
+                     ignore_index=True)
+
+
+def test_a_partial_last_day_is_reported_and_dropped():
+    """Days at a 06:00 boundary; the data stop at 22:00, so the last day holds 17 of 24 hours.
+    It used to become a day of 17 (against 24 for every other day)."""
+    from fc_core.datasets import DatasetGroup
+
+    dg = DatasetGroup(target=_hourly_to("2024-01-04 22:00"), frequency="H")
+    with pytest.warns(UserWarning, match="17 of 24"):
+        day = dg.aggregate("D", align={"Hour": 6})
+    assert day.target["target_value"].tolist() == [24.0] * 6  # three whole days per item
+    assert str(day.end_timestamp) == "2024-01-03 06:00:00"
+    assert "17 of 24" in day.summary().overall["partial_last_bucket"]
+    with pytest.warns(UserWarning, match="kept"):
+        kept = dg.aggregate("D", align={"Hour": 6}, partial="keep")
+    assert kept.target["target_value"].tolist() == [24.0, 24.0, 24.0, 17.0] * 2
+    assert "kept" in kept.summary().overall["partial_last_bucket"]
+
+
+def test_whole_buckets_are_left_alone():
+    import warnings
+
+    from fc_core.datasets import DatasetGroup
+
+    dg = DatasetGroup(target=_hourly_to("2024-01-04 05:00"), frequency="H")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        day = dg.aggregate("D", align={"Hour": 6})
+    assert day.target["target_value"].tolist() == [24.0] * 6
+    assert "partial_last_bucket" not in day.summary().overall
+    with pytest.raises(Exception, match="partial"):
+        dg.aggregate("D", partial="maybe")
