@@ -247,6 +247,9 @@ class DatasetSummary:
 
 
 # ------------------------------------------------------------- the group
+FORECAST_FROM = ("global_end", "item_end")
+
+
 class DatasetGroup:
     """A target time series plus optional related time series and item metadata.
 
@@ -274,6 +277,12 @@ class DatasetGroup:
         Reading options for all files; ``read_options={"target": {...}, "related": {...},
         "item_metadata": {...}}`` gives per-dataset ones (column_map, item_id, columns, ...).
     key_dtype : {"object", "category"}
+    forecast_from : {"global_end", "item_end"}
+        Where each item is forecast (and backtested) from. ``"global_end"`` (default, Amazon
+        Forecast's behaviour): an item that ends before the group's last timestamp is
+        back-filled to it (zeros by default, see ``fill``) and forecast from there.
+        ``"item_end"``: no back-fill; each item is forecast from its own end, and backtest
+        cutoffs are laid back from each item's end. ``summary()`` counts the items ending early.
 
     Attributes
     ----------
@@ -298,7 +307,7 @@ class DatasetGroup:
                  related_schema=None, item_metadata_schema=None, fill: dict | None = None,
                  forecast_horizon: int | None = None, duplicates="error", cold_start: bool = False,
                  timezone: str | None = None, header: bool | None = None, read_options: dict | None = None,
-                 key_dtype: str = "object", name: str | None = None):
+                 key_dtype: str = "object", name: str | None = None, forecast_from: str = "global_end"):
         dom = get_domain(domain)
         dims = check_forecast_dimensions(forecast_dimensions)
         if target is None:
@@ -307,7 +316,11 @@ class DatasetGroup:
             raise ConfigError(f"key_dtype={key_dtype!r}: use 'object' or 'category'.")
         dups = dict(duplicates) if isinstance(duplicates, dict) else {"target": duplicates, "related": duplicates}
         ropts = _read_options(read_options, header, timezone)
+        if forecast_from not in FORECAST_FROM:
+            raise ConfigError(f"forecast_from={forecast_from!r}: use 'global_end' (Amazon Forecast's behaviour: items "
+                              "ending early are back-filled to the group's end) or 'item_end' (each item from its own end).")
         settings = dict(fill=fill, forecast_horizon=forecast_horizon, duplicates=dups, cold_start=bool(cold_start),
+                        forecast_from=forecast_from,
                         key_dtype=key_dtype, name=name, read_options=ropts,
                         schemas={"target": target_schema, "related": related_schema,
                                  "item_metadata": item_metadata_schema})
@@ -361,6 +374,8 @@ class DatasetGroup:
         self._raw_related = rblock
         end = int(tblock.ts.max())
         self._end = end
+        self.forecast_from = settings.get("forecast_from", "global_end")
+        own_end = self.forecast_from == "item_end"
         cold, rblock_kept, dropped = self._cold_start(tblock, rblock, meta, settings.get("cold_start", False))
         self._cold = cold
         origin = None if rblock_kept is None else self._related_origin(tblock, rblock_kept)
@@ -369,7 +384,11 @@ class DatasetGroup:
             nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
             dups=tblock.duplicates if tblock.duplicates is not None else np.zeros(tblock.n_keys, np.int64),
             related_dropped=dropped)
-        tres = fill_block(tblock, self.frequency, end, {tf: trules}, what="target", mark_field=tf, consume=True)
+        last = self._stats["last"]
+        self._stats["ends_early"] = floor_steps(np.full(len(last), end, np.int64), last, self.frequency)[0]
+        self._backfill = trules.get("backfill")
+        tres = fill_block(tblock, self.frequency, last.copy() if own_end else end, {tf: trules}, what="target",
+                          mark_field=tf, consume=True)
         del tblock
         self._tblock = tres.block
         self._present, self._raw_nan = tres.present, tres.raw_nan  # to rebuild the data as imported
@@ -474,7 +493,8 @@ class DatasetGroup:
 
     @property
     def end_timestamp(self) -> pd.Timestamp:
-        """The last target timestamp of the group (every item is backfilled to it)."""
+        """The last target timestamp of the group (items ending early are back-filled to it unless
+        ``forecast_from="item_end"``)."""
         return pd.Timestamp(self._end)
 
     @property
@@ -639,6 +659,7 @@ class DatasetGroup:
         per["nan_values"] = self._stats["nan"]
         per["duplicates"] = self._stats["dups"]
         per["filled"] = self._stats["filled"]
+        per["ends_early_by"] = self._stats["ends_early"]
         if self._inferred is None:
             self._inferred = infer_frequency(self._raw_target) or self.frequency
         overall = {
@@ -655,6 +676,7 @@ class DatasetGroup:
             "filled": int(per["filled"].sum()),
             "items_with_missing": int((per["missing"] > 0).sum()),
             "cold_start_items": int(len(self._cold)),
+            **self._ends_early_summary(per["ends_early_by"].to_numpy()),
         }
         if self._rblock is not None:
             overall.update(related_fields=self.related_columns, related_rows=int(self._raw_related.n_rows),
@@ -668,6 +690,26 @@ class DatasetGroup:
         overall["quiet_items"] = int(len(quiet))
         return DatasetSummary(overall, per, quiet)
 
+    def _ends_early_summary(self, short: np.ndarray) -> dict:
+        """``items_ending_early`` and, when there are some, by how many steps and what was done."""
+        early = short[short > 0]
+        out = {"items_ending_early": int(len(early))}
+        if not len(early):
+            return out
+        end = self.end_timestamp
+        out["ending_early_steps"] = (f"median {int(np.median(early))}, max {int(early.max())} "
+                                     f"{fq.normalize(self.frequency)} steps before {end}")
+        if self.forecast_from == "item_end":
+            out["ending_early_handling"] = ("not back-filled: each item is forecast from its own end "
+                                            "(forecast_from='item_end')")
+        else:
+            rule = self._backfill
+            how = "left missing (no backfill rule)" if rule is None else f"back-filled with {rule.describe()}"
+            out["ending_early_handling"] = (
+                f"{how} up to {end} ({int(early.sum())} steps) and forecast from {end}, as Amazon Forecast does; "
+                "DatasetGroup(..., forecast_from='item_end') forecasts each item from its own end")
+        return out
+
     def to_panel(self) -> Panel:
         """The packed form algorithms consume (cached): target, related, item metadata, cold-start items."""
         if self._panel is None:
@@ -679,7 +721,8 @@ class DatasetGroup:
             if b.filled is not None:
                 observed &= ~b.filled
             panel = Panel(keys=b.keys.copy(), starts=pd.DatetimeIndex(b.first_ts().view("M8[ns]")),
-                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency)
+                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency,
+                          forecast_from=self.forecast_from)
             cold = self.cold_start_items()
             if len(cold):
                 panel = panel._with_cold_start(cold[self.key_columns], self.related)

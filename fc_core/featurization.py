@@ -542,10 +542,11 @@ class FillResult:
     raw_nan: np.ndarray | None = None
 
 
-def fill_block(blk: SeriesBlock, freq: str, end: int, rules: dict, *, horizon: int = 0,
+def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 0,
                origin: np.ndarray | None = None, what: str = "target", mark_field: str | None = None,
                consume: bool = False) -> FillResult:
-    """Put every key on a complete grid from its origin to ``end`` (+ ``horizon`` steps) and fill.
+    """Put every key on a complete grid from its origin to ``end`` (+ ``horizon`` steps) and fill;
+    ``end`` is one timestamp (ns) or one per key (each item's own end: no back-fill).
 
     Parameters
     ----------
@@ -718,7 +719,7 @@ def _raise_gap(errors, blk: SeriesBlock, o, freq, end, what):
     n_items = len(np.unique(km))
     meaning = {"frontfill": "before its first value (where the target already has data)",
                "middlefill": "inside its range (gaps or empty values)",
-               "backfill": f"after its last value, up to the target's end {pd.Timestamp(int(end))}",
+               "backfill": f"after its last value, up to the target's end {pd.Timestamp(int(np.max(end)))}",
                "futurefill": "past the target's end, inside the forecast horizon"}[region]
     raise DataError(
         f"{what} field '{name}' of item {blk.key_label(k)} has no value on {len(mine)} date(s) {meaning}: {shown} "

@@ -137,3 +137,60 @@ def test_whole_buckets_are_left_alone():
     assert "partial_last_bucket" not in day.summary().overall
     with pytest.raises(Exception, match="partial"):
         dg.aggregate("D", partial="maybe")
+
+
+# ------------------------------------------------------------------ items ending early
+def _ending_early(short: int = 10, days: int = 70):
+    """Three daily items sharing a start; 'c' stops ``short`` days before the others. Weekly
+    pattern around levels 100, 200 and 300."""
+    ts = pd.date_range("2024-01-01", periods=days, freq="D")
+    rows = []
+    for i, item in enumerate("abc"):
+        n = days - short if item == "c" else days
+        y = 100.0 * (i + 1) * (1 + 0.3 * (ts[:n].dayofweek >= 5))
+        rows.append(pd.DataFrame({"item_id": item, "timestamp": ts[:n], "target_value": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_items_ending_early_are_counted_in_the_summary():
+    from fc_core.datasets import DatasetGroup
+    from fc_core.views import summary_tables
+
+    s = DatasetGroup(target=_ending_early(), frequency="D").summary()
+    assert s.overall["items_ending_early"] == 1
+    assert s.overall["ending_early_steps"].startswith("median 10, max 10 D steps")
+    assert "back-filled with zero" in s.overall["ending_early_handling"]
+    assert "(10 steps)" in s.overall["ending_early_handling"]
+    assert s.per_item.set_index("item_id")["ends_early_by"].to_dict() == {"a": 0, "b": 0, "c": 10}
+    assert "items_ending_early" in repr(s)
+    overall, worst = summary_tables(s)
+    assert "ending_early_handling" in overall["statistic"].tolist()
+    assert worst["item_id"].iloc[0] == "c"
+    s2 = DatasetGroup(target=_ending_early(), frequency="D", forecast_from="item_end").summary()
+    assert "own end" in s2.overall["ending_early_handling"]
+
+
+def test_forecast_from_each_items_own_end():
+    """By default 'c' is back-filled with ten zeros and forecast from the group's end (Amazon
+    Forecast's behaviour); with forecast_from='item_end' it is forecast from its own end, at its
+    own level, and backtested from its own end."""
+    from fc_core.automl import AutoPredictor
+    from fc_core.datasets import DatasetGroup
+
+    df = _ending_early()
+    runs = {}
+    for mode in ("global_end", "item_end"):
+        dg = DatasetGroup(target=df, frequency="D", forecast_from=mode)
+        pred = AutoPredictor(forecast_horizon=7, algorithms=["SeasonalNaive"], frequency="D").train(dg, progress=False)
+        fc = pred.forecast().frame if hasattr(pred.forecast(), "frame") else pred.forecast()
+        runs[mode] = (fc[fc["item_id"] == "c"], pred.item_metrics("SeasonalNaive"))
+    c_global, m_global = runs["global_end"]
+    c_own, m_own = runs["item_end"]
+    assert c_global["timestamp"].min() == pd.Timestamp("2024-03-11")  # the group's end + 1
+    assert c_global["p50"].max() == 0.0  # the back-filled zeros repeated
+    assert c_own["timestamp"].min() == pd.Timestamp("2024-03-01")  # its own end + 1
+    np.testing.assert_allclose(np.sort(c_own["p50"].to_numpy()), [300.0] * 5 + [390.0] * 2)
+    # the backtest window of 'c' ends at its own end: scored, and exactly (a pure weekly pattern)
+    assert "c" not in set(m_global["item_id"].astype(str))  # its window held only back-filled zeros
+    row = m_own.set_index("item_id").loc["c"]
+    assert int(row["n_observed"]) == 7 and float(row["WAPE"]) == pytest.approx(0.0, abs=1e-9)
