@@ -276,14 +276,16 @@ class AutoPredictor:
         try:
             for w in windows:
                 cov = window_coverage(panel, w, self.forecast_horizon)
-                past_eol = lifecycle.mask_window(panel, eol, w.cutoff, self.forecast_horizon, cov)
+                cut = w.cutoffs(panel)  # one per item where the data is forecast from each item's end
+                past_eol = lifecycle.mask_window(panel, eol, cut, self.forecast_horizon, cov)
                 rows = np.flatnonzero(cov["reason"].to_numpy() == "")
                 if len(rows) == 0:
                     raise ConfigError(f"backtest {w} has no item with history before and actuals after its cutoff; "
                                       "use fewer windows or a smaller offset.")
                 sub = panel.select(rows)
-                train_panel = sub.truncate(w.cutoff, keep_related_future=self.forecast_horizon)
-                actuals, observed = sub.actuals_after(w.cutoff, self.forecast_horizon)
+                cut = cut if np.ndim(cut) == 0 else cut[rows]
+                train_panel = sub.truncate(cut, keep_related_future=self.forecast_horizon)
+                actuals, observed = sub.actuals_after(cut, self.forecast_horizon)
                 observed = observed & ~past_eol[rows]  # not scored after an item's end of life
                 shifted = policy.shifted(train_panel) if policy.active else (np.zeros(0, np.int64), None)
                 fc, short_fc = {}, {}

@@ -829,10 +829,11 @@ def build_dataset_group(sources: dict, domain: str = "CUSTOM", frequency: str | 
 
 def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An import summary as two small tables: the overall statistics (name, value) and the
-    items with the most missing steps."""
+    items with the most missing steps (then the most NaN values, then ending earliest)."""
     overall = pd.DataFrame({"statistic": list(summary.overall), "value": [str(v) for v in summary.overall.values()]})
     per = summary.per_item
-    top = per.sort_values(["missing", "nan_values"], ascending=False, kind="stable").head(worst)
+    by = [c for c in ("missing", "nan_values", "ends_early_by") if c in per.columns]
+    top = per.sort_values(by, ascending=False, kind="stable").head(worst)
     return overall, top.reset_index(drop=True)
 
 

@@ -32,6 +32,7 @@ class WorkflowConfig:
     forecast_horizon: int = 24
     forecast_types: list = field(default_factory=lambda: ["0.1", "0.5", "0.9", "mean"])
     forecast_dimensions: list = field(default_factory=list)
+    forecast_from: str = "global_end"
     backtest_windows: int = 1
     backtest_offset: int = 0
     algorithms: list = field(default_factory=list)
@@ -57,7 +58,7 @@ class WorkflowConfig:
             related=self.related_path or None, item_metadata=self.item_metadata_path or None,
             forecast_dimensions=self.forecast_dimensions or None,
             target_schema=self.target_schema or None, related_schema=self.related_schema or None,
-            item_metadata_schema=self.item_metadata_schema or None,
+            item_metadata_schema=self.item_metadata_schema or None, forecast_from=self.forecast_from,
         )
 
     def windows(self, dataset_group):
@@ -134,6 +135,10 @@ def getting_started_config(**params) -> WorkflowConfig:
             raise ConfigError(f"parameter {name}={v!r}: must be a whole number >= 1.")
     if isinstance(cfg.backtest_offset, bool) or not isinstance(cfg.backtest_offset, int) or cfg.backtest_offset < 0:
         raise ConfigError(f"parameter backtest_offset={cfg.backtest_offset!r}: a whole number (0 = the horizon).")
+    from .datasets import FORECAST_FROM
+
+    if cfg.forecast_from not in FORECAST_FROM:
+        raise ConfigError(f"parameter forecast_from={cfg.forecast_from!r}: choose one of {FORECAST_FROM}.")
     if cfg.device not in DEVICES:
         raise ConfigError(f"parameter device={cfg.device!r}: choose one of {DEVICES}.")
     for name in ("forecast_types", "forecast_dimensions", "algorithms"):
