@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, ForecastError
 from .schema import get_domain
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -27,8 +27,18 @@ class WorkflowConfig:
     related_schema: str = ""
     item_metadata_path: str = ""
     item_metadata_schema: str = ""
+    target_columns: dict = field(default_factory=dict)
+    related_columns: dict = field(default_factory=dict)
+    item_metadata_columns: dict = field(default_factory=dict)
+    timestamp_format: str = ""
     domain: str = "CUSTOM"
     frequency: str = "H"
+    data_frequency: str = ""
+    aggregation: str = "sum"
+    related_aggregation: str = "avg"
+    time_alignment_boundary: dict = field(default_factory=dict)
+    target_fill: dict = field(default_factory=dict)
+    related_fill: dict = field(default_factory=dict)
     forecast_horizon: int = 24
     forecast_types: list = field(default_factory=lambda: ["0.1", "0.5", "0.9", "mean"])
     forecast_dimensions: list = field(default_factory=list)
@@ -45,20 +55,10 @@ class WorkflowConfig:
 
     # ------------------------------------------------------------- data
     def load_data(self):
-        """The DatasetGroup: the files named by the parameters, or the built-in demo data."""
-        from .datasets import DatasetGroup
-
-        if not self.target_path:
-            from . import demo
-
-            return demo.electricity(n_items=self.demo_items, days=self.demo_days, seed=self.seed)
-        return DatasetGroup(
-            domain=self.domain, frequency=self.frequency or None, target=self.target_path,
-            related=self.related_path or None, item_metadata=self.item_metadata_path or None,
-            forecast_dimensions=self.forecast_dimensions or None,
-            target_schema=self.target_schema or None, related_schema=self.related_schema or None,
-            item_metadata_schema=self.item_metadata_schema or None,
-        )
+        """The DatasetGroup: the files named by the parameters, or the built-in demo data
+        (:func:`load_dataset_group`)."""
+        return load_dataset_group(asdict(self), demo="electricity",
+                                  demo_options=dict(n_items=self.demo_items, days=self.demo_days, seed=self.seed))
 
     def windows(self, dataset_group):
         """The backtest windows these parameters lay over ``dataset_group``."""
@@ -137,12 +137,10 @@ def getting_started_config(**params) -> WorkflowConfig:
     if cfg.device not in DEVICES:
         raise ConfigError(f"parameter device={cfg.device!r}: choose one of {DEVICES}.")
     for name in ("forecast_types", "forecast_dimensions", "algorithms"):
-        v = getattr(cfg, name)
-        if isinstance(v, str):
-            v = [s.strip() for s in v.split(",") if s.strip()]
-            setattr(cfg, name, v)
-        if not isinstance(v, (list, tuple)):
-            raise ConfigError(f"parameter {name}={v!r}: give a list, e.g. {['0.1', '0.5', '0.9', 'mean']}.")
+        setattr(cfg, name, parse_list(name, getattr(cfg, name)))
+    for name in ("algorithm_params", "target_columns", "related_columns", "item_metadata_columns",
+                 "time_alignment_boundary", "target_fill", "related_fill"):
+        setattr(cfg, name, parse_mapping(name, getattr(cfg, name)))
     from .algorithms.base import canonical_name, parse_forecast_types
 
     parse_forecast_types(cfg.forecast_types)
@@ -152,6 +150,10 @@ def getting_started_config(**params) -> WorkflowConfig:
         from .frequency import normalize
 
         cfg.frequency = normalize(cfg.frequency)
+    if cfg.data_frequency:
+        from .frequency import normalize
+
+        cfg.data_frequency = normalize(cfg.data_frequency)
     if not cfg.target_path and (cfg.related_path or cfg.item_metadata_path):
         raise ConfigError("related_path / item_metadata_path given without target_path; name the target file too.")
     return cfg
@@ -169,3 +171,300 @@ class Timer:
         self.steps[name] = round(now - self._t, 2)
         self._t = now
         return self.steps[name]
+
+
+# ------------------------------------------------------------ papermill conventions
+def _text_value(name: str, value):
+    """A JSON or YAML text (as ``papermill -p`` passes it) parsed; other values as they are."""
+    if not isinstance(value, str) or not value.strip()[:1] in ("[", "{"):
+        return value
+    import yaml
+
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"parameter {name}={value!r} is not valid JSON or YAML ({str(exc).splitlines()[0]}); "
+                          f"write it like '[\"0.1\", \"0.5\"]' or '{{\"GBM\": {{\"num_trees\": 100}}}}'.") from None
+
+
+def parse_list(name: str, value) -> list:
+    """A list parameter from a list, a JSON or YAML list text, or comma-separated text.
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter when the value is not a list.
+
+    >>> parse_list("forecast_types", '["0.1","0.5"]')
+    ['0.1', '0.5']
+    >>> parse_list("forecast_types", "0.1, 0.5")
+    ['0.1', '0.5']
+    >>> parse_list("forecast_dimensions", "[]")
+    []
+    """
+    v = _text_value(name, value)
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [s.strip() for s in v.split(",") if s.strip()]
+    if not isinstance(v, (list, tuple)):
+        raise ConfigError(f"parameter {name}={value!r}: give a list, e.g. '[\"0.1\", \"0.5\", \"0.9\"]'.")
+    return [str(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in v]
+
+
+def parse_mapping(name: str, value) -> dict:
+    """A dict parameter from a dict or a JSON or YAML mapping text (empty text: an empty dict).
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter when the value is not a mapping.
+
+    >>> parse_mapping("target_columns", '{"Model_ID": "item_id"}')
+    {'Model_ID': 'item_id'}
+    """
+    v = _text_value(name, value)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return {}
+    if not isinstance(v, dict):
+        raise ConfigError(f"parameter {name}={value!r}: give a mapping, e.g. '{{\"Model_ID\": \"item_id\"}}'.")
+    return dict(v)
+
+
+_INJECTED_HEADER = "# Parameters"  # the first line of the cell papermill injects after the parameters cell
+
+
+def check_parameters(namespace: dict) -> dict:
+    """The notebook's parameters (the annotated names of its parameters cell) with their values;
+    refuses a name that papermill injected but the parameters cell does not declare.
+
+    Call it in the first cell after the parameters cell: ``params = check_parameters(globals())``.
+    papermill only warns about an unknown ``-p`` name and runs on, so a misspelt ``target_pth``
+    would train on the demo data; here the run stops instead.
+
+    Raises
+    ------
+    ConfigError
+        Naming the unknown parameter(s) and listing the known ones.
+    """
+    import ast
+
+    declared = dict(namespace.get("__annotations__") or {})
+    history = namespace.get("In")
+    injected: list[str] = []
+    if isinstance(history, list) and len(history) >= 2:
+        prev = history[-2] or ""
+        if prev.splitlines()[:1] == [_INJECTED_HEADER]:
+            try:
+                tree = ast.parse(prev)
+            except SyntaxError:
+                tree = None
+            for node in getattr(tree, "body", []):
+                if isinstance(node, ast.Assign):
+                    injected += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    unknown = [n for n in injected if n not in declared]
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown}: this notebook's parameters are "
+                          f"{', '.join(declared)}. Check the spelling of -p {unknown[0]}.")
+    return {n: namespace[n] for n in declared if n in namespace}
+
+
+# ------------------------------------------------------------------ loading data
+_DATASETS = ("target", "related", "item_metadata")
+_AGG_DEFAULTS = {"aggregation": "sum", "related_aggregation": "avg"}
+
+
+def _rename_api_words(exc: ForecastError, paths: dict) -> ForecastError:
+    """The same error with the API's argument names replaced by the notebook's parameters."""
+    msg = str(exc)
+    which = "target"
+    for ds in _DATASETS:
+        p = paths.get(ds)
+        if p and str(p) in msg:
+            which = ds
+            break
+    for api, nb in (("schema=", f"{which}_schema="), ("column_map=", f"{which}_columns="),
+                    ("timestamp_format=", "timestamp_format="),
+                    ("DatasetGroup.aggregate(", "the frequency parameter (forecast frequency), not aggregate(")):
+        msg = msg.replace(api, nb)
+    new = type(exc)(msg)
+    new.__cause__ = exc.__cause__
+    return new
+
+
+def load_dataset_group(params: dict, demo: str | None = None, demo_options: dict | None = None, **overrides):
+    """The notebook's data: the files its parameters name, else the built-in demo ``demo``.
+
+    Every notebook calls this in its load cell with its own parameters
+    (``load_dataset_group(params, demo="retail", demo_options={...})``), so all of them read
+    files the same way. The parameters it uses (absent ones take their defaults):
+
+    * ``target_path``, ``related_path``, ``item_metadata_path``: files, folders, globs or URLs;
+      an empty ``target_path`` means the demo data.
+    * ``target_schema``, ``related_schema``, ``item_metadata_schema``: the columns in file order
+      (``"timestamp:timestamp,target_value:float,item_id:string"``), with or without a header.
+    * ``target_columns``, ``related_columns``, ``item_metadata_columns``: your header's names to
+      Amazon Forecast's (``{"Model_ID": "item_id"}``); matched ignoring case.
+    * ``frequency``: the *forecast* frequency. ``data_frequency`` is the data's own one (inferred
+      when empty); finer data is aggregated to ``frequency`` with ``aggregation`` (target) and
+      ``related_aggregation`` (related fields): sum, avg, first, min or max, on the boundaries of
+      ``time_alignment_boundary`` (``{"DayOfMonth": 1}``, ``{"DayOfWeek": "MONDAY"}``,
+      ``{"Hour": 0}``). Time stamps anywhere inside a week, month or year are put in that bucket,
+      dated by its first instant, as Amazon Forecast does.
+    * ``target_fill``, ``related_fill``: Amazon Forecast's featurization
+      (``{"middlefill": "zero", "backfill": "nan"}``; related: ``{"price": {"futurefill": "max"}}``
+      or ``{"*": {...}}``).
+    * ``domain``, ``forecast_dimensions``, ``timestamp_format``, ``timezone``, ``forecast_horizon``
+      (related series are future-filled that far), ``cold_start``.
+
+    What the import changed (aggregation, bucketing) is printed and kept in the group's
+    ``import_notes``.
+
+    Raises
+    ------
+    ConfigError, SchemaError, DataError
+        Naming the notebook parameter to change (``target_schema``, ``target_columns``...).
+    """
+    from . import demo as _demo
+    from . import frequency as fq
+    from .datasets import DatasetGroup
+
+    p = {**params, **overrides}
+    target_path = str(p.get("target_path") or "")
+    if not target_path:
+        if p.get("related_path") or p.get("item_metadata_path"):
+            raise ConfigError("related_path / item_metadata_path given without target_path; name the target file too.")
+        if demo is None:
+            raise ConfigError("target_path is empty: name the target time series file.")
+        group = getattr(_demo, demo)(**(demo_options or {}))
+        return group
+    paths = {ds: (str(p.get(f"{ds}_path") or "") or None) for ds in _DATASETS}
+    dims = parse_list("forecast_dimensions", p.get("forecast_dimensions") or [])
+    read_options = {}
+    for ds in _DATASETS:
+        o = {}
+        cmap = parse_mapping(f"{ds}_columns", p.get(f"{ds}_columns") or {})
+        if cmap:
+            o["column_map"] = cmap
+        if p.get("timestamp_format") and ds != "item_metadata":
+            o["timestamp_format"] = p["timestamp_format"]
+        read_options[ds] = o
+    fill = {}
+    if p.get("target_fill"):
+        fill["target"] = parse_mapping("target_fill", p["target_fill"])
+    if p.get("related_fill"):
+        fill["related"] = parse_mapping("related_fill", p["related_fill"])
+    target_agg = str(p.get("aggregation") or "sum")
+    related_agg = p.get("related_aggregation") or "avg"
+    if isinstance(related_agg, str) and related_agg.strip()[:1] == "{":
+        related_agg = parse_mapping("related_aggregation", related_agg)
+    align = parse_mapping("time_alignment_boundary", p.get("time_alignment_boundary") or {}) or None
+    forecast_freq = fq.normalize(p["frequency"]) if p.get("frequency") else None
+    data_freq = fq.normalize(p["data_frequency"]) if p.get("data_frequency") else None
+    horizon = p.get("forecast_horizon") if paths["related"] else None
+    common = dict(domain=p.get("domain") or "CUSTOM", target=paths["target"], related=paths["related"],
+                  item_metadata=paths["item_metadata"], forecast_dimensions=dims or None,
+                  target_schema=p.get("target_schema") or None, related_schema=p.get("related_schema") or None,
+                  item_metadata_schema=p.get("item_metadata_schema") or None, fill=fill or None,
+                  cold_start=bool(p.get("cold_start", False)), timezone=p.get("timezone") or None,
+                  read_options=read_options)
+    notes: list[str] = []
+    try:
+        try:
+            group = DatasetGroup(frequency=data_freq, **common)
+        except ForecastError as exc:
+            if "off the declared frequency" not in str(exc) or forecast_freq is None:
+                raise
+            group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
+        if forecast_freq is not None and fq.parse(group.frequency) != fq.parse(forecast_freq):
+            if not fq.is_coarser_or_equal(forecast_freq, group.frequency):
+                raise ConfigError(
+                    f"frequency={forecast_freq!r} is finer than the data's frequency {group.frequency}"
+                    f"{' (inferred)' if not data_freq else ''}; forecast at {group.frequency} or coarser "
+                    "(the data cannot be split into finer steps).")
+            before = group.frequency
+            group = group.aggregate(forecast_freq, method=target_agg, align=align, related_method=related_agg)
+            notes.append(f"aggregated the {before} data to the forecast frequency {group.frequency}: target by "
+                         f"{target_agg}" + (f", related fields by {related_agg}" if paths["related"] else "")
+                         + (f", buckets aligned on {align}" if align else "") + "; each bucket is dated by its "
+                         "first instant.")
+        if horizon:
+            group = group.fill(forecast_horizon=int(horizon))
+    except ForecastError as exc:
+        raise _rename_api_words(exc, paths) from None
+    group.import_notes = notes
+    for n in notes:
+        print("import:", n)
+    return group
+
+
+def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, notes: list):
+    """Time stamps inside coarse periods (the 30th of each month at 09:00) put in their period."""
+    import numpy as np
+
+    from .datasets import DatasetGroup, read_dataset
+    from .featurization import bucket_start
+
+    dims = common["forecast_dimensions"]
+    frames = {}
+    for ds, dtype in (("target", "TARGET_TIME_SERIES"), ("related", "RELATED_TIME_SERIES")):
+        if common[ds] is None:
+            continue
+        o = dict(common["read_options"].get(ds) or {})
+        df = read_dataset(common[ds], dtype, common["domain"], common[f"{ds}_schema"], forecast_dimensions=dims,
+                          timezone=common["timezone"], **o)
+        ts = df["timestamp"].to_numpy("M8[ns]").view(np.int64)
+        b = bucket_start(ts, freq, align)
+        moved = int((b != ts).sum())
+        df["timestamp"] = b.view("M8[ns]")
+        frames[ds] = df
+        if moved:
+            notes.append(f"{moved} of {len(df)} {ds} time stamps lie inside {freq} periods rather than on their "
+                         f"first instant (e.g. {pd_ts(ts[b != ts][0])}); each is put in its period, dated "
+                         f"{pd_ts(b[b != ts][0])}, as Amazon Forecast buckets them.")
+    rest = {k: v for k, v in common.items() if k not in ("target", "related", "target_schema", "related_schema")}
+    rest["read_options"] = {"item_metadata": common["read_options"].get("item_metadata") or {}}
+    return DatasetGroup(frequency=freq, target=frames["target"], related=frames.get("related"),
+                        duplicates={"target": target_agg, "related": related_agg if isinstance(related_agg, str)
+                                    else "avg"}, **rest)
+
+
+def pd_ts(ns) -> str:
+    import pandas as pd
+
+    return str(pd.Timestamp(int(ns)))
+
+
+def load_retraining_data(params: dict, demo_options: dict | None = None):
+    """The retraining notebook's two imports: the first as a DatasetGroup (read like every
+    notebook's data, :func:`load_dataset_group`, from ``first_path``) and the newer rows
+    (``new_path``, same schema and column names) as a frame; the built-in demo pair when
+    ``first_path`` is empty.
+
+    Raises
+    ------
+    ConfigError, SchemaError, DataError
+        As :func:`load_dataset_group`; also ``new_path`` missing while ``first_path`` is given.
+    """
+    from . import demo as _demo
+    from .datasets import read_dataset
+
+    first_path = str(params.get("first_path") or "")
+    if not first_path:
+        return _demo.retraining(**(demo_options or {}))
+    if not params.get("new_path"):
+        raise ConfigError("first_path is given but new_path is empty; name the file with the newer data too.")
+    first = load_dataset_group(params, target_path=first_path)
+    o = {}
+    cmap = parse_mapping("target_columns", params.get("target_columns") or {})
+    if cmap:
+        o["column_map"] = cmap
+    if params.get("timestamp_format"):
+        o["timestamp_format"] = params["timestamp_format"]
+    try:
+        new_rows = read_dataset(params["new_path"], "TARGET_TIME_SERIES", first.domain.name,
+                                params.get("target_schema") or None,
+                                forecast_dimensions=first.forecast_dimensions or None, **o)
+    except ForecastError as exc:
+        raise _rename_api_words(exc, {"target": params["new_path"]}) from None
+    return first, new_rows
