@@ -956,7 +956,7 @@ def _columns_from_tables(parts, spec: _Spec, where: Provenance, dropped) -> Colu
     for name in names:
         chunks = cols.pop(name)
         if name in spec.key_columns:
-            keys[name] = _dict_codes(chunks)
+            keys[name] = _strip_keys(*_dict_codes(chunks), name, where)
             types[name] = "string"
             del chunks
             _release_arrow_memory()
@@ -1024,6 +1024,25 @@ def _dict_codes(chunks) -> tuple[np.ndarray, np.ndarray]:
         pos += len(idx)
     del ca, chunks
     return _sorted_codes(codes, labels)
+
+
+def _strip_keys(codes: np.ndarray, labels: np.ndarray, col: str, where) -> tuple[np.ndarray, np.ndarray]:
+    """Key labels without surrounding spaces (``' a'`` and ``'a'`` are one item), said in a warning."""
+    import warnings
+
+    stripped = np.array([str(x).strip() for x in labels], dtype=object)
+    changed = stripped != labels
+    if not changed.any():
+        return codes, labels
+    n_rows = int(np.isin(codes, np.flatnonzero(changed)).sum())
+    names = getattr(where, "names", None)
+    src = names() if callable(names) else ""
+    warnings.warn(f"{src + ': ' if src else ''}column '{col}': {int(changed.sum())} value(s) such as "
+                  f"{labels[changed][0]!r} had spaces around them ({n_rows} row(s)); the spaces were removed, so "
+                  f"{labels[changed][0]!r} and {stripped[changed][0]!r} are the same {col}.", UserWarning,
+                  stacklevel=4)
+    uniq, inv = np.unique(stripped, return_inverse=True)
+    return inv.astype(np.int32)[codes], uniq.astype(object)
 
 
 def _sorted_codes(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1120,7 +1139,8 @@ def _frame_keys(s: pd.Series, col: str, where: Provenance) -> tuple[np.ndarray, 
         codes, uniq = pd.factorize(s, sort=False)
         labels = pd.Index(uniq).astype(str).to_numpy(object)
         codes = codes.astype(np.int32)
-    # labels that coincide once written as text (1 and "1") become one
+    # labels that coincide once written as text (1 and "1") or without surrounding spaces become one
+    labels = _strip_keys(codes, labels, col, where)[1]
     c2, u2 = pd.factorize(labels)
     if len(u2) != len(labels):
         codes = c2.astype(np.int32)[codes]

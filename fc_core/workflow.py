@@ -369,6 +369,24 @@ def load_dataset_group(params: dict, demo: str | None = None, demo_options: dict
                   cold_start=bool(p.get("cold_start", False)), timezone=p.get("timezone") or None,
                   read_options=read_options)
     notes: list[str] = []
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        group = _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_agg, align, horizon, paths,
+                      notes)
+    notes[:0] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    notes += fill_notes(group, fill)
+    _check_timestamp_format(group, p.get("timestamp_format"), paths["target"])
+    group.import_notes = notes
+    for n in notes:
+        print("import:", n)
+    return group
+
+
+def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_agg, align, horizon, paths, notes):
+    from . import frequency as fq
+
     try:
         try:
             group = DatasetGroup(frequency=data_freq, **common)
@@ -392,10 +410,77 @@ def load_dataset_group(params: dict, demo: str | None = None, demo_options: dict
             group = group.fill(forecast_horizon=int(horizon))
     except ForecastError as exc:
         raise _rename_api_words(exc, paths) from None
-    group.import_notes = notes
-    for n in notes:
-        print("import:", n)
     return group
+
+
+def _check_timestamp_format(group, fmt, path) -> None:
+    """Refuse a ``timestamp_format`` that reads most time stamps onto the wrong dates: the series
+    would then be mostly filled points."""
+    from .errors import DataError
+    from .panel import FILLED
+
+    t = group.target
+    if not fmt or FILLED not in t.columns or not len(t):
+        return
+    share = float(t[FILLED].mean())
+    if share > 0.5:
+        raise DataError(
+            f"file '{path}': with timestamp_format={fmt!r} the time stamps land on {t['timestamp'].nunique()} "
+            f"different {group.frequency} steps and {share:.0%} of the target's points would be filled, not read; "
+            f"the format probably reads the stamps wrongly (day and month swapped?): the first reads as "
+            f"{t['timestamp'].min()}. Check timestamp_format against the file.")
+
+
+def fill_notes(group, fill: dict | None = None) -> list[str]:
+    """What the import filled in the target, where and with what (Amazon Forecast's featurization),
+    as sentences for the notebook's output.
+
+    >>> import pandas as pd
+    >>> from fc_core.datasets import DatasetGroup
+    >>> df = pd.DataFrame({"item_id": ["a", "a", "a", "b"], "timestamp": pd.to_datetime(
+    ...     ["2020-01-01", "2020-01-02", "2020-01-04", "2020-01-01"]), "target_value": [1, None, 3, 2]})
+    >>> print(fill_notes(DatasetGroup(frequency="D", target=df))[0])  # doctest: +NORMALIZE_WHITESPACE
+    target: 1 blank value(s) and 1 missing time step(s) inside the series filled with zero (middle fill),
+    3 point(s) after an item's last value up to the last time stamp filled with zero (back fill), in 2 of 2
+    item(s) (first: a, b); change this with target_fill, e.g. {"middlefill": "nan"} keeps them missing.
+    """
+    import numpy as np
+
+    from .featurization import TARGET_DEFAULT_FILL
+    from .panel import FILLED
+
+    t = group.target
+    if FILLED not in t.columns or not t[FILLED].any():
+        return []
+    rules = {**TARGET_DEFAULT_FILL, **((fill or {}).get("target") or {})}
+    keys = group.key_columns
+    filled = t[FILLED].to_numpy(bool)
+    code = t.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+    pos = np.arange(len(t))
+    last_real = np.full(code.max() + 1, -1)
+    np.maximum.at(last_real, code[~filled], pos[~filled])
+    back = filled & (pos > last_real[code])
+    middle = filled & ~back
+    st = group._stats
+    nan = int(np.sum(st.get("nan", 0)))
+    gaps = int(np.sum(st.get("missing", 0)))
+    items = t.loc[filled, keys].drop_duplicates()
+    names = ", ".join("/".join(map(str, r)) for r in items.head(3).itertuples(index=False))
+
+    def how(region):
+        m = str(rules.get(region))
+        return f"the value {rules.get(region + '_value')}" if m == "value" else \
+            ("nothing (kept missing)" if m == "nan" else m)
+    parts = []
+    if middle.any():
+        parts.append(f"{nan} blank value(s) and {gaps} missing time step(s) inside the series filled with "
+                     f"{how('middlefill')} (middle fill)")
+    if back.any():
+        parts.append(f"{int(back.sum())} point(s) after an item's last value up to the last time stamp filled "
+                     f"with {how('backfill')} (back fill)")
+    n_items = len(group.items)
+    return [f"target: {', '.join(parts)}, in {len(items)} of {n_items} item(s) (first: {names}); change this with "
+            'target_fill, e.g. {"middlefill": "nan"} keeps them missing.']
 
 
 def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, notes: list):

@@ -218,3 +218,35 @@ def test_what_if_files_without_forecast_dimensions(tmp_path):
     g = load_dataset_group({"target_path": str(t), "related_path": str(r), "frequency": "M",
                             "forecast_dimensions": "[]", "forecast_horizon": 3}, domain="RETAIL")
     assert g.key_columns == ["item_id"] and g.related["timestamp"].max() == per[-1]
+
+
+def test_spaces_around_ids_are_stripped_and_said(tmp_path, capsys):
+    p = tmp_path / "ws.csv"
+    p.write_text("timestamp,target_value,item_id\n2020-01-01,1,a\n2020-01-02,2, a\n2020-01-01,5,b \n"
+                 "2020-01-02,6,b\n")
+    g = load_dataset_group({"target_path": str(p), "frequency": "D"})
+    assert sorted(g.items["item_id"]) == ["a", "b"] and len(g.target) == 4
+    assert "spaces around them" in capsys.readouterr().out
+
+
+def test_blank_target_values_are_filled_and_said(tmp_path, capsys):
+    p = tmp_path / "blank.csv"
+    p.write_text("timestamp,target_value,item_id\n2020-01-01,1,a\n2020-01-02,,a\n2020-01-03,3,a\n"
+                 "2020-01-01,5,b\n2020-01-03,6,b\n")
+    g = load_dataset_group({"target_path": str(p), "frequency": "D"})
+    out = capsys.readouterr().out
+    assert "1 blank value(s) and 1 missing time step(s)" in out and "with zero (middle fill)" in out
+    g = load_dataset_group({"target_path": str(p), "frequency": "D", "target_fill": '{"middlefill": "mean"}'})
+    assert "with mean (middle fill)" in capsys.readouterr().out
+    assert g.target["target_value"].tolist()[1] == pytest.approx(2.0)  # mean of item a's 1 and 3
+
+
+def test_a_timestamp_format_that_misreads_most_stamps_is_refused(tmp_path):
+    per = pd.date_range("2018-01-01", periods=36, freq="MS")
+    p = tmp_path / "dm.csv"
+    pd.DataFrame({"timestamp": per.strftime("%d/%m/%Y"), "target_value": np.arange(36.0), "item_id": "a"}).to_csv(
+        p, index=False)
+    g = load_dataset_group({"target_path": str(p), "frequency": "M", "timestamp_format": "%d/%m/%Y"})
+    assert len(g.target) == 36
+    with pytest.raises(DataError, match="timestamp_format='%m/%d/%Y'.*day and month swapped"):
+        load_dataset_group({"target_path": str(p), "frequency": "D", "timestamp_format": "%m/%d/%Y"})
