@@ -48,6 +48,7 @@ class WorkflowConfig:
     algorithm_params: dict = field(default_factory=dict)
     device: str = "auto"
     output_dir: str = "output"
+    export_timestamps: str = "amazon"
     interactive: bool = False
     demo_items: int = 20
     demo_days: int = 42
@@ -91,7 +92,7 @@ class WorkflowConfig:
         from .plotting import plot_forecast, plot_leaderboard, save_figure
 
         out = self.out
-        paths = {"forecast": forecast.export(out / "forecast.csv")}
+        paths = {"forecast": forecast.export(out / "forecast.csv", timestamps=self.export_timestamps)}
         paths.update(predictor.export_backtest(out))
         paths["leaderboard"] = write_frame(predictor.leaderboard(), out / "leaderboard.csv")
         fig = plot_leaderboard(predictor.leaderboard(), predictor.optimization_metric)
@@ -134,6 +135,9 @@ def getting_started_config(**params) -> WorkflowConfig:
             raise ConfigError(f"parameter {name}={v!r}: must be a whole number >= 1.")
     if isinstance(cfg.backtest_offset, bool) or not isinstance(cfg.backtest_offset, int) or cfg.backtest_offset < 0:
         raise ConfigError(f"parameter backtest_offset={cfg.backtest_offset!r}: a whole number (0 = the horizon).")
+    if cfg.export_timestamps not in ("amazon", "local"):
+        raise ConfigError(f"parameter export_timestamps={cfg.export_timestamps!r}: choose 'amazon' "
+                          "(2014-01-01T00:00:00Z, Amazon Forecast's export) or 'local' (2014-01-01 00:00:00).")
     if cfg.device not in DEVICES:
         raise ConfigError(f"parameter device={cfg.device!r}: choose one of {DEVICES}.")
     for name in ("forecast_types", "forecast_dimensions", "algorithms"):

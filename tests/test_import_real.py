@@ -250,3 +250,31 @@ def test_a_timestamp_format_that_misreads_most_stamps_is_refused(tmp_path):
     assert len(g.target) == 36
     with pytest.raises(DataError, match="timestamp_format='%m/%d/%Y'.*day and month swapped"):
         load_dataset_group({"target_path": str(p), "frequency": "D", "timestamp_format": "%m/%d/%Y"})
+
+
+# --------------------------------------------------------------- export
+def _forecast():
+    from fc_core.forecast import Forecast
+
+    return Forecast(pd.DataFrame({"item_id": ["a", "a"], "timestamp": pd.to_datetime(["2024-01-01 00:00",
+                                                                                       "2024-01-01 08:00"]),
+                                  "p50": [1.0, 2.0]}), key_columns=["item_id"])
+
+
+def test_export_keeps_amazon_layout_by_default_and_offers_naive_local_stamps(tmp_path):
+    f = _forecast()
+    assert pd.read_csv(f.export(tmp_path / "a.csv"))["date"].tolist() == ["2024-01-01T00:00:00Z",
+                                                                          "2024-01-01T08:00:00Z"]
+    assert pd.read_csv(f.export(tmp_path / "l.csv", timestamps="local"))["date"].tolist() == [
+        "2024-01-01 00:00:00", "2024-01-01 08:00:00"]
+    with pytest.raises(ConfigError, match="timestamps="):
+        f.export(tmp_path / "x.csv", timestamps="utc")
+
+
+def test_parquet_export_keeps_date_a_timestamp(tmp_path):
+    f = _forecast()
+    got = pd.read_parquet(f.export(tmp_path / "f.parquet"))
+    assert str(got["date"].dtype).startswith("datetime64") and str(got["date"].dt.tz) == "UTC"
+    assert got["date"].iloc[1] == pd.Timestamp("2024-01-01 08:00", tz="UTC")
+    local = pd.read_parquet(f.export(tmp_path / "g.parquet", timestamps="local"))
+    assert local["date"].dt.tz is None and local["date"].iloc[1] == pd.Timestamp("2024-01-01 08:00")
