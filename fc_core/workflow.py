@@ -393,7 +393,7 @@ def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_ag
 
     try:
         try:
-            group = DatasetGroup(frequency=data_freq, **common)
+            group = _single_series_ok(DatasetGroup, common, data_freq, notes)
         except ForecastError as exc:
             if "off the declared frequency" not in str(exc) or forecast_freq is None:
                 raise
@@ -433,6 +433,30 @@ def _check_timestamp_format(group, fmt, path) -> None:
             f"different {group.frequency} steps and {share:.0%} of the target's points would be filled, not read; "
             f"the format probably reads the stamps wrongly (day and month swapped?): the first reads as "
             f"{t['timestamp'].min()}. Check timestamp_format against the file.")
+
+
+def _single_series_ok(DatasetGroup, common: dict, freq, notes: list):
+    """The group; a target file without an item column (one series, like a single station's
+    file) is read as one item named after the file, and said."""
+    from .errors import SchemaError
+
+    try:
+        return DatasetGroup(frequency=freq, **common)
+    except SchemaError as exc:
+        item = f"missing required column(s) ['{_item_field(common)}']"
+        if item not in str(exc) or common["related"] is not None or common["target_schema"] or \
+                common["forecast_dimensions"] or str(common["target"]) not in str(exc):
+            raise
+    name = Path(str(common["target"])).name.split(".")[0] or "series"
+    ro = {**common["read_options"], "target": {**common["read_options"]["target"], "item_id": name}}
+    group = DatasetGroup(frequency=freq, **{**common, "read_options": ro})
+    notes.append(f"the target file has no {_item_field(common)} column: read as one series named {name!r} "
+                 f"(map a column to {_item_field(common)} with target_columns for several).")
+    return group
+
+
+def _item_field(common: dict) -> str:
+    return get_domain(common["domain"]).item_field
 
 
 def fill_notes(group, fill: dict | None = None) -> list[str]:
