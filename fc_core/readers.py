@@ -537,8 +537,10 @@ def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str
                                                       for v, n in zip(first, names)))
         typed = [(v, spec.schema.type_of(n)) for v, n in zip(first, names)
                  if spec.schema.type_of(n) in ("timestamp", "float", "integer") and v != ""]
-        if header and len(first) == len(names) and any(_parses_as(v, t, spec.timestamp_format) for v, t in typed):
-            header = False  # a data row with a bad value, not a header: read it, so its error names line 1
+        if header and len(first) == len(names) and (
+                any(_parses_as(v, t, spec.timestamp_format) for v, t in typed)
+                or any(v and _parses_as(v, "timestamp", spec.timestamp_format) for v in first)):
+            header = False  # a data row (bad value or columns out of order), not a header: its error names line 1
     if len(first) == len(names) and not header:
         _check_order(path, spec, names)
     if len(first) != len(names):
@@ -579,6 +581,15 @@ def _check_order(path: str, spec: _Spec, names: list[str]) -> None:
     def swapped(why: str):
         raise SchemaError(f"file '{path}': the schema order looks swapped ({why}); the schema ({order}) must list "
                           "the file's columns in the file's order: reorder it (for the notebooks, target_schema).")
+    ts = names.index(TIMESTAMP) if TIMESTAMP in names else None
+    if ts is not None and types[ts] == "timestamp":
+        bad = [r[ts] for r in rows if not _parses_as(r[ts], "timestamp", spec.timestamp_format)]
+        if len(bad) > len(rows) // 2:
+            cand = [j for j in range(len(names)) if j != ts
+                    and all(_parses_as(r[j], "timestamp", spec.timestamp_format) for r in rows)]
+            if cand:
+                swapped(f"column {ts + 1} ({TIMESTAMP}) holds {bad[0]!r} on line 1 while column {cand[0] + 1} "
+                        f"({names[cand[0]]}) holds time stamps such as {rows[0][cand[0]]!r}")
     for i in num:
         bad = [r[i] for r in rows if r[i] != "" and not _parses_as(r[i], "float")]
         if len(bad) > len(rows) // 2:
@@ -586,7 +597,6 @@ def _check_order(path: str, spec: _Spec, names: list[str]) -> None:
             hint = f" while column {cand[0] + 1} ({names[cand[0]]}) holds numbers such as {rows[0][cand[0]]!r}" \
                 if cand else ""
             swapped(f"column {i + 1} ({names[i]}) holds text such as {bad[0]!r} on line 1{hint}")
-    ts = names.index(TIMESTAMP) if TIMESTAMP in names else None
     if keys and ts is not None and len(rows) >= 20:
         k = keys[0]
         if all(_parses_as(r[k], "float") for r in rows) and len({r[k] for r in rows}) >= 0.9 * len(rows) \

@@ -278,3 +278,10 @@ def test_parquet_export_keeps_date_a_timestamp(tmp_path):
     assert got["date"].iloc[1] == pd.Timestamp("2024-01-01 08:00", tz="UTC")
     local = pd.read_parquet(f.export(tmp_path / "g.parquet", timestamps="local"))
     assert local["date"].dt.tz is None and local["date"].iloc[1] == pd.Timestamp("2024-01-01 08:00")
+
+
+def test_numbers_where_the_time_stamp_should_be_say_the_order_looks_swapped(tmp_path):
+    p = tmp_path / "n.csv"
+    _hourly(p)[["target_value", "timestamp", "item_id"]].to_csv(p, index=False, header=False)
+    with pytest.raises(SchemaError, match=r"looks swapped.*column 1 \(timestamp\).*column 2"):
+        load_dataset_group({"target_path": str(p), "target_schema": SCHEMA, "frequency": "H"})
