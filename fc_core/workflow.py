@@ -471,10 +471,10 @@ def _without_partial_last_bucket(group, freq: str, align):
 def _single_series_ok(DatasetGroup, common: dict, freq, notes: list):
     """The group; a target file without an item column (one series, like a single station's
     file) is read as one item named after the file, and said."""
-    from .errors import SchemaError
+    from .errors import DataError, SchemaError
 
     try:
-        return DatasetGroup(frequency=freq, **common)
+        return _metadata_header_ok(DatasetGroup, common, freq, notes)
     except SchemaError as exc:
         item = f"missing required column(s) ['{_item_field(common)}']"
         if item not in str(exc) or common["related"] is not None or common["target_schema"] or \
@@ -482,9 +482,31 @@ def _single_series_ok(DatasetGroup, common: dict, freq, notes: list):
             raise
     name = Path(str(common["target"])).name.split(".")[0] or "series"
     ro = {**common["read_options"], "target": {**common["read_options"]["target"], "item_id": name}}
-    group = DatasetGroup(frequency=freq, **{**common, "read_options": ro})
+    group = _metadata_header_ok(DatasetGroup, {**common, "read_options": ro}, freq, notes)
     notes.append(f"the target file has no {_item_field(common)} column: read as one series named {name!r} "
                  f"(map a column to {_item_field(common)} with target_columns for several).")
+    return group
+
+
+def _metadata_header_ok(DatasetGroup, common: dict, freq, notes: list):
+    """The group; an item metadata file whose schema is all text and whose first line names an item
+    the target lacks has a header (``Model_ID,Category``), not a cold-start item: read again so."""
+    from .errors import DataError
+
+    try:
+        return DatasetGroup(frequency=freq, **common)
+    except DataError as exc:
+        m = str(exc)
+        meta = common.get("item_metadata")
+        if not (meta and "item metadata names 1 item(s) without target time series" in m and "line 1)" in m
+                and not common.get("cold_start")) or (common["read_options"].get("item_metadata") or {}).get(
+                    "header") is not None:
+            raise
+    ro = {**common["read_options"], "item_metadata": {**(common["read_options"].get("item_metadata") or {}),
+                                                      "header": True}}
+    group = DatasetGroup(frequency=freq, **{**common, "read_options": ro})
+    notes.append(f"the item metadata file's line 1 names no item of the target, so it is read as a header "
+                 f"(the columns are taken from item_metadata_schema, in order).")
     return group
 
 

@@ -290,3 +290,14 @@ def test_numbers_where_the_time_stamp_should_be_say_the_order_looks_swapped(tmp_
     _hourly(p)[["target_value", "timestamp", "item_id"]].to_csv(p, index=False, header=False)
     with pytest.raises(SchemaError, match=r"looks swapped.*column 1 \(timestamp\).*column 2"):
         load_dataset_group({"target_path": str(p), "target_schema": SCHEMA, "frequency": "H"})
+
+
+def test_item_metadata_header_behind_an_all_text_schema_is_not_a_cold_start_item(tmp_path):
+    t = tmp_path / "t.csv"
+    _hourly(t)
+    m = tmp_path / "m.csv"
+    m.write_text("Model_ID,Category\nclient_1,a\nclient_2,b\n")
+    g = load_dataset_group({"target_path": str(t), "target_schema": SCHEMA, "frequency": "H",
+                            "item_metadata_path": str(m), "item_metadata_schema": "item_id:string,category:string"})
+    assert g.item_metadata["item_id"].tolist() == ["client_1", "client_2"]
+    assert any("read as a header" in n for n in g.import_notes)
