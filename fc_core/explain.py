@@ -22,8 +22,11 @@ How the Shapley values are computed
 * **Every other model that uses attributes (MLP-QR, DeepAR+, Prophet's regressors,
   GBM's recursive strategies): Shapley values by re-forecasting.** An attribute left
   out of a coalition is replaced by a baseline - a related field by each item's own
-  mean over its history and horizon (so only its variation carries information), a
+  mean over its history (so only its variation carries information), a
   metadata column by "unknown" (the empty value) - and the items are forecast again.
+  A local model that fits each series inside ``predict`` (Prophet) keeps the related
+  history it was fitted on and only the horizon's values are replaced, so the fit is
+  the same and an additive regressor gets exactly its own term.
   With at most ``exact_max`` attributes every coalition is forecast (exact Shapley
   values, ``2^k`` forecasts); with more, ``n_permutations`` random orders drawn with
   ``seed`` are walked (permutation sampling, Strumbelj and Kononenko 2014), which
@@ -237,9 +240,10 @@ def time_mask(panel: Panel, horizon: int, start=None, end=None) -> tuple[np.ndar
 
 
 # --------------------------------------------------- masking attributes
-def masked(panel: Panel, attributes: list[tuple[str, str]], keep) -> Panel:
+def masked(panel: Panel, attributes: list[tuple[str, str]], keep, future_only: bool = False) -> Panel:
     """``panel`` with every attribute not in ``keep`` replaced by its baseline: a related
-    field by each item's own mean (history and horizon), a metadata column by ``""``."""
+    field by each item's own mean over its history (``future_only``: over the forecast
+    horizon only), a metadata column by ``""``."""
     from dataclasses import replace
 
     drop = [a for a in attributes if a not in keep]
@@ -252,9 +256,14 @@ def masked(panel: Panel, attributes: list[tuple[str, str]], keep) -> Panel:
         ptr = panel.related_indptr
         for i in range(panel.n_series):
             blk = related[ptr[i]:ptr[i + 1], rel_cols]
+            hist = blk[:int(panel.lengths[i])]
+            hist = hist if np.isfinite(hist).any() else blk  # a cold-start item: its future values
             with np.errstate(all="ignore"):
-                mu = np.nanmean(blk, axis=0) if len(blk) else np.zeros(len(rel_cols))
-            related[ptr[i]:ptr[i + 1], rel_cols] = np.where(np.isnan(blk), blk, np.nan_to_num(mu)[None, :])
+                mu = np.nanmean(hist, axis=0) if len(hist) else np.zeros(len(rel_cols))
+            new = np.where(np.isnan(blk), blk, np.nan_to_num(mu)[None, :])
+            if future_only:
+                new[:int(panel.lengths[i])] = blk[:int(panel.lengths[i])]
+            related[ptr[i]:ptr[i + 1], rel_cols] = new
     meta = [n for k, n in drop if k == "metadata"]
     if meta:
         static = static.copy()
@@ -264,7 +273,7 @@ def masked(panel: Panel, attributes: list[tuple[str, str]], keep) -> Panel:
 
 def shapley_by_reforecast(forecast: Callable[[Panel], np.ndarray], panel: Panel, attributes: list[tuple[str, str]],
                           n_permutations: int = 20, seed: int = 0, exact_max: int = EXACT_MAX,
-                          progress: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+                          progress: bool = False, future_only: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """Shapley values (n, H, k) of ``attributes`` for ``forecast(panel) -> (n, H)``, the
     forecast with no attribute (n, H), and the method's name.
 
@@ -282,7 +291,7 @@ def shapley_by_reforecast(forecast: Callable[[Panel], np.ndarray], panel: Panel,
 
     def value(S: frozenset) -> np.ndarray:
         if S not in cache:
-            cache[S] = np.asarray(forecast(masked(panel, attributes, S)), dtype=float)
+            cache[S] = np.asarray(forecast(masked(panel, attributes, S, future_only)), dtype=float)
             bar.update(1)
         return cache[S]
 
@@ -338,7 +347,11 @@ def explain_panel(predictor, panel: Panel, n_permutations: int = 20, seed: int =
         def forecast(p: Panel) -> np.ndarray:
             return predictor.predict_arrays(p, levels=[0.5]).quantile(0.5)
 
-        phi, _, method = shapley_by_reforecast(forecast, panel, attributes, n_permutations, seed, progress=progress)
+        local = predictor.estimator.capabilities.local  # fits each series inside predict: keep its history
+        phi, _, method = shapley_by_reforecast(forecast, panel, attributes, n_permutations, seed, progress=progress,
+                                               future_only=local)
+        if local:
+            method += "; history kept, the horizon's values replaced (the fit stays the same)"
     return _long(panel, H, phi, labels, attributes), labels, method
 
 

@@ -172,6 +172,46 @@ def test_shapley_by_reforecast_is_exact_additive_and_seeded(panel):
     phi3, _, _ = ex.shapley_by_reforecast(forecast, sub, attrs, n_permutations=5, seed=7, exact_max=1)
     np.testing.assert_array_equal(phi2, phi3)
     # the price effect without interaction (item 1 is loyal): -3 * (price - its mean)
-    mean1 = np.nanmean(sub.related_series(1)[:, 1])
+    mean1 = np.nanmean(sub.related_series(1)[:int(sub.lengths[1]), 1])  # the baseline: its history's mean
     p1 = sub.related_series(1)[int(sub.lengths[1]):int(sub.lengths[1]) + H, 1]
     np.testing.assert_allclose(phi[1, :, 1], -3 * (p1 - mean1), atol=1e-9)
+
+
+def test_prophet_regressor_gets_exactly_its_own_term():
+    """Prophet is additive: with the fit kept, the price's Shapley value is its regressor term
+    beta * (price - the item's mean price), beta = 5 here."""
+    pytest.importorskip("prophet")
+    from fc_core.algorithms.prophet import ProphetEstimator
+
+    rng = np.random.default_rng(1)
+    T, h = 200, 10
+    ts = pd.date_range("2024-01-01", periods=T + h, freq="D")
+    price = rng.uniform(1, 3, T + h)
+    df = pd.DataFrame({"item_id": "a", "timestamp": ts[:T], "target_value": 20 + 5 * price[:T] + rng.normal(0, 0.3, T)})
+    rel = pd.DataFrame({"item_id": "a", "timestamp": ts, "price": price})
+    p = Panel.from_frame(df, ["item_id"], "target_value", "D", related=rel, related_columns=["price"])
+    e = ProphetEstimator(h, n_jobs=1).train(p).explain()
+    assert "history kept" in e.method
+    np.testing.assert_allclose(e.frame["raw_impact_score"], 5 * (price[T:] - price[:T].mean()), atol=0.15)
+    assert e.predictor_level().loc[0, "direction"] == "raises"
+
+
+def test_mlp_qr_by_reforecasting_finds_the_price_and_is_reproducible(panel):
+    pytest.importorskip("torch")
+    from fc_core.algorithms.mlp import MLPQREstimator
+
+    pred = MLPQREstimator(H, seed=0, num_steps=300, hidden_size=32, num_layers=2, batch_size=64,
+                          learning_rate=3e-3, device="cpu", num_threads=1).train(panel)
+    e = pred.explain(max_items=8, seed=1)
+    assert "exact Shapley" in e.method and len(e.notes) == 1  # the sample of 8 of 16 items is said
+    table = e.predictor_level().set_index("attribute")
+    assert table.loc["price", "raw_impact_score"] < 0
+    assert abs(table.loc["price", "raw_impact_score"]) > 3 * abs(table.loc["noise", "raw_impact_score"])
+    again = pred.explain(max_items=8, seed=1)
+    pd.testing.assert_frame_equal(e.frame, again.frame)
+    two = pred.explain(items=["i00", "i01"], seed=5)
+    full = pred.predict_arrays(panel.select([0, 1]), levels=[0.5]).quantile(0.5)
+    none = pred.predict_arrays(ex.masked(panel.select([0, 1]), pred.explain_attributes(), set()),
+                               levels=[0.5]).quantile(0.5)
+    sums = two.frame.groupby(["item_id", "timestamp"], sort=False)["raw_impact_score"].sum().to_numpy()
+    np.testing.assert_allclose(sums, (full - none).reshape(-1), rtol=1e-5, atol=1e-6)  # Shapley values add up
