@@ -416,3 +416,52 @@ def combine(frames: dict, weights: pd.DataFrame, key_columns: list) -> pd.DataFr
     out = allf.groupby([*key_columns, "timestamp", "attribute"], sort=False, as_index=False).agg(
         value=("value", "first"), raw_impact_score=("raw_impact_score", "sum"))
     return out[cols]
+
+
+def explain_blend(members: dict, panel: Panel, weights: pd.DataFrame, items=None, start=None, end=None,
+                  max_items: int | None = None, n_permutations: int = 20, seed: int = 0, progress: bool = False,
+                  name: str = "AutoPredictor") -> Explanation:
+    """Impact scores of a blend (the AutoPredictor): each member's scores, weighted per item.
+
+    ``members``: algorithm -> trained predictor; ``weights``: one row per series of ``panel``
+    (same order) with one column per algorithm (each row summing to 1). Members that use no
+    attributes contribute 0; items forecast only by such members are listed in the notes.
+    """
+    using = {a: p for a, p in members.items() if p.explain_attributes()}
+    H = next(iter(members.values())).estimator.forecast_horizon
+    tree = bool(using) and all(getattr(p, "tree_shap_available", lambda: False)() for p in using.values())
+    rows, notes = choose_rows(panel, items, max_items or (TREE_SAMPLE if tree else PREDICTOR_SAMPLE), seed)
+    sub = panel.select(rows)
+    time_mask(sub, H, start, end)  # checks the limits
+    w = weights.iloc[rows].reset_index(drop=True)
+    keys = sub.keys.reset_index(drop=True)
+    frames, methods, labels = {}, [], []
+    for a, p in using.items():
+        if a in w and (w[a] > 0).any():
+            f, lab, meth = explain_panel(p, sub, n_permutations, seed, progress)
+            frames[a] = f
+            methods.append(f"{a}: {meth}")
+            labels += [x for x in lab if x not in labels]
+    share = w[[a for a in using if a in w]].sum(axis=1) if using else pd.Series(0.0, index=w.index)
+    table = keys.assign(attribute_model_weight=share.to_numpy(),
+                        models=[" + ".join(f"{a} {v:.2f}" for a, v in r.items() if v > 0) for _, r in w.iterrows()])
+    if not using:
+        notes.append(f"the {name}'s forecast comes only from models that use no attributes "
+                     f"({', '.join(members)}), so it has no impact scores.")
+    none = table[table["attribute_model_weight"] <= 0]
+    if len(using) and len(none):
+        ids = ", ".join(map(str, none[sub.key_columns[0]].head(10)))
+        notes.append(f"{len(none)} of {len(table)} item(s) are forecast only by models that use no attributes, so "
+                     f"their scores are 0: {ids}{' ...' if len(none) > 10 else ''}.")
+    part = table[(table["attribute_model_weight"] > 0) & (table["attribute_model_weight"] < 1)]
+    if len(part):
+        notes.append(f"{len(part)} item(s) blend models with and without attributes; their scores are weighted by "
+                     "the blend weights (column attribute_model_weight of .items).")
+    frame = combine(frames, pd.concat([keys, w], axis=1), sub.key_columns)
+    if start is not None:
+        frame = frame[pd.to_datetime(frame["timestamp"]) >= pd.Timestamp(start)]
+    if end is not None:
+        frame = frame[pd.to_datetime(frame["timestamp"]) <= pd.Timestamp(end)]
+    frame = normalize(frame.reset_index(drop=True).astype({"raw_impact_score": float}))
+    level = "predictor" if items is None and start is None and end is None else "forecast"
+    return Explanation(frame, sub.key_columns, labels, level, name, "; ".join(methods) or "none", notes, table)

@@ -215,3 +215,31 @@ def test_mlp_qr_by_reforecasting_finds_the_price_and_is_reproducible(panel):
                                levels=[0.5]).quantile(0.5)
     sums = two.frame.groupby(["item_id", "timestamp"], sort=False)["raw_impact_score"].sum().to_numpy()
     np.testing.assert_allclose(sums, (full - none).reshape(-1), rtol=1e-5, atol=1e-6)  # Shapley values add up
+
+
+def test_autopredictor_weights_members_scores_per_item(panel):
+    from fc_core.automl import AutoPredictor
+
+    auto = AutoPredictor(H, algorithms=["SeasonalNaive", "GBM"], algorithm_params={"GBM": FAST},
+                         backtest_windows=1, seed=0).train(panel, progress=False)
+    assert set(auto.predictors_) == {"SeasonalNaive", "GBM"}
+    # make the blend explicit: 70 % GBM globally, one item on SeasonalNaive alone, one on the even pair
+    auto.weights_ = {"GBM": 0.7, "SeasonalNaive": 0.3}
+    choice = auto.item_choice_.copy()
+    choice["algorithm"] = "AutoPredictor"
+    choice.loc[choice["item_id"] == "i01", "algorithm"] = "SeasonalNaive"
+    choice.loc[choice["item_id"] == "i02", "algorithm"] = "GBM+SeasonalNaive"
+    auto.item_choice_ = choice
+    items = ["i00", "i01", "i02"]
+    e = auto.explain(items=items)
+    gbm = auto.predictors_["GBM"].explain(items=items).frame.set_index(["item_id", "timestamp", "attribute"])
+    got = e.frame.set_index(["item_id", "timestamp", "attribute"])["raw_impact_score"]
+    want = gbm["raw_impact_score"] * gbm.index.get_level_values(0).map({"i00": 0.7, "i01": 0.0, "i02": 0.5}).to_numpy()
+    np.testing.assert_allclose(got.loc[want.index], want, atol=1e-9)
+    share = e.items.set_index("item_id")["attribute_model_weight"]
+    assert share.to_dict() == pytest.approx({"i00": 0.7, "i01": 0.0, "i02": 0.5})
+    assert any("only by models that use no attributes" in n and "i01" in n for n in e.notes)
+    assert auto.feature_importance().set_index("attribute").loc["price", "raw_impact_score"] < 0
+    only_naive = AutoPredictor(H, algorithms=["SeasonalNaive"], backtest_windows=1).train(panel, progress=False)
+    none = only_naive.explain()
+    assert none.empty and "no impact scores" in none.summary()
