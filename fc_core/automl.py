@@ -33,6 +33,7 @@ from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor,
                               get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
 from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
 from .errors import ConfigError, NotTrainedError
+from .explain import explain_blend
 from .forecast import Forecast
 from .io import atomic_dir, load_panel, save_panel
 from .panel import Panel
@@ -752,6 +753,33 @@ class AutoPredictor:
         frame = to_forecast_frame(panel, out, self.forecast_types)
         return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
                         info={"weights": dict(self.weights_)})
+
+    def explain(self, items=None, start=None, end=None, max_items: int | None = None, n_permutations: int = 20,
+                seed: int | None = None, progress: bool = False):
+        """Impact scores of the attributes (Amazon Forecast's Explainability), from the members
+        that use attributes, weighted by each item's blend weights (:func:`fc_core.explain.explain_blend`).
+
+        Same arguments as :meth:`fc_core.algorithms.base.Predictor.explain`; ``.items`` of the result
+        gives each explained item's weight on models that use attributes, and the notes name items
+        forecast only by models that use none.
+        """
+        self._check()
+        labels = self._choice_for(self.panel)
+        cold = self._cold_start_blend()
+        rows = []
+        for i, lab in enumerate(labels):
+            wts = cold if (self.panel.lengths[i] == 0 and cold) else self.blend_weights(lab)
+            wts = {a: v for a, v in wts.items() if a in self.predictors_}
+            tot = sum(wts.values()) or 1.0
+            rows.append({a: wts.get(a, 0.0) / tot for a in self.predictors_})
+        weights = pd.DataFrame(rows, columns=list(self.predictors_)).fillna(0.0)
+        return explain_blend(self.predictors_, self.panel, weights, items=items, start=start, end=end,
+                             max_items=max_items, n_permutations=n_permutations,
+                             seed=self.seed if seed is None else int(seed), progress=progress, name=ENSEMBLE)
+
+    def feature_importance(self, **kwargs) -> pd.DataFrame:
+        """AutoGluon-style alias: the predictor-level impact table (``explain(**kwargs).predictor_level()``)."""
+        return self.explain(**kwargs).predictor_level()
 
     def candidate_forecast(self, algorithm: str, items=None) -> Forecast:
         """Forecasts of one retrained candidate alone (for side-by-side comparisons)."""

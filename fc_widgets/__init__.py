@@ -12,6 +12,8 @@ panel                     what it does                                    result
 :class:`TrainingPanel`    train an AutoPredictor with progress            ``.predictor``
 :class:`LeaderboardPanel` algorithms ranked by metric, best marked        ``.best``
 :class:`QuantilePanel`    fan chart of one item's forecast or backtest    ``.rows`` (+ CSV export)
+:class:`ExplainabilityPanel` impact scores: predictor bars (blue/red),   ``.explanation``
+                          one item's scores and their course over time
 ========================  ==============================================  ======================
 
 The logic (search, slicing, messages) lives in :mod:`fc_core.views`; the charts in
@@ -21,7 +23,8 @@ from __future__ import annotations
 
 from .backtest import BacktestPanel
 from .dataset import DatasetPanel
+from .explain import ExplainabilityPanel
 from .predictor import LeaderboardPanel, TrainingPanel
 from .quantile import QuantilePanel
 
-__all__ = ["DatasetPanel", "BacktestPanel", "QuantilePanel", "LeaderboardPanel", "TrainingPanel"]
+__all__ = ["DatasetPanel", "BacktestPanel", "QuantilePanel", "LeaderboardPanel", "TrainingPanel", "ExplainabilityPanel"]
