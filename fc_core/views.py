@@ -433,7 +433,8 @@ def metric_columns(board: pd.DataFrame) -> list[str]:
 
 
 def rank_leaderboard(board: pd.DataFrame, metric: str, window: int | None = None) -> pd.DataFrame:
-    """The leaderboard sorted by ``metric`` (best first) with a ``best`` column; for a
+    """The leaderboard sorted by ``metric`` (best first, by :func:`fc_core.metrics.ranking_score`:
+    ``Coverage[level]`` by its distance from the level) with a ``best`` column; for a
     per-window board, only ``window`` when given.
 
     Raises
@@ -449,10 +450,13 @@ def rank_leaderboard(board: pd.DataFrame, metric: str, window: int | None = None
             have = sorted(set(b["backtest_window"])) if "backtest_window" in b.columns else []
             raise ConfigError(f"no backtest window {window!r}; the windows are {have}.")
         b = b[b["backtest_window"] == window]
-    b = b.sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)
-    best = b[metric].min()
-    b.insert(0, "best", (b[metric] == best) & b[metric].notna())
-    return b
+    from .metrics import ranking_score
+
+    score = ranking_score(metric, b[metric])  # Coverage[level]: distance from the level
+    b = b.assign(_score=score).sort_values("_score", kind="stable", na_position="last")
+    best = b["_score"].min()
+    b.insert(0, "best", (b["_score"] == best) & b["_score"].notna())
+    return b.drop(columns="_score").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------- training
@@ -504,6 +508,70 @@ def ensemble_check_text(check: dict, metric: str) -> str:
     verdict = "blend kept" if decision == "blend" else f"{decision.split(':', 1)[-1].strip()} used alone"
     return (f"on held-out backtest windows the blend scored {b:.4f} against {s1:.4f} for the best single "
             f"candidate (mean item {metric}): {verdict}")
+
+
+def blend_summary(weights: dict, check: dict, item_choice: pd.DataFrame | None, board: pd.DataFrame | None,
+                  metric: str, ensemble: str = "AutoPredictor") -> list[str]:
+    """What the AutoPredictor forecasts with, in lines that agree with its leaderboard row.
+
+    The AutoPredictor is the global blend (``weights``) for most items plus a per-item
+    choice (``item_choice``'s ``algorithm`` column: another candidate or an even pair) where
+    that scored better; so it can beat every single candidate even when the global blend
+    is one algorithm alone. The lines say both parts, the held-out check of the blend, and
+    how the AutoPredictor's row compares with the best single candidate's in ``board``.
+
+    >>> board = pd.DataFrame({"algorithm": ["AutoPredictor", "GBM", "ETS"], "WAPE": [0.20, 0.22, 0.30]})
+    >>> choice = pd.DataFrame({"algorithm": ["AutoPredictor"] * 8 + ["ETS"] * 2})
+    >>> for line in blend_summary({"GBM": 1.0}, {"decision": "single"}, choice, board, "WAPE"):
+    ...     print(line)
+    AutoPredictor = GBM alone (global blend weight 1.00) for 8 of 10 items; a per-item choice for 2: ETS 2
+    the global blend is a single candidate: no mix of candidates beat GBM alone on the backtests
+    AutoPredictor scores 0.2000 by WAPE against 0.2200 for GBM, the best single candidate: the per-item choices make the difference
+    """
+    from .metrics import ranking_score
+
+    if len(weights) == 1:
+        (only, wt), = weights.items()
+        glob = f"{only} alone (global blend weight {wt:.2f})"
+    else:
+        glob = "a blend of " + ", ".join(f"{a} {v:.2f}" for a, v in weights.items())
+    labels = item_choice["algorithm"] if item_choice is not None and "algorithm" in item_choice else pd.Series([], dtype=object)
+    n = len(labels)
+    own = labels[labels != ensemble]
+    if n and len(own):
+        counts = own.value_counts()
+        first = (f"{ensemble} = {glob} for {n - len(own):,} of {n:,} items; a per-item choice for {len(own):,}: "
+                 + ", ".join(f"{a} {c:,}" for a, c in counts.items()))
+    else:
+        first = f"{ensemble} = {glob}" + (f" for all {n:,} items" if n else "")
+    lines = [first]
+    rows = check.get("held_out") or []
+    if rows:
+        lines.append(ensemble_check_text(check, metric))
+    elif len(weights) == 1:
+        lines.append(f"the global blend is a single candidate: no mix of candidates beat {next(iter(weights))} "
+                     "alone on the backtests")
+    else:
+        lines.append(ensemble_check_text(check, metric))
+    if board is not None and metric in board.columns and "algorithm" in board.columns:
+        ens = board.loc[board["algorithm"] == ensemble, metric]
+        singles = board[board["algorithm"] != ensemble].dropna(subset=[metric])
+        if len(ens) and pd.notna(ens.iloc[0]) and len(singles):
+            sc = ranking_score(metric, singles[metric]).to_numpy()
+            best = singles.iloc[int(np.argmin(sc))]
+            e, b = float(ens.iloc[0]), float(best[metric])
+            e_sc, b_sc = float(ranking_score(metric, np.array([e]))[0]), float(sc.min())
+            head = (f"{ensemble} scores {e:.4f} by {metric} against {b:.4f} for {best['algorithm']}, "
+                    "the best single candidate")
+            if e_sc < b_sc - 1e-12:
+                why = ("the per-item choices make the difference" if len(own) and len(weights) == 1
+                       else "the blend and the per-item choices make the difference")
+                lines.append(f"{head}: {why}")
+            elif e_sc > b_sc + 1e-12:
+                lines.append(f"{head}: {best['algorithm']} alone scored better on these backtests")
+            else:
+                lines.append(f"{head}: the same")
+    return lines
 
 
 # --------------------------------------------------------------- data files
@@ -830,7 +898,7 @@ def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
 
 __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
-           "training_steps", "progress_text", "ensemble_check_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "training_steps", "progress_text", "ensemble_check_text", "blend_summary", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
            "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 

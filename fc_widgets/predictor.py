@@ -9,7 +9,8 @@ from fc_core import plotting
 from fc_core.algorithms.base import available_algorithms
 from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
 from fc_core.errors import ConfigError, NotTrainedError, TrainingStopped
-from fc_core.views import ensemble_check_text, metric_columns, progress_text, rank_leaderboard, training_steps
+from fc_core.metrics import metric_goal
+from fc_core.views import blend_summary, metric_columns, progress_text, rank_leaderboard, training_steps
 
 from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
 
@@ -110,10 +111,10 @@ class LeaderboardPanel(PanelBase):
         shown = shown.assign(best=shown["best"].map({True: "\u2605", False: ""}))
         self.table.value = table_html(shown, highlight=board["best"])
         where = "mean over all backtest windows" if window is None else f"backtest window {window + 1}"
-        weights = ", ".join(f"{a} {v:.2f}" for a, v in self.predictor.weights_.items())
-        check = ensemble_check_text(self.predictor.ensemble_check_, self.predictor.optimization_metric)
-        self.summary.value = message_html([f"best by {metric} ({where}): {self.best}",
-                                           f"blend weights: {weights}", check], "ok")
+        p = self.predictor
+        blend = blend_summary(p.weights_, p.ensemble_check_, getattr(p, "item_choice_", None), board, metric)
+        self.summary.value = message_html([f"best by {metric} ({where}): {self.best} ({metric_goal(metric)})",
+                                           *blend], "ok")
 
 
 class TrainingPanel(PanelBase):
@@ -266,10 +267,12 @@ class TrainingPanel(PanelBase):
         self.runs += 1
         self.progress.value = self.progress.max
         self.progress.bar_style = "success"
-        weights = ", ".join(f"{a} {v:.2f}" for a, v in predictor.weights_.items())
         failed = [f"{a} failed: {m}" for a, m in predictor.failed_.items()]
+        metric = predictor.optimization_metric
+        blend = blend_summary(predictor.weights_, predictor.ensemble_check_, predictor.item_choice_,
+                              predictor.leaderboard(), metric)
         self.status.value = message_html(
-            [f"run {self.runs} done in {predictor.timings_['total']:.1f} s; blend weights: {weights}", *failed],
+            [f"run {self.runs} done in {predictor.timings_['total']:.1f} s", *blend, *failed],
             "warn" if failed else "ok")
         for cb in self._listeners:
             cb(predictor)

@@ -1,6 +1,8 @@
 """fc_widgets panels driven without a browser: set control values, click buttons, check the results."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -181,9 +183,11 @@ def test_training_panel_run_progress_and_errors(dg):
     assert panel.progress.value == panel.progress.max == 6 and panel.progress.bar_style == "success"
     assert "run 1 done in" in panel.status.value
     assert board.predictor is p and board.best == p.leaderboard().iloc[0]["algorithm"]   # linked panel
-    from fc_core.views import ensemble_check_text
+    from fc_core.views import blend_summary
 
-    assert ensemble_check_text(p.ensemble_check_, p.optimization_metric) in board.summary.value
+    lines = blend_summary(p.weights_, p.ensemble_check_, p.item_choice_, board.board, p.optimization_metric)
+    assert all(html.escape(line) in board.summary.value for line in lines)
+    assert "no blend" not in board.summary.value and lines[0] in html.unescape(panel.status.value)
     # errors inline, the last good predictor kept
     assert panel.stop_button.disabled and not panel.run_button.disabled
     panel.horizon.value = 500
