@@ -575,7 +575,7 @@ def blend_summary(weights: dict, check: dict, item_choice: pd.DataFrame | None, 
 
 
 # --------------------------------------------------------------- data files
-_TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds", "period")
+from .readers import TIME_NAMES as _TIME_NAMES  # noqa: E402
 _ITEM_NAMES = ("item_id", "item", "id", "unique_id", "series", "series_id", "sku", "client", "name")
 _TARGET_NAMES = ("target_value", "target", "y", "value", "demand", "sales", "quantity", "load")
 
@@ -592,13 +592,19 @@ def _candidates(field: str) -> tuple:
     return (field,)
 
 
-def guess_column_mapping(columns: Sequence[str], fields: Sequence[str]) -> dict:
+def guess_column_mapping(columns: Sequence[str], fields: Sequence[str], preview: pd.DataFrame | None = None) -> dict:
     """A first guess of which file column holds each schema field: the same name (any
     case), then a common synonym (``date`` for ``timestamp``, ``y`` or ``value`` for a
-    domain's target field, ``id`` or ``sku`` for its item field); None when nothing fits.
+    domain's target field, ``id`` or ``sku`` for its item field); then, given the
+    ``preview`` rows (a headerless file's ``column_1`` ...), by content: the first date
+    column for ``timestamp``, text columns for the item field and the forecast
+    dimensions, the first number column for the target. None when nothing fits.
 
     >>> guess_column_mapping(["Date", "client", "kW"], ["item_id", "timestamp", "target_value"])
     {'item_id': 'client', 'timestamp': 'Date', 'target_value': None}
+    >>> rows = pd.DataFrame({"column_1": ["2024-01-01", "2024-01-02"], "column_2": ["a", "a"], "column_3": ["1", "2.5"]})
+    >>> guess_column_mapping(list(rows.columns), ["item_id", "timestamp", "target_value"], rows)
+    {'item_id': 'column_2', 'timestamp': 'column_1', 'target_value': 'column_3'}
     """
     lower = {}
     for c in columns:
@@ -609,7 +615,29 @@ def guess_column_mapping(columns: Sequence[str], fields: Sequence[str]) -> dict:
         out[f] = hit
         if hit is not None:
             used.add(hit)
+    if preview is not None and len(preview):
+        kinds = {c: {_kind(v) for v in preview[c]} - {"empty"} for c in columns if c in preview.columns}
+        want = {f: _field_kind(f) for f in fields}
+        for f in fields:
+            if out[f] is not None or want[f] is None:
+                continue
+            hit = next((c for c in columns if c not in used and kinds.get(c) == {want[f]}), None)
+            out[f] = hit
+            if hit is not None:
+                used.add(hit)
     return out
+
+
+def _field_kind(field: str) -> str:
+    """What a field's cells look like: ``date`` (timestamp), ``number`` (a domain's target)
+    or ``text`` (item ids, forecast dimensions and any other key)."""
+    from .schema import DOMAINS
+
+    if field == TIMESTAMP:
+        return "date"
+    if field in {d.target_field for d in DOMAINS.values()}:
+        return "number"
+    return "text"
 
 
 def apply_column_mapping(frame: pd.DataFrame, mapping: dict, source: str = "the file") -> pd.DataFrame:
@@ -709,50 +737,7 @@ def preview_file(path: str, nrows: int = 8) -> tuple[pd.DataFrame, bool]:
     return body, header
 
 
-def _kind(v: str) -> str:
-    v = str(v).strip()
-    if v == "":
-        return "empty"
-    try:
-        float(v)
-        return "number"
-    except ValueError:
-        pass
-    if re.match(r"^\d{4}-\d{2}-\d{2}", v) or re.match(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}", v):
-        return "date"
-    return "text"
-
-
-def looks_like_header(raw: pd.DataFrame) -> bool:
-    """Whether the first row of a text preview is a header: it names a schema field
-    (``item_id``, ``timestamp``, ``category`` ...) not repeated below, or some column's first
-    cell is text where the cells below are numbers or dates.
-
-    >>> looks_like_header(pd.DataFrame([["item_id", "timestamp", "v"], ["a", "2024-01-01", "1"]]))
-    True
-    >>> looks_like_header(pd.DataFrame([["a", "2024-01-01", "1"], ["a", "2024-01-02", "2"]]))
-    False
-    """
-    names = _known_field_names()
-    if any(str(v).strip().lower() in names and (raw[c].iloc[1:].astype(str).str.strip().str.lower()
-                                                != str(v).strip().lower()).all()
-           for c, v in zip(raw.columns, raw.iloc[0])):
-        return True  # a schema field name (item_id, timestamp, category ...) not repeated below
-    first = [_kind(v) for v in raw.iloc[0]]
-    for k, col in enumerate(raw.columns):
-        below = {_kind(v) for v in raw[col].iloc[1:]} - {"empty"}
-        if first[k] == "text" and below and below <= {"number", "date"}:
-            return True
-    return False
-
-
-def _known_field_names() -> set:
-    from .schema import DOMAINS
-
-    out = set(_TIME_NAMES) | {"item_id"}
-    for d in DOMAINS.values():
-        out |= {d.item_field, d.target_field, *d.optional_dimensions, *d.related_suggested, *d.metadata_suggested}
-    return out
+from .readers import cell_kind as _kind, looks_like_header  # noqa: E402  (one header rule, with the reader's)
 
 
 def reader_options(columns: Sequence[str], mapping: dict, header: bool, preview: pd.DataFrame | None = None,

@@ -18,44 +18,68 @@ from fc_core.views import ALL_ITEMS, DEFAULT_LIMIT, ItemIndex, error_rows, searc
 FIGURE_DPI = 100
 
 
-def guarded(method):
-    """Run a callback; any error it raises is shown in the panel's error area (and kept
-    in ``panel.last_error``), never swallowed silently. Ctrl-C still interrupts."""
+def guarded(method=None, *, area: str = "errors"):
+    """Run a callback; any error it raises is shown in the panel's error area ``area`` (the
+    one placed next to the control that runs it; kept in ``panel.last_error`` too), never
+    swallowed silently. Ctrl-C still interrupts."""
 
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        self.clear_error()
-        try:
-            return method(self, *args, **kwargs)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # shown to the user, with the traceback for bugs
-            self.show_error(exc)
-            return None
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
+            self.clear_error(area)
+            try:
+                return fn(self, *args, **kwargs)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # shown to the user, with the traceback for bugs
+                self.show_error(exc, area)
+                return None
 
-    return wrapper
+        return wrapper
+
+    return decorate(method) if method is not None else decorate
 
 
 class PanelBase(w.VBox):
-    """A VBox with an error area that every guarded callback reports into."""
+    """A VBox with error areas that the guarded callbacks report into.
+
+    ``self.errors`` is the main one: a panel that places it next to its main control
+    (``self.errors = self.error_area()`` before ``super().__init__``) keeps it there, else
+    it goes at the bottom. :meth:`error_area` makes more (e.g. one beside an Export box).
+    """
 
     def __init__(self, children=(), **kwargs):
-        self.errors = w.HTML(value="", layout=w.Layout(width="100%"))
-        self.errors.add_class("fc-errors")
+        placed = "errors" in self.__dict__.get("_areas", {})
+        if not placed:
+            self.errors = self.error_area()
         self.last_error: BaseException | None = None
-        super().__init__(children=[*children, self.errors], **kwargs)
+        self._error_from: str | None = None
+        super().__init__(children=[*children] if placed else [*children, self.errors], **kwargs)
 
-    def clear_error(self) -> None:
-        self.last_error = None
-        self.errors.value = ""
+    def error_area(self, name: str = "errors") -> w.HTML:
+        """The error area ``name`` (made on first use; class ``fc-errors`` and ``fc-errors-<name>``)."""
+        areas = self.__dict__.setdefault("_areas", {})
+        if name not in areas:
+            box = w.HTML(value="", layout=w.Layout(width="100%"))
+            box.add_class("fc-errors")
+            box.add_class(f"fc-errors-{name}")
+            areas[name] = box
+        return areas[name]
 
-    def show_error(self, exc: BaseException) -> None:
+    def clear_error(self, area: str = "errors") -> None:
+        self.error_area(area).value = ""
+        if self.__dict__.get("_error_from") in (None, area):
+            self.last_error = None
+            self._error_from = None
+
+    def show_error(self, exc: BaseException, area: str = "errors") -> None:
         self.last_error = exc
-        self.errors.value = error_html(exc)
+        self._error_from = area
+        self.error_area(area).value = error_html(exc)
 
     @property
     def error_text(self) -> str:
-        """The message shown in the error area ('' when none)."""
+        """The message of the last error shown ('' when none)."""
         return "" if self.last_error is None else str(self.last_error)
 
 

@@ -120,6 +120,37 @@ def test_dataset_panel_headerless_file_uses_a_schema(tmp_path):
     assert panel.dataset_group.target["target_value"].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_dataset_panel_guesses_the_columns_of_a_headerless_file(tmp_path):
+    p = tmp_path / "nohead.csv"
+    p.write_text("2024-01-01,a,1\n2024-01-02,a,2\n2024-01-03,a,3.5\n")
+    panel = DatasetPanel(path=str(p), source="file")
+    assert panel.header.value is False
+    assert panel.column_mapping == {"item_id": "column_2", "timestamp": "column_1", "target_value": "column_3"}
+    panel.import_button.click()
+    assert panel.error_text == "" and panel.dataset_group.target["target_value"].tolist() == [1.0, 2.0, 3.5]
+
+
+def test_dataset_panel_errors_sit_by_their_control_and_stale_statuses_go(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("item_id,timestamp,target_value\na,2024-01-01 00:00:00,1\na,2024-01-01 01:00:00,2\n")
+    panel = DatasetPanel(path=str(good), source="file")
+    panel.import_button.click()
+    assert "imported target" in panel.status.value and "#2ca02c" in panel.status.value   # green
+    assert "import summary" in panel.summary_html.value
+    panel.path.value = str(tmp_path / "missing.csv")            # a path that is not there
+    path_box = panel.error_area("path")
+    assert "missing.csv" in path_box.value and panel.errors.value == ""   # beside the path box
+    assert path_box in panel.file_box.children
+    assert panel.summary_html.value == "" and "#2ca02c" not in panel.status.value   # stale: gone
+    assert "press Import" in panel.status.value and "previous import: 1 items" in panel.status.value
+    panel.path.value = str(good)                                   # fixed: the path error goes
+    assert path_box.value == "" and panel.error_text == ""
+    # import errors sit right under the Import button
+    kids = list(panel.children)
+    button_row = next(k for k in kids if getattr(k, "children", None) and panel.import_button in k.children)
+    assert kids.index(panel.errors) == kids.index(button_row) + 1
+
+
 # ---------------------------------------------------------------- backtest
 def test_backtest_panel_config_windows_and_messages(dg):
     panel = BacktestPanel(dg)
