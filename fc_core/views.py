@@ -422,6 +422,31 @@ class ForecastView:
         return out.reset_index(drop=True)
 
 
+def export_csv(frame: pd.DataFrame, path: str) -> str:
+    """Write ``frame`` as CSV to ``path`` (a local path or a URL) and return the path written.
+
+    Raises
+    ------
+    ConfigError
+        When the path cannot be written (a folder that cannot be made, no permission, a
+        folder given instead of a file ...): the path, the system's reason and the fix.
+    """
+    from .io import write_frame
+
+    path = str(path).strip()
+    if not path:
+        raise ConfigError("type a file path (or an s3:// URL) to write the CSV to.")
+    if path.endswith(("/", "\\")):
+        raise ConfigError(f"cannot write the CSV to {path!r}: it names a folder; add a file name such as "
+                          f"{path}forecast.csv.")
+    try:
+        return write_frame(frame, path, "csv")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot write the CSV to {path!r}: {reason}. Choose a file in a folder you can "
+                          "write to (e.g. output/forecast.csv).") from None
+
+
 # -------------------------------------------------------------- leaderboard
 LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end", "n_items", "n_observed",
                     "weight", "items_chosen", "train_seconds")
@@ -883,7 +908,7 @@ def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
 
 __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
-           "training_steps", "progress_text", "ensemble_check_text", "blend_summary", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "export_csv", "training_steps", "progress_text", "ensemble_check_text", "blend_summary", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
            "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 

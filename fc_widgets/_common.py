@@ -110,7 +110,8 @@ def message_html(lines, kind: str = "info") -> str:
 
 def table_html(df: pd.DataFrame, max_height: int = 260, highlight: pd.Series | None = None,
                float_format: str = "{:.4g}") -> str:
-    """A compact scrollable HTML table; rows where ``highlight`` is True are bold and green."""
+    """A compact HTML table that scrolls (both ways) inside the panel's width, so no column is
+    cut off in a narrow window; rows where ``highlight`` is True are bold and green."""
     fmt = {c: (lambda v, f=float_format: "" if pd.isna(v) else f.format(v))
            for c in df.columns if pd.api.types.is_float_dtype(df[c])}
     styles = None
@@ -125,7 +126,8 @@ def table_html(df: pd.DataFrame, max_height: int = 260, highlight: pd.Series | N
             f"{html.escape(fmt[c](row[c]) if c in fmt else str(row[c]))}</td>"
             for c in df.columns)
         body.append(f"<tr {styles[i] if styles else ''}>{cells}</tr>")
-    return (f'<div style="max-height:{max_height}px;overflow:auto"><table class="fc-table" '
+    return (f'<div class="fc-table-scroll" style="max-height:{max_height}px;max-width:100%;overflow:auto;'
+            f'white-space:normal"><table class="fc-table" '
             f'style="border-collapse:collapse;font-size:12px"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
@@ -216,6 +218,11 @@ class ItemPicker(w.VBox):
         self._on_search(None)
         if value is not None:
             self.select(value)
+
+    def set_index(self, index: ItemIndex) -> None:
+        """Search another set of items (new data); the choice is kept when it is still there."""
+        self.index = index
+        self._on_search(None)
 
     def _on_search(self, change) -> None:
         shown, total = self.index.search(self.search.value, self.limit)

@@ -6,8 +6,7 @@ import pandas as pd
 
 from fc_core import plotting
 from fc_core.errors import ConfigError
-from fc_core.io import write_frame
-from fc_core.views import DEFAULT_LIMIT, ForecastView, HistoryView, step_name
+from fc_core.views import DEFAULT_LIMIT, ForecastView, HistoryView, export_csv, step_name
 
 from ._common import (ItemPicker, PanelBase, caption_html, chart_output, guarded, message_html, show_figure,
                       table_html)
@@ -84,7 +83,9 @@ class QuantilePanel(PanelBase):
                       f"forecast types {', '.join(self.view.forecast_types)}</div>")
         controls = w.HBox([w.VBox([self.item]), w.VBox([self.band, self.window, self.algorithm])])
         export = w.HBox([self.export_path, self.export_button])
-        super().__init__([head, controls, self.chart, self.caption, self.table, export, self.export_status])
+        self.errors = self.error_area()  # under the item, band and window controls
+        super().__init__([head, controls, self.errors, self.chart, self.caption, self.table, export,
+                          self.error_area("export"), self.export_status])
         self.add_class("fc-quantile-panel")
         if item is not None:
             self.item.select(item)
@@ -128,16 +129,17 @@ class QuantilePanel(PanelBase):
     def _on_export(self, button) -> None:
         self.export()
 
-    @guarded
+    @guarded(area="export")
     def export(self, path: str | None = None) -> str | None:
         """Write the forecasts shown (this item, this window) to ``path`` (default the text box)
         in Amazon Forecast's export layout; returns the path written."""
         if self.rows is None:
             raise ConfigError("nothing is shown to export; pick an item first.")
+        self.export_status.value = ""  # a stale "wrote ..." goes, whatever happens next
         path = path or self.export_path.value.strip()
         if not path:
             raise ConfigError("type a file path (or an s3:// URL) in the CSV path box first.")
         out = self.view.export_frame(self.rows)
-        written = write_frame(out, path, "csv")
+        written = export_csv(out, path)
         self.export_status.value = message_html([f"wrote {len(out)} rows of {self.item.value} to {written}"], "ok")
         return written

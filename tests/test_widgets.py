@@ -168,12 +168,14 @@ def test_backtest_panel_config_windows_and_messages(dg):
     y = panel.figure.axes[0].get_lines()[0].get_ydata()
     np.testing.assert_allclose(y, dg.target.loc[dg.target["item_id"] == "client_4", "target_value"].to_numpy())
     assert panel.figure.axes[0].get_title() == "Backtest windows over item client_4"
-    # too long a horizon: the ConfigError of fc_core.backtest, live
+    # the horizon slider stops at the longest horizon the data allow (a third of 336 hours)
     panel.horizon.value = 150
+    assert panel.horizon.max == 112 and panel.config["forecast_horizon"] == 112
+    # 3 windows of 112 hours do not fit: the ConfigError of fc_core.backtest, live
     with pytest.raises(ConfigError) as exc:
         AutoPredictor(**panel.config, algorithms=FAST).train(dg, progress=False)
     assert panel.plan.error == str(exc.value) and str(exc.value) in panel.messages.value.replace("&#x27;", "'")
-    assert panel.config["forecast_horizon"] == 150 and _png_shown(panel.chart)
+    assert _png_shown(panel.chart)
     panel.horizon.value = 24
     panel.offset.value = 200
     assert "backtest_offset=200 must be less than half" in panel.plan.error
@@ -221,12 +223,16 @@ def test_training_panel_run_progress_and_errors(dg):
     assert "no blend" not in board.summary.value and lines[0] in html.unescape(panel.status.value)
     # errors inline, the last good predictor kept
     assert panel.stop_button.disabled and not panel.run_button.disabled
-    panel.horizon.value = 500
+    panel.horizon.value = 500                       # bounded by the data: a third of 336 hours
+    assert panel.horizon.value == panel.horizon.max == 112
+    panel.horizon.value = 24
+    panel.offset.value = 200
     panel.run_button.click()
     panel.wait(120)
-    assert "forecast_horizon=500 is too long" in panel.error_text and panel.predictor is p
+    assert "backtest_offset=200 must be less than half" in panel.error_text and panel.predictor is p
     assert panel.progress.bar_style == "danger" and not panel.run_button.disabled
-    panel.horizon.value = 24
+    assert "backtest_offset=200" in panel.errors.value and "the error is shown above" in panel.status.value
+    panel.offset.value = 0
     panel.algorithms.value = ()
     panel.run_button.click()
     panel.wait(120)
