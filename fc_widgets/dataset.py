@@ -119,6 +119,7 @@ class DatasetPanel(PanelBase):
         self.figure = None
         self._index = None
         self._history = None
+        self._listeners = []
         # --- wiring
         self.source.observe(self._on_source, "value")
         self.demo_name.observe(self._on_demo_name, "value")
@@ -148,6 +149,10 @@ class DatasetPanel(PanelBase):
             self.load_preview()
         if import_now if import_now is not None else source == "demo":
             self.run_import()
+
+    def on_imported(self, callback) -> None:
+        """Call ``callback(dataset_group)`` after each successful import (``fc_widgets.link`` uses it)."""
+        self._listeners.append(callback)
 
     # ------------------------------------------------------------ controls
     def _on_source(self, change) -> None:
@@ -291,6 +296,8 @@ class DatasetPanel(PanelBase):
         else:
             self.items.value = first
         got = ", ".join(f"{k} ({_describe(v['path'])})" for k, v in sources.items())
+        for cb in self._listeners:  # linked panels take the new data (fc_widgets.link)
+            cb(dg)
         self.status.value = message_html([f"imported {got}: {self.summary.overall['items']:,} items, "  # last
                                           f"{self.summary.overall['rows']:,} rows, frequency {dg.frequency}"], "ok")
 

@@ -405,3 +405,115 @@ def test_panels_with_a_forecast_dimension():
     q.item.select("client_1 (store_id=s2)")
     assert q.error_text == "" and set(q.rows["store_id"]) == {"s2"} and set(q.rows["item_id"]) == {"client_1"}
     np.testing.assert_allclose(q.figure.axes[0].get_lines()[0].get_ydata(), want[-96:])
+
+
+# ------------------------------------------------------------ linked state
+def test_linked_panels_share_data_horizon_windows_and_the_predictor(dg):
+    from fc_widgets import link
+
+    data = DatasetPanel(demo_items=3, demo_length=14)
+    backtest = BacktestPanel(data.dataset_group, backtest_windows=2)
+    training = TrainingPanel(data.dataset_group, algorithms=FAST)
+    board = LeaderboardPanel()
+    links = link(data, backtest, training, board)
+    assert training.windows.value == 2                         # the training panel starts from the backtest's
+    backtest.windows.value = 5
+    assert training.windows.value == 5 and training.config["backtest_windows"] == 5
+    training.horizon.value = 12                                # and back
+    assert backtest.horizon.value == 12 and backtest.plan.config["forecast_horizon"] == 12
+    backtest.windows.value = 2
+    # a new import reaches both panels, with bounds from the new data (7 days: a third is 56 hours)
+    data.demo_length.value = 7
+    data.import_button.click()
+    assert backtest.dataset_group is data.dataset_group and training.dataset_group is data.dataset_group
+    assert backtest.horizon.max == training.horizon.max == 56
+    assert backtest.plan.windows[0].end == data.dataset_group.end_timestamp
+    # the trained predictor reaches the leaderboard
+    pred = training.run()
+    assert pred is not None and board.predictor is pred and pred.backtest_windows == 2
+    assert "TrainingPanel -> LeaderboardPanel: predictor" in repr(links)
+
+
+def test_backtest_panel_bounds_the_horizon_and_says_when_it_shortens_it(dg):
+    panel = BacktestPanel(dg, forecast_horizon=200)
+    assert panel.horizon.max == 112 and panel.config["forecast_horizon"] == 112
+    assert "forecast horizon 200 shortened to 112" in panel.messages.value
+
+
+# ------------------------------------------------- progress between steps, Ctrl-C
+def test_training_panel_elapsed_time_moves_between_steps(dg):
+    import threading
+
+    panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 1}, algorithms=FAST)
+    panel.tick_seconds = 3600  # the test drives the ticks itself
+    seen = []
+    started, release = threading.Event(), threading.Event()
+    real = panel._on_event
+
+    def held(event):
+        real(event)
+        if len(panel.events) == 1:
+            started.set()
+            release.wait(30)
+
+    panel._on_event = held
+    thread = threading.Thread(target=panel.run)
+    thread.start()
+    assert started.wait(60)
+    t0 = panel._t0
+    panel.tick(now=t0 + 5.0)
+    seen.append(panel.status.value)
+    panel.tick(now=t0 + 7.5)
+    seen.append(panel.status.value)
+    release.set()
+    thread.join(60)
+    assert "backtest window 1/1: SeasonalNaive (5.0 s elapsed)" in seen[0]
+    assert "(7.5 s elapsed)" in seen[1]
+    assert "run 1 done" in panel.status.value
+    panel.tick(now=t0 + 99)                                     # after the run: the final text stays
+    assert "run 1 done" in panel.status.value
+
+
+def test_training_panel_ctrl_c_says_it_was_interrupted_and_frees_the_panel(dg):
+    panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 2}, algorithms=FAST)
+    real = panel._on_event
+
+    def interrupt(event):
+        real(event)
+        if len(panel.events) == 2:
+            raise KeyboardInterrupt
+
+    panel._on_event = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        panel.run()
+    assert "interrupted (Ctrl-C" in panel.status.value and "after 2 of 6 steps" in panel.status.value
+    assert panel.progress.bar_style == "warning" and panel.predictor is None
+    assert not panel.run_button.disabled and panel.stop_button.disabled and not panel._running
+
+
+# ------------------------------------------------------------------ export
+def test_quantile_panel_bad_export_path_is_a_message_beside_the_box(predictor, dg, tmp_path):
+    panel = QuantilePanel(predictor.forecast(), history=dg)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    panel.export(str(tmp_path / "ok.csv"))
+    assert "wrote 24 rows" in panel.export_status.value
+    panel.export_path.value = str(blocker / "out.csv")        # a folder that is a file
+    panel.export_button.click()
+    box = panel.error_area("export")
+    assert "cannot write the CSV to" in box.value and "a_file/out.csv" in box.value
+    assert "traceback" not in box.value and "ConfigError" in box.value
+    assert panel.export_status.value == "" and panel.errors.value == ""   # the old "wrote" is gone
+    kids = list(panel.children)
+    assert kids.index(box) == kids.index(next(k for k in kids if getattr(k, "children", None)
+                                              and panel.export_button in k.children)) + 1
+    panel.export_path.value = str(tmp_path / "ok2.csv")
+    panel.export_button.click()
+    assert box.value == "" and "wrote 24 rows" in panel.export_status.value
+
+
+def test_quantile_panel_follows_a_new_forecast(predictor, dg):
+    panel = QuantilePanel(predictor.forecast(), history=dg, item="client_3")
+    other = AutoPredictor(12, backtest_windows=1, algorithms=["Naive"]).train(dg, progress=False)
+    panel.set_forecast(other.forecast())
+    assert panel.item.value == "client_3" and len(panel.rows) == 12
