@@ -187,8 +187,8 @@ def check_after_kill(cfg, stream, point):
     assert Pipeline(cfg).run().status == "unchanged" and versions(url, cfg["name"]) == [1, 2]
 
 
-# every named point is killed in bench/fault_campaign.py; here the ones that once duplicated a version, and two others
-@pytest.mark.parametrize("point", ["snapshot_written", "staged", "switched", "retired", "published"])
+# every named point is killed in bench/fault_campaign.py; here the ones that duplicated a version before
+@pytest.mark.parametrize("point", ["switched", "retired", "published"])
 def test_sigkill_at_each_point_sqlite(tmp_path, stream, point):
     cfg, _, _ = started(tmp_path, stream)
     check_after_kill(cfg, stream, point)
@@ -381,6 +381,7 @@ def _plain_leftovers(folder) -> list:
     return [p for p in Path(folder).glob("fc_core_plain_*")]
 
 
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm on this machine")
 def test_no_plaintext_on_disk_after_a_kill_during_an_encrypted_save(tmp_path):
     key = security.generate_key()
     before = set(_plain_leftovers(tempfile.gettempdir()))
