@@ -395,10 +395,24 @@ def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_ag
         try:
             group = _single_series_ok(DatasetGroup, common, data_freq, notes)
         except ForecastError as exc:
-            if "off the declared frequency" not in str(exc) or forecast_freq is None:
+            if forecast_freq is None:
                 raise
-            group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
+            if "could not infer the frequency" in str(exc):
+                group = _single_series_ok(DatasetGroup, common, forecast_freq, notes)
+            elif "off the declared frequency" in str(exc):
+                group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
+            else:
+                raise
         if forecast_freq is not None and fq.parse(group.frequency) != fq.parse(forecast_freq):
+            if not fq.is_coarser_or_equal(forecast_freq, group.frequency) and not data_freq \
+                    and _gappy(group):
+                # sparse data (only the non-zero days written) looks coarser than it is: read it at
+                # the forecast frequency, the steps in between missing
+                inferred = group.frequency
+                group = _single_series_ok(DatasetGroup, common, forecast_freq, notes)
+                notes.append(f"the most common step between time stamps is {inferred}, but the steps vary (sparse "
+                             f"data); read at the forecast frequency {forecast_freq}, the steps in between "
+                             "missing (give data_frequency to say otherwise).")
             if not fq.is_coarser_or_equal(forecast_freq, group.frequency):
                 raise ConfigError(
                     f"frequency={forecast_freq!r} is finer than the data's frequency {group.frequency}"
@@ -436,6 +450,16 @@ def _check_timestamp_format(group, fmt, path) -> None:
             f"different {group.frequency} steps and {share:.0%} of the target's points would be filled, not read; "
             f"the format probably reads the stamps wrongly (day and month swapped?): the first reads as "
             f"{t['timestamp'].min()}. Check timestamp_format against the file.")
+
+
+def _gappy(group) -> bool:
+    """Whether over a tenth of the group's steps (at its inferred frequency) are missing: sparse
+    data, whose most common step says little about its frequency."""
+    import numpy as np
+
+    st = group._stats
+    rows = int(np.sum(st["rows"]))
+    return int(np.sum(st["missing"])) > 0.1 * max(rows, 1)
 
 
 def _without_partial_last_bucket(group, freq: str, align):

@@ -301,3 +301,17 @@ def test_item_metadata_header_behind_an_all_text_schema_is_not_a_cold_start_item
                             "item_metadata_path": str(m), "item_metadata_schema": "item_id:string,category:string"})
     assert g.item_metadata["item_id"].tolist() == ["client_1", "client_2"]
     assert any("read as a header" in n for n in g.import_notes)
+
+
+def test_sparse_headerless_counts_are_read_at_the_forecast_frequency(tmp_path):
+    # counts written only on the days with sales, on even days: the most common step is 2 days
+    days = pd.date_range("2023-01-01", periods=120, freq="D")
+    rng = np.random.default_rng(3)
+    rows = [(d.strftime("%Y-%m-%d"), int(rng.integers(1, 5)), it) for it in ("s1", "s2")
+            for k, d in enumerate(days) if k % 2 == 0 and rng.random() < 0.6]
+    p = tmp_path / "sparse.csv"
+    pd.DataFrame(rows).to_csv(p, index=False, header=False)
+    g = load_dataset_group({"target_path": str(p), "target_schema": SCHEMA, "frequency": "D"})
+    assert g.frequency == "D"
+    assert g.target["target_value"].sum() == sum(r[1] for r in rows)
+    assert any("sparse" in n for n in g.import_notes)
