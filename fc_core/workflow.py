@@ -556,9 +556,10 @@ def fill_notes(group, fill: dict | None = None) -> list[str]:
     from .featurization import TARGET_DEFAULT_FILL
     from .panel import FILLED
 
+    out = _related_fill_notes(group, fill)
     t = group.target
     if FILLED not in t.columns or not t[FILLED].any():
-        return []
+        return out
     rules = {**TARGET_DEFAULT_FILL, **((fill or {}).get("target") or {})}
     keys = group.key_columns
     filled = t[FILLED].to_numpy(bool)
@@ -587,7 +588,30 @@ def fill_notes(group, fill: dict | None = None) -> list[str]:
                      f"with {how('backfill')} (back fill)")
     n_items = len(group.items)
     return [f"target: {', '.join(parts)}, in {len(items)} of {n_items} item(s) (first: {names}); change this with "
-            'target_fill, e.g. {"middlefill": "nan"} keeps them missing.']
+            'target_fill, e.g. {"middlefill": "nan"} keeps them missing.'] + out
+
+
+def _related_fill_notes(group, fill: dict | None) -> list[str]:
+    """What the related series' fill rules did: steps added, blanks, and the rule of each field."""
+    import numpy as np
+
+    raw = getattr(group, "_raw_related", None)
+    if group.related is None or raw is None:
+        return []
+    spec = dict((fill or {}).get("related") or {})
+    star = spec.get("*")
+    added = len(group.related) - raw.n_rows
+    blanks = {f: int(np.isnan(v).sum()) for f, v in raw.fields.items() if v.dtype.kind == "f"}
+    left = {f: int(group.related[f].isna().sum()) for f in raw.fields if f in group.related.columns}
+    if added <= 0 and not any(blanks.values()):
+        return []
+    rules = []
+    for f in raw.fields:
+        r = spec.get(f, star)
+        rules.append(f"{f}: " + (", ".join(f"{k} {v}" for k, v in r.items()) if r else "no rule")
+                     + f" ({blanks.get(f, 0)} blank, {left.get(f, 0)} still missing)")
+    return [f"related: {max(added, 0)} time step(s) added (gaps, and the forecast horizon past the target's end) "
+            f"and blank values filled by field as related_fill says: {'; '.join(rules)}."]
 
 
 def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, notes: list):

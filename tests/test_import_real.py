@@ -315,3 +315,17 @@ def test_sparse_headerless_counts_are_read_at_the_forecast_frequency(tmp_path):
     assert g.frequency == "D"
     assert g.target["target_value"].sum() == sum(r[1] for r in rows)
     assert any("sparse" in n for n in g.import_notes)
+
+
+def test_related_fills_are_parameters_and_said(tmp_path, capsys):
+    t, r = tmp_path / "t.csv", tmp_path / "r.csv"
+    per = pd.date_range("2020-01-01", periods=15, freq="MS")
+    pd.DataFrame({"item_id": "a", "timestamp": per[:12], "target_value": np.arange(12.0)}).to_csv(t, index=False)
+    rel = pd.DataFrame({"item_id": "a", "timestamp": per[:13], "price": np.arange(13.0) + 1})
+    rel.loc[5, "price"] = np.nan
+    rel.to_csv(r, index=False)
+    g = load_dataset_group({"target_path": str(t), "related_path": str(r), "frequency": "M", "forecast_horizon": 3,
+                            "related_fill": '{"price": {"middlefill": "median", "futurefill": "max"}}'})
+    assert g.related["price"].tolist()[5] == pytest.approx(7.5) and g.related["price"].tolist()[-2:] == [13.0, 13.0]
+    out = capsys.readouterr().out
+    assert "related: 2 time step(s) added" in out and "price: middlefill median, futurefill max (1 blank" in out
