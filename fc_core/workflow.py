@@ -287,9 +287,12 @@ def _rename_api_words(exc: ForecastError, paths: dict) -> ForecastError:
         if p and str(p) in msg:
             which = ds
             break
-    for api, nb in (("schema=", f"{which}_schema="), ("column_map=", f"{which}_columns="),
-                    ("timestamp_format=", "timestamp_format="),
-                    ("DatasetGroup.aggregate(", "the frequency parameter (forecast frequency), not aggregate(")):
+    import re
+
+    msg = re.sub(r"DatasetGroup\.aggregate\('([^']*)'[^)]*\)",
+                 r"data_frequency (the data's own frequency) and frequency='\1' (the forecast's): the data is then "
+                 "aggregated", msg)
+    for api, nb in (("schema=", f"{which}_schema="), ("column_map=", f"{which}_columns=")):
         msg = msg.replace(api, nb)
     new = type(exc)(msg)
     new.__cause__ = exc.__cause__
