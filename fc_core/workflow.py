@@ -240,7 +240,9 @@ _INJECTED_HEADER = "# Parameters"  # the first line of the cell papermill inject
 
 def check_parameters(namespace: dict) -> dict:
     """The notebook's parameters (the annotated names of its parameters cell) with their values;
-    refuses a name that papermill injected but the parameters cell does not declare.
+    refuses a name that papermill injected but the parameters cell does not declare, and parses
+    the text papermill's ``-p`` gives a ``list`` or ``dict`` parameter (JSON or YAML,
+    ``'["0.1","0.5"]'``) in ``namespace``, so later cells see a list.
 
     Call it in the first cell after the parameters cell: ``params = check_parameters(globals())``.
     papermill only warns about an unknown ``-p`` name and runs on, so a misspelt ``target_pth``
@@ -270,6 +272,13 @@ def check_parameters(namespace: dict) -> dict:
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown}: this notebook's parameters are "
                           f"{', '.join(declared)}. Check the spelling of -p {unknown[0]}.")
+    for n, ann in declared.items():  # -p passes text: a list or dict parameter is parsed in place
+        kind = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
+        if n in namespace and isinstance(namespace[n], str):
+            if kind == "list":
+                namespace[n] = parse_list(n, namespace[n])
+            elif kind == "dict":
+                namespace[n] = parse_mapping(n, namespace[n])
     return {n: namespace[n] for n in declared if n in namespace}
 
 

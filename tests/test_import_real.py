@@ -44,9 +44,11 @@ def test_an_injected_unknown_parameter_is_refused_with_the_known_ones():
         check_parameters(ns)
     ns["In"][2] = "# Parameters\ntarget_path = \"a.csv\"\nseed = 1\n"
     assert check_parameters(ns) == {"target_path": "", "seed": 1}
+    ns.update({"__annotations__": {"target_path": str, "seed": int, "algorithms": list}, "algorithms": '["ETS"]'})
+    assert check_parameters(ns)["algorithms"] == ["ETS"] and ns["algorithms"] == ["ETS"]  # parsed in place
     # run interactively (no injected cell): the cell before is anything else, nothing is refused
     ns["In"][2] = "cfg = 3"
-    assert check_parameters(ns) == {"target_path": "", "seed": 1}
+    assert check_parameters(ns) == {"target_path": "", "seed": 1, "algorithms": ["ETS"]}
 
 
 # ------------------------------------------------------------ columns and schema
