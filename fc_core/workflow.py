@@ -411,7 +411,8 @@ def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_ag
                 raise
             if "could not infer the frequency" in str(exc):
                 group = _single_series_ok(DatasetGroup, common, forecast_freq, notes)
-            elif "off the declared frequency" in str(exc):
+            elif any(m in str(exc) for m in ("off the declared frequency", "start on different boundaries",
+                                             "must start on the 1st")):
                 group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
             else:
                 raise

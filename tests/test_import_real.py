@@ -331,3 +331,14 @@ def test_related_fills_are_parameters_and_said(tmp_path, capsys):
     assert g.related["price"].tolist()[5] == pytest.approx(7.5) and g.related["price"].tolist()[-2:] == [13.0, 13.0]
     out = capsys.readouterr().out
     assert "related: 2 time step(s) added" in out and "price: middlefill median, futurefill max (1 blank" in out
+
+
+def test_items_on_different_days_of_the_month_are_bucketed_together(tmp_path):
+    per = pd.date_range("2020-01-01", periods=12, freq="MS")
+    df = pd.concat([pd.DataFrame({"item_id": "a", "timestamp": per + pd.Timedelta(days=14), "target_value": 1.0}),
+                    pd.DataFrame({"item_id": "b", "timestamp": per + pd.Timedelta(days=27, hours=9),
+                                  "target_value": 2.0})])
+    p = tmp_path / "m.csv"
+    df.to_csv(p, index=False)
+    g = load_dataset_group({"target_path": str(p), "frequency": "M"})
+    assert g.frequency == "M" and len(g.target) == 24 and set(g.target["timestamp"]) == set(per)
