@@ -1269,3 +1269,55 @@ def _raise_mixed(zoned: np.ndarray, s: pd.Series, col: str, where: Provenance, i
 
 __all__ = ["read_columns", "expand_paths", "parse_timestamps", "parse_numbers", "Columns", "Provenance",
            "SourceInfo"]
+
+
+# ------------------------------------------------ header of a file without a schema
+#: column names read as the time column (also the dataset panel's first guess for ``timestamp``)
+TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds", "period")
+
+
+def cell_kind(v: str) -> str:
+    """``empty``, ``number``, ``date`` or ``text``: what one CSV cell looks like."""
+    v = str(v).strip()
+    if v == "":
+        return "empty"
+    try:
+        float(v)
+        return "number"
+    except ValueError:
+        pass
+    if re.match(r"^\d{4}-\d{2}-\d{2}", v) or re.match(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}", v):
+        return "date"
+    return "text"
+
+
+def looks_like_header(raw: pd.DataFrame) -> bool:
+    """Whether the first row of a text preview is a header: it names a schema field
+    (``item_id``, ``timestamp``, ``category`` ...) not repeated below, or some column's first
+    cell is text where the cells below are numbers or dates.
+
+    >>> looks_like_header(pd.DataFrame([["item_id", "timestamp", "v"], ["a", "2024-01-01", "1"]]))
+    True
+    >>> looks_like_header(pd.DataFrame([["a", "2024-01-01", "1"], ["a", "2024-01-02", "2"]]))
+    False
+    """
+    names = _known_field_names()
+    if any(str(v).strip().lower() in names and (raw[c].iloc[1:].astype(str).str.strip().str.lower()
+                                                != str(v).strip().lower()).all()
+           for c, v in zip(raw.columns, raw.iloc[0])):
+        return True  # a schema field name (item_id, timestamp, category ...) not repeated below
+    first = [cell_kind(v) for v in raw.iloc[0]]
+    for k, col in enumerate(raw.columns):
+        below = {cell_kind(v) for v in raw[col].iloc[1:]} - {"empty"}
+        if first[k] == "text" and below and below <= {"number", "date"}:
+            return True
+    return False
+
+
+def _known_field_names() -> set:
+    from .schema import DOMAINS
+
+    out = set(TIME_NAMES) | {"item_id"}
+    for d in DOMAINS.values():
+        out |= {d.item_field, d.target_field, *d.optional_dimensions, *d.related_suggested, *d.metadata_suggested}
+    return out

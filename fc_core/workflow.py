@@ -42,6 +42,7 @@ class WorkflowConfig:
     forecast_horizon: int = 24
     forecast_types: list = field(default_factory=lambda: ["0.1", "0.5", "0.9", "mean"])
     forecast_dimensions: list = field(default_factory=list)
+    forecast_from: str = "global_end"
     backtest_windows: int = 1
     backtest_offset: int = 0
     algorithms: list = field(default_factory=list)
@@ -135,6 +136,10 @@ def getting_started_config(**params) -> WorkflowConfig:
             raise ConfigError(f"parameter {name}={v!r}: must be a whole number >= 1.")
     if isinstance(cfg.backtest_offset, bool) or not isinstance(cfg.backtest_offset, int) or cfg.backtest_offset < 0:
         raise ConfigError(f"parameter backtest_offset={cfg.backtest_offset!r}: a whole number (0 = the horizon).")
+    from .datasets import FORECAST_FROM
+
+    if cfg.forecast_from not in FORECAST_FROM:
+        raise ConfigError(f"parameter forecast_from={cfg.forecast_from!r}: choose one of {FORECAST_FROM}.")
     if cfg.export_timestamps not in ("amazon", "local"):
         raise ConfigError(f"parameter export_timestamps={cfg.export_timestamps!r}: choose 'amazon' "
                           "(2014-01-01T00:00:00Z, Amazon Forecast's export) or 'local' (2014-01-01 00:00:00).")
@@ -383,7 +388,7 @@ def load_dataset_group(params: dict, demo: str | None = None, demo_options: dict
                   target_schema=p.get("target_schema") or None, related_schema=p.get("related_schema") or None,
                   item_metadata_schema=p.get("item_metadata_schema") or None, fill=fill or None,
                   cold_start=bool(p.get("cold_start", False)), timezone=p.get("timezone") or None,
-                  read_options=read_options)
+                  read_options=read_options, forecast_from=p.get("forecast_from") or "global_end")
     notes: list[str] = []
     import warnings
 

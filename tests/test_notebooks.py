@@ -22,6 +22,8 @@ TINY = {
                              "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
     "retraining.ipynb": {"n_items": 3, "days": 14, "forecast_horizon": 12, "algorithms": ["SeasonalNaive", "NPTS"]},
     "hard_cases.ipynb": {"retail_items": 20},
+    "explainability.ipynb": {"n_items": 2, "days": 21, "forecast_horizon": 12,
+                             "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
     "deepar_gpu.ipynb": {"n_items": 3, "days": 14, "epochs": 1, "num_batches_per_epoch": 3, "context_length": 48,
                          "device": "cpu"},
 }
