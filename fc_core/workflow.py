@@ -437,10 +437,8 @@ def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_ag
                     f"{' (inferred)' if not data_freq else ''}; forecast at {group.frequency} or coarser "
                     "(the data cannot be split into finer steps).")
             before = group.frequency
-            group, partial = _without_partial_last_bucket(group, forecast_freq, align)
+            # a last period the data only partly cover is left out (aggregate warns; the warning is a note)
             group = group.aggregate(forecast_freq, method=target_agg, align=align, related_method=related_agg)
-            if partial:
-                notes.append(partial)
             notes.append(f"aggregated the {before} data to the forecast frequency {group.frequency}: target by "
                          f"{target_agg}" + (f", related fields by {related_agg}" if paths["related"] else "")
                          + (f", buckets aligned on {align}" if align else "") + "; each bucket is dated by its "
@@ -478,36 +476,6 @@ def _gappy(group) -> bool:
     st = group._stats
     rows = int(np.sum(st["rows"]))
     return int(np.sum(st["missing"])) > 0.1 * max(rows, 1)
-
-
-def _without_partial_last_bucket(group, freq: str, align):
-    """The group without the target's data in its last ``freq`` bucket when the data ends before that
-    bucket does (its sum would be a part of a period, scored and continued as if whole); and the
-    sentence saying so (None when nothing was cut)."""
-    import numpy as np
-    import pandas as pd
-
-    from . import frequency as fq
-    from .featurization import SeriesBlock, bucket_start
-
-    raw = group._raw_target
-    if not raw.n_rows:
-        return group, None
-    end = int(raw.ts.max())
-    start = int(bucket_start(np.array([end], np.int64), freq, align)[0])
-    bucket_end = pd.Timestamp(start) + fq.to_offset(freq)
-    if pd.Timestamp(end) + fq.to_offset(group.frequency) >= bucket_end:
-        return group, None
-    keep = np.flatnonzero(raw.ts < start)
-    if len(np.unique(raw.codes[keep])) < raw.n_keys:
-        return group, None  # an item lives only in that bucket: keep it whole rather than lose it
-    cut = SeriesBlock(raw.keys, raw.codes[keep], raw.ts[keep], {k: v[keep] for k, v in raw.fields.items()},
-                      None, None, None, raw.duplicates)
-    trimmed = type(group)._from_parts(group, group.frequency, cut, group._raw_related, group._meta)
-    return trimmed, (f"the data ends at {pd.Timestamp(end)}, inside the {freq} period starting "
-                     f"{pd.Timestamp(start)} (which runs to {bucket_end}); that incomplete period "
-                     f"({raw.n_rows - len(keep)} rows) is left out so that no partial {freq} total is "
-                     "scored or forecast from.")
 
 
 def _single_series_ok(DatasetGroup, common: dict, freq, notes: list):

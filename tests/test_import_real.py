@@ -146,7 +146,7 @@ def test_hourly_data_is_aggregated_to_the_forecast_frequency(tmp_path):
     _hourly(p, hours=100)
     g = load_dataset_group({"target_path": str(p), "target_schema": SCHEMA, "frequency": "8H"})
     assert len(g.target) == 2 * 12 and g.target["timestamp"].max() == pd.Timestamp("2014-01-04 16:00")
-    assert any("incomplete period (8 rows) is left out" in n for n in g.import_notes)
+    assert any("holds 4 of 8 H steps: dropped" in n for n in g.import_notes)
 
 
 def test_monthly_stamps_on_a_late_day_at_nine_are_bucketed_by_month(tmp_path):
