@@ -289,7 +289,6 @@ def check_parameters(namespace: dict) -> dict:
 
 # ------------------------------------------------------------------ loading data
 _DATASETS = ("target", "related", "item_metadata")
-_AGG_DEFAULTS = {"aggregation": "sum", "related_aggregation": "avg"}
 
 
 def _rename_api_words(exc: ForecastError, paths: dict) -> ForecastError:
@@ -622,8 +621,8 @@ def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, note
         frames[ds] = df
         if moved:
             notes.append(f"{moved} of {len(df)} {ds} time stamps lie inside {freq} periods rather than on their "
-                         f"first instant (e.g. {pd_ts(ts[b != ts][0])}); each is put in its period, dated "
-                         f"{pd_ts(b[b != ts][0])}, as Amazon Forecast buckets them.")
+                         f"first instant (e.g. {_ts_text(ts[b != ts][0])}); each is put in its period, dated "
+                         f"{_ts_text(b[b != ts][0])}, as Amazon Forecast buckets them.")
     rest = {k: v for k, v in common.items() if k not in ("target", "related", "target_schema", "related_schema")}
     rest["read_options"] = {"item_metadata": common["read_options"].get("item_metadata") or {}}
     return DatasetGroup(frequency=freq, target=frames["target"], related=frames.get("related"),
@@ -631,7 +630,7 @@ def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, note
                                     else "avg"}, **rest)
 
 
-def pd_ts(ns) -> str:
+def _ts_text(ns) -> str:
     import pandas as pd
 
     return str(pd.Timestamp(int(ns)))
