@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fc_core import security  # noqa: E402
 from fc_core.pipeline import POINTS, Pipeline, main  # noqa: E402
-from fc_core.pipeline_demo import ec2_config, ec2_stream, write_drop  # noqa: E402
-from fc_core.publish import _ENGINES, published_versions, query_forecast  # noqa: E402
+from fc_core.pipeline.example import ec2_config, ec2_stream, write_drop  # noqa: E402
+from fc_core.pipeline.publish import _ENGINES, published_versions, query_forecast  # noqa: E402
 
 TABLE = "ec2_forecasts"
 HISTORY, DROPS = ec2_stream(instance_types=2, history_days=8, drops=3, seed=0)
@@ -307,7 +307,7 @@ def concurrent(root):
 
 def reader_layout(root):
     url = f"sqlite:///{root / 'f.db'}"
-    from fc_core.publish import publish_forecast
+    from fc_core.pipeline.publish import publish_forecast
 
     ts = pd.date_range("2024-01-01", periods=4, freq="h")
     publish_forecast(url, pd.DataFrame({"item_id": "a", "timestamp": ts, "p10": 1.0, "p90": 3.0}), ["item_id"],

@@ -68,7 +68,7 @@ def main():
 
     from fc_core.demo import ec2_capacity
     from fc_core.pipeline import Pipeline
-    from fc_core.pipeline_demo import write_drop
+    from fc_core.pipeline.example import write_drop
 
     work = WORK / f"pipeline_{a.series}"
     shutil.rmtree(work, ignore_errors=True)

@@ -34,7 +34,7 @@ _LAZY = {
     "io": "fc_core.io",
     "views": "fc_core.views",
     "Pipeline": "fc_core.pipeline:Pipeline",
-    "query_forecast": "fc_core.publish:query_forecast",
+    "query_forecast": "fc_core.pipeline:query_forecast",
     "what_if": "fc_core.whatif:what_if",
     "lifecycle": "fc_core.lifecycle",
     "changepoints": "fc_core.changepoints",

@@ -18,10 +18,10 @@ import yaml
 
 from fc_core.errors import ConfigError
 from fc_core.pipeline import Pipeline, load_config, main
-from fc_core.pipeline_config import PipelineConfig
-from fc_core.pipeline_demo import choose_capacity, ec2_config, ec2_stream, write_drop
-from fc_core.pipeline_steps import PipelineBusyError, RunLock
-from fc_core.publish import PublicationError, live_version, query_forecast
+from fc_core.pipeline.config import PipelineConfig
+from fc_core.pipeline.example import choose_capacity, ec2_config, ec2_stream, write_drop
+from fc_core.pipeline.steps import PipelineBusyError, RunLock
+from fc_core.pipeline.publish import PublicationError, live_version, query_forecast
 from pg_server import pg_server  # noqa: F401  (session fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,7 +368,7 @@ def test_command_line_entry_point(tmp_path, stream):
                         capture_output=True, text=True, timeout=120)
     assert json.loads(st.stdout)["forecast_version"] == 1
     # the notebook's path for a YAML file
-    from fc_core.pipeline_demo import run_once
+    from fc_core.pipeline.example import run_once
 
     write_drop(stream[1][0], inbox, "001.csv")
     pipe, table = run_once(tmp_path / "p.yaml")

@@ -25,12 +25,12 @@ import pytest
 import yaml
 
 from fc_core import security
-from fc_core.catalog import CatalogError
+from fc_core.pipeline.catalog import CatalogError
 from fc_core.errors import ArtifactError, ConfigError, DataError
 from fc_core.pipeline import Pipeline, main
-from fc_core.pipeline_demo import ec2_config, ec2_stream, write_drop
-from fc_core.pipeline_steps import retrain_trigger
-from fc_core.publish import (PipelineOwnerError, live_version, publish_forecast, published_versions,
+from fc_core.pipeline.example import ec2_config, ec2_stream, write_drop
+from fc_core.pipeline.steps import retrain_trigger
+from fc_core.pipeline.publish import (PipelineOwnerError, live_version, publish_forecast, published_versions,
                              query_forecast)
 from pg_server import pg_server  # noqa: F401  (session fixture)
 
@@ -137,7 +137,7 @@ def test_truncated_drops_are_quarantined(tmp_path, stream, cut):
 
 
 def test_an_accuracy_that_cannot_be_computed_is_a_failed_check(tmp_path):
-    from fc_core.catalog import Catalog
+    from fc_core.pipeline.catalog import Catalog
 
     cat = Catalog(tmp_path / "catalog.db")
     acc = cat.record_accuracy(1, 1, 1, 2, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02"),
@@ -230,7 +230,7 @@ def test_a_deleted_catalog_is_refused_then_rebuilt(tmp_path, stream, capsys):
 
 
 def test_damaged_files_fail_in_one_line_naming_the_file(tmp_path, stream, capsys):
-    from fc_core import publish as pub
+    from fc_core.pipeline import publish as pub
 
     cfg, inbox, pipe = started(tmp_path, stream)
     state = tmp_path / "state"
@@ -317,7 +317,7 @@ def test_readers_survive_a_change_of_forecast_types(tmp_path):
     # the table dropped and recreated by an operator under a reader that read the old layout
     import sqlalchemy as sa
 
-    from fc_core.publish import engine_for
+    from fc_core.pipeline.publish import engine_for
 
     with engine_for(url).begin() as c:
         for t in ("forecasts", "forecasts_versions", "forecasts_live", "forecasts_owners"):
@@ -325,7 +325,7 @@ def test_readers_survive_a_change_of_forecast_types(tmp_path):
     three = pd.DataFrame({"item_id": "a", "timestamp": ts, "p50": 9.0})
     subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import pandas as pd
-        from fc_core.publish import publish_forecast
+        from fc_core.pipeline.publish import publish_forecast
         publish_forecast({url!r}, pd.read_json({three.to_json()!r}), ["item_id"], pipeline="p")
     """)], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     q = query_forecast(url, "a")

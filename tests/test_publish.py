@@ -1,4 +1,4 @@
-"""fc_core.publish: versioned publication with an atomic pointer switch, retries, queries; SQLite and PostgreSQL."""
+"""fc_core.pipeline.publish: versioned publication with an atomic pointer switch, retries, queries; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from fc_core.errors import ConfigError
-from fc_core.publish import (PublicationError, engine_for, live_version, publish_forecast, published_versions,
+from fc_core.pipeline.publish import (PublicationError, engine_for, live_version, publish_forecast, published_versions,
                              query_forecast, safe_url)
 from pg_server import pg_server  # noqa: F401  (session fixture)
 
@@ -147,7 +147,7 @@ def test_postgres_sigkill_mid_publication(pg_server, tmp_path):  # noqa: F811
         import sys, time, pathlib
         sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
         from test_publish import frame
-        from fc_core.publish import publish_forecast
+        from fc_core.pipeline.publish import publish_forecast
         def pause(done, total):
             if done >= 30:
                 pathlib.Path({str(marker)!r}).write_text(str(done))

@@ -44,7 +44,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from .errors import ConfigError, ForecastError
+from ..errors import ConfigError, ForecastError
 
 __all__ = ["publish_forecast", "query_forecast", "live_version", "published_versions", "engine_for", "safe_url",
            "PublicationError", "DatabaseFault", "PipelineOwnerError", "forecast_hash", "DEFAULT_TABLE"]
@@ -95,7 +95,7 @@ def engine_for(url):
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    from .errors import MissingDependencyError
+    from ..errors import MissingDependencyError
 
     key = str(url)
     with _ENGINES_LOCK:
@@ -440,7 +440,7 @@ def publish_forecast(db_url, frame: pd.DataFrame, key_columns: Sequence[str], *,
     """
     import numpy as np
 
-    from .errors import DataError
+    from ..errors import DataError
 
     key_columns = list(key_columns)
     missing = [c for c in (*key_columns, "timestamp") if c not in frame.columns]

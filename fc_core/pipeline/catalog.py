@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ForecastError
+from ..errors import ForecastError
 
 __all__ = ["Catalog", "CatalogError"]
 

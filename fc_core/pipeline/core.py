@@ -14,37 +14,29 @@ One run of :class:`Pipeline` (``python -m fc_core.pipeline run config.yaml``, or
    (:meth:`AutoPredictor.retrain`: the same configuration on the new data);
 4. **forecast** from the newest data with the stored predictor;
 5. **export** it to ``output.location`` and **publish** it to the database
-   (:mod:`fc_core.publish`), where programs read it with :func:`query_forecast`.
+   (:mod:`fc_core.pipeline.publish`), where programs read it with :func:`query_forecast`.
 
-Every step is recorded in the catalog (:mod:`fc_core.catalog`). A run does only
+Every step is recorded in the catalog (:mod:`fc_core.pipeline.catalog`). A run does only
 what the catalog says is missing, so it is safe to rerun and to kill: rerunning
 on the same input changes nothing, and a run killed anywhere is completed by the
 next (a publication killed halfway leaves the previous forecast live). Two runs
-at once are refused (:class:`~fc_core.pipeline_steps.RunLock`).
+at once are refused (:class:`~fc_core.pipeline.steps.RunLock`).
 
 Faults: every drop is checked against what the pipeline holds before it is
-ingested (:func:`~fc_core.pipeline_steps.check_drop`: cut-short files, ``inf``,
+ingested (:func:`~fc_core.pipeline.steps.check_drop`: cut-short files, ``inf``,
 items without values or ending early are quarantined with a reason); a forecast
 with a non-finite value is never published; a publication repeated after a kill
 publishes nothing new (content hash); a lost or damaged catalog is refused until
 ``rebuild-catalog``; the state folder has an owner id, and a second state folder
 publishing under the same name is refused before anything is written.
 
-Exit codes of the command line: 0 done (also "nothing new"); 75 try again later
-(temporary: another run holds the lock, or the database stayed unreachable; the
-forecast is kept and published by the next run); 2 bad configuration (also a
-database that does not exist, a pipeline name owned by another state folder);
-1 any other permanent failure (read-only or full disk, damaged file, bad data),
-said in one line naming the path and the fix (``--debug`` shows the traceback).
+The command line is :mod:`fc_core.pipeline.cli` (exit codes there).
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import logging
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -53,13 +45,13 @@ from typing import Callable
 
 import pandas as pd
 
-from .errors import ConfigError, DataError, ForecastError, SchemaError
-from .pipeline_config import PipelineConfig, load_config
-from .pipeline_steps import (MALFORMED, PipelineBusyError, RunLock, check_drop, fetch, list_drops, quarantine,
-                             read_drop, retrain_trigger, score_forecast, sha256)
-from .publish import PublicationError, publish_forecast, query_forecast
+from ..errors import ConfigError, DataError, SchemaError
+from .config import PipelineConfig, load_config
+from .publish import publish_forecast, query_forecast
+from .steps import (MALFORMED, RunLock, check_drop, fetch, list_drops, quarantine, read_drop, retrain_trigger,
+                    score_forecast, sha256)
 
-__all__ = ["Pipeline", "RunResult", "PipelineConfig", "load_config", "query_forecast", "main"]
+__all__ = ["Pipeline", "RunResult", "PipelineConfig", "load_config", "query_forecast", "POINTS"]
 
 log = logging.getLogger("fc_core.pipeline")
 _KEEP = {"data": 2, "predictors": 3, "forecasts": 10}
@@ -97,7 +89,7 @@ class RunResult:
 
 
 class Pipeline:
-    """A production forecasting pipeline configured by one YAML file (see :mod:`fc_core.pipeline_config`).
+    """A production forecasting pipeline configured by one YAML file (see :mod:`fc_core.pipeline.config`).
 
     Parameters
     ----------
@@ -157,7 +149,7 @@ class Pipeline:
 
         f = self.state_dir / "owner.id"
         if not f.exists():
-            from .io import atomic_write_text
+            from ..io import atomic_write_text
 
             self.state_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(f, uuid.uuid4().hex + "\n")
@@ -166,16 +158,16 @@ class Pipeline:
     def _write(self, frame: pd.DataFrame, path) -> None:
         """Write a state Parquet file (encrypted with the pipeline's key when ``encryption`` is set)."""
         if self.key is not None:
-            from .security import write_encrypted_frame
+            from ..security import write_encrypted_frame
 
             write_encrypted_frame(frame, path, self.key, "parquet")
         else:
-            from .io import write_frame
+            from ..io import write_frame
 
             write_frame(frame, path)
 
     def _read(self, path) -> pd.DataFrame:
-        from .security import read_frame
+        from ..security import read_frame
 
         return read_frame(path, self.key, "parquet")
 
@@ -291,7 +283,7 @@ class Pipeline:
         return self._group(frame)
 
     def _group(self, frame: pd.DataFrame, base=None):
-        from .datasets import DatasetGroup
+        from ..datasets import DatasetGroup
 
         inp = self.config.input
         if base is not None:
@@ -307,7 +299,7 @@ class Pipeline:
         inp = cfg.input
         known = cat.known_files()
         signatures = cat.known_signatures()
-        from .schema import get_domain
+        from ..schema import get_domain
 
         target = get_domain(inp["domain"]).target_field
         checks = inp.get("checks") or {"final_newline": True, "incomplete_items": "quarantine"}
@@ -352,7 +344,7 @@ class Pipeline:
         cur = cat.current_data()
         frame = _raw_target(new)
         if inp["keep_history"]:
-            from . import frequency as fq
+            from .. import frequency as fq
 
             start = pd.Timestamp(new.end_timestamp) - fq.to_offset(cfg.frequency) * (inp["keep_history"] - 1)
             if frame["timestamp"].min() < start:
@@ -434,7 +426,7 @@ class Pipeline:
     def _quarantine(self, res: RunResult, path: str, data: bytes, digest: str, reason: str,
                     signature: str | None = None) -> None:
         if self.key is not None:  # the copy of the user's data is encrypted like the rest of the state
-            from .security import encrypt_bytes
+            from ..security import encrypt_bytes
 
             data = encrypt_bytes(data, self.key, context="quarantine")
         copy = quarantine(self.config.quarantine_dir, path, data, digest, reason)
@@ -469,7 +461,7 @@ class Pipeline:
 
     # ---------------------------------------------------------------- train
     def _train(self, res, trig, why, pred, data, group, progress):
-        from .automl import AutoPredictor
+        from ..automl import AutoPredictor
 
         cfg, cat = self.config, self.catalog
         t0 = time.perf_counter()
@@ -496,7 +488,7 @@ class Pipeline:
 
     # ------------------------------------------------------------- forecast
     def _forecast(self, res, predictor, pred, data, group) -> dict:
-        from .automl import AutoPredictor
+        from ..automl import AutoPredictor
 
         cfg, cat = self.config, self.catalog
         ap = predictor if predictor is not None else AutoPredictor.load(pred["path"], key=self.key)
@@ -624,7 +616,7 @@ class Pipeline:
 
     # ------------------------------------------------------------- reading
     def query(self, item, start=None, end=None, **dimensions) -> pd.DataFrame:
-        """The live forecast of one item from the database (:func:`fc_core.publish.query_forecast`)."""
+        """The live forecast of one item from the database (:func:`fc_core.pipeline.publish.query_forecast`)."""
         return query_forecast(self.db_url, item, start, end, table=self.config.database["table"],
                               pipeline=self.config.name, **dimensions)
 
@@ -640,7 +632,7 @@ class Pipeline:
 
     def plot_accuracy(self, metric: str | None = None, ax=None):
         """Chart of the monitored error over time with the threshold and the retrainings."""
-        from .plotting import plot_accuracy_history
+        from ..plotting import plot_accuracy_history
 
         return plot_accuracy_history(self.accuracy_history(), metric=metric or self.config.monitoring["metric"],
                                      threshold=self.config.monitoring["threshold"], ax=ax)
@@ -681,7 +673,7 @@ def _stack(files: list[dict], keys: list[str]) -> pd.DataFrame:
 
 
 def _raw_target(group) -> pd.DataFrame:
-    from .panel import FILLED
+    from ..panel import FILLED
 
     t = group.target
     if FILLED in t.columns:
@@ -695,7 +687,7 @@ def _copy_atomic(src: str, dst: str) -> None:
 
     import fsspec
 
-    from .io import atomic_path
+    from ..io import atomic_path
 
     with atomic_path(dst) as tmp, fsspec.open(src, "rb") as fi, open(tmp, "wb") as fo:
         shutil.copyfileobj(fi, fo, 1 << 20)
@@ -731,97 +723,3 @@ def _prune(folder: Path, pattern: str, keep: int, protect=None) -> None:
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
-
-
-# -------------------------------------------------------------------- CLI
-def main(argv=None) -> int:
-    """``python -m fc_core.pipeline run|status|query|history CONFIG ...``"""
-    ap = argparse.ArgumentParser(prog="python -m fc_core.pipeline",
-                                 description="Run a production forecasting pipeline configured by a YAML file.")
-    sub = ap.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="one cycle: ingest, monitor, retrain if needed, forecast, publish")
-    r.add_argument("config")
-    r.add_argument("--force-retrain", action="store_true", help="retrain now whatever the error")
-    r.add_argument("--progress", action="store_true", help="show training progress bars")
-    s = sub.add_parser("status", help="current versions and the last run, as JSON")
-    s.add_argument("config")
-    q = sub.add_parser("query", help="the live forecast of one item from the database, as CSV")
-    q.add_argument("config")
-    q.add_argument("item")
-    q.add_argument("--start")
-    q.add_argument("--end")
-    h = sub.add_parser("history", help="the monitored accuracy over time, as CSV (and a chart)")
-    h.add_argument("config")
-    h.add_argument("--chart", help="write the chart to this PNG file")
-    rq = sub.add_parser("retry-quarantined", help="forget quarantined files so that the next run reads them again")
-    rq.add_argument("config")
-    rq.add_argument("--sha256", help="only the file whose content hash starts with this")
-    rb = sub.add_parser("rebuild-catalog", help="rebuild a lost or damaged catalog.db from the state folder")
-    rb.add_argument("config")
-    for p in (r, s, q, h, rq, rb):
-        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        pipe = Pipeline.from_yaml(args.config)
-        if args.command == "run":
-            res = pipe.run(force_retrain=args.force_retrain, progress=args.progress)
-            print(json.dumps({k: v for k, v in res.__dict__.items() if k != "monitored"}
-                             | {"monitored": (res.monitored or {}).get("value")}, default=str, indent=1))
-        elif args.command == "status":
-            print(json.dumps(pipe.status(), default=str, indent=1))
-        elif args.command == "rebuild-catalog":
-            print(json.dumps(pipe.rebuild_catalog(), default=str, indent=1))
-        elif args.command == "retry-quarantined":
-            n = pipe.catalog.forget_quarantined(args.sha256)
-            print(f"{n} quarantined file(s) will be read again by the next run")
-        elif args.command == "query":
-            print(pipe.query(args.item, args.start, args.end).to_csv(index=False), end="")
-        else:
-            hist = pipe.accuracy_history()
-            cols = ["forecast_version", "predictor_version", "window_start", "window_end", "n_observed", "metric",
-                    "value", "threshold", "exceeded", "wql", "wape", "retrained"]
-            print(hist[[c for c in cols if c in hist.columns]].to_csv(index=False), end="")
-            if args.chart:
-                from .plotting import save_figure
-
-                save_figure(pipe.plot_accuracy(), args.chart)
-    except Exception as exc:
-        code, line = exit_code(exc)
-        if getattr(args, "debug", False):
-            log.exception("traceback")
-        print(f"error: {line}", file=sys.stderr)
-        return code
-    return 0
-
-
-def exit_code(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the one-line message of an error ending a command (see the module docstring)."""
-    import errno
-
-    if isinstance(exc, (PipelineBusyError, PublicationError)):
-        return 75, _one_line(exc)
-    if isinstance(exc, (ConfigError, SchemaError)):
-        return 2, _one_line(exc)
-    if isinstance(exc, ForecastError):
-        return 1, _one_line(exc)
-    if isinstance(exc, OSError):
-        path = exc.filename or ""
-        text = str(exc)
-        if exc.errno == errno.ENOSPC or "No space left" in text:
-            return 1, f"no space left on the device holding {path or 'a pipeline folder'}; free space there (or " \
-                      "point state_dir / output.location elsewhere) and run again."
-        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only" in text:
-            return 1, f"cannot write {path or 'a pipeline folder'}: {exc.strerror or text}; make it writable (or " \
-                      "point state_dir / output.location / input.quarantine elsewhere) and run again."
-        return 1, f"{path + ': ' if path else ''}{exc.strerror or _one_line(exc)}"
-    return 1, f"{type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return " ".join(text.split()) if text else type(exc).__name__
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -55,7 +55,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["PipelineConfig", "load_config", "DEFAULTS"]
 
@@ -104,7 +104,7 @@ class PipelineConfig:
         """
         import os
 
-        from .security import _key_bytes
+        from ..security import _key_bytes
 
         name = self.encryption.get("key_env")
         if not name:
@@ -127,7 +127,7 @@ class PipelineConfig:
     @property
     def key_columns(self) -> list[str]:
         """The item field of the domain, then the forecast dimensions."""
-        from .schema import get_domain
+        from ..schema import get_domain
 
         return [get_domain(self.input["domain"]).item_field, *self.input["forecast_dimensions"]]
 
@@ -167,10 +167,10 @@ class PipelineConfig:
 
     @classmethod
     def _check(cls, c: dict, base: Path) -> "PipelineConfig":
-        from . import frequency as fq
-        from .algorithms.base import canonical_name, parse_forecast_types
-        from .metrics import metric_names
-        from .schema import get_domain
+        from .. import frequency as fq
+        from ..algorithms.base import canonical_name, parse_forecast_types
+        from ..metrics import metric_names
+        from ..schema import get_domain
 
         if not c["name"] or not isinstance(c["name"], str) or len(c["name"]) > 200:
             raise ConfigError("config key 'name' is required: a short name for the pipeline (e.g. ec2-cache-pool).")

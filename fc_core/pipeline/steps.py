@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import frequency as fq
-from .errors import ConfigError, ForecastError, MissingDependencyError
+from .. import frequency as fq
+from ..errors import ConfigError, ForecastError, MissingDependencyError
 
 __all__ = ["RunLock", "PipelineBusyError", "list_drops", "fetch", "sha256", "read_drop", "check_drop", "quarantine",
            "MALFORMED", "score_forecast", "retrain_trigger", "steps_between"]
@@ -165,7 +165,7 @@ def read_drop(path: str, data: bytes, domain: str, schema=None, forecast_dimensi
     SchemaError, DataError
         As :func:`~fc_core.datasets.read_dataset`, with ``path`` named in the message.
     """
-    from .datasets import read_dataset
+    from ..datasets import read_dataset
 
     name = str(path).rstrip("/").rsplit("/", 1)[-1]
     with tempfile.TemporaryDirectory(prefix="fc_drop_") as d:
@@ -261,7 +261,7 @@ def check_drop(path: str, data: bytes, frame: pd.DataFrame, key_columns: Sequenc
 
 def quarantine(folder, path: str, data: bytes, digest: str, reason: str) -> str:
     """Copy a malformed file into ``folder`` with ``<name>.reason.txt``; the original is left alone."""
-    from .io import atomic_path
+    from ..io import atomic_path
 
     name = str(path).rstrip("/").rsplit("/", 1)[-1]
     base = f"{str(folder).rstrip('/')}/{digest[:12]}_{name}"
@@ -314,8 +314,8 @@ def score_forecast(forecast: pd.DataFrame, panel, key_columns: Sequence[str]):
     ConfigError
         For a forecast without quantile columns or with unequal horizons per item.
     """
-    from .algorithms.base import ForecastArrays
-    from .metrics import evaluate
+    from ..algorithms.base import ForecastArrays
+    from ..metrics import evaluate
 
     keys = list(key_columns)
     lv = _levels(c for c in forecast.columns if c not in (*keys, "timestamp"))
@@ -365,7 +365,7 @@ def score_forecast(forecast: pd.DataFrame, panel, key_columns: Sequence[str]):
 
 
 def _stack_panels(panels):
-    from .automl import _concat_panels
+    from ..automl import _concat_panels
 
     return _concat_panels(panels)
 

@@ -11,7 +11,7 @@ cluster-scaling logic reads the p90 forecast to size the pool. Here:
   as a producer should);
 * :func:`ec2_config` - a pipeline config for the example;
 * :func:`choose_capacity` - the scaler: instances to run over a period, from the
-  p90 forecast read with :func:`fc_core.publish.query_forecast`;
+  p90 forecast read with :func:`fc_core.pipeline.query_forecast`;
 * :func:`run_scenario` - land the drops one by one, run the pipeline after each,
   and let the scaler read the table; one row per run.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["ec2_stream", "write_drop", "ec2_config", "choose_capacity", "run_scenario", "run_once"]
 
@@ -38,7 +38,7 @@ def ec2_stream(instance_types: int = 4, history_days: int = 15, drops: int = 4, 
     ConfigError
         For sizes below 1 or a ``shift_drop`` outside the drops.
     """
-    from .demo import ec2_capacity
+    from ..demo import ec2_capacity
 
     for k, v in {"history_days": history_days, "drops": drops, "drop_hours": drop_hours}.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -61,7 +61,7 @@ def ec2_stream(instance_types: int = 4, history_days: int = 15, drops: int = 4, 
 
 def write_drop(frame: pd.DataFrame, location, name: str) -> str:
     """Write ``frame`` as CSV file ``name`` in ``location`` (folder or fsspec URL), atomically."""
-    from .io import write_frame
+    from ..io import write_frame
 
     f = frame.copy()
     f["timestamp"] = pd.DatetimeIndex(f["timestamp"]).strftime("%Y-%m-%d %H:%M:%S")
@@ -112,7 +112,7 @@ def run_scenario(root, instance_types: int = 4, history_days: int = 15, drops: i
     ``capacity_<type>`` (the scaler's choice for the next period), ``peak_actual_<type>``
     (the real peak of that period, when the stream has it).
     """
-    from .pipeline import Pipeline
+    from .core import Pipeline
 
     history, parts = ec2_stream(instance_types, history_days, drops, 24, seed, shift_drop, shift_factor)
     cfg = ec2_config(root, threshold, algorithms, db_url)
@@ -143,7 +143,7 @@ def run_scenario(root, instance_types: int = 4, history_days: int = 15, drops: i
 
 def run_once(config_path, force_retrain: bool = False):
     """One run of the pipeline configured by ``config_path``; returns ``(pipeline, one-row table)``."""
-    from .pipeline import Pipeline
+    from .core import Pipeline
 
     pipe = Pipeline.from_yaml(config_path)
     res = pipe.run(force_retrain=force_retrain)
