@@ -61,6 +61,7 @@ import pandas as pd
 
 from . import frequency as fq
 from .errors import ConfigError
+from .quantiles import ForecastArrays
 
 HISTORY_MODES = ("all", "since_shift", "auto")
 
@@ -383,7 +384,6 @@ def history_since_shift(panel, shifts: pd.DataFrame | None = None, min_history: 
 
 def _splice(full, short, rows: np.ndarray):
     """``full`` ForecastArrays with the forecasts of ``rows`` replaced by ``short`` (aligned with ``rows``)."""
-    from .algorithms.base import ForecastArrays
 
     q, m = full.quantiles.copy(), full.mean.copy()
     q[rows], m[rows] = short.quantiles, short.mean

@@ -41,21 +41,26 @@ from __future__ import annotations
 
 import copy as _copy
 import html
+import json
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import frequency as fq
-from .errors import ConfigError, DataError
+from .artifacts import read_artifact, write_artifact
+from .errors import ArtifactError, ConfigError, DataError
 from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
                             partial_last_bucket, resolve_duplicates, sort_block)
+from .lifecycle import quiet_items
 from .panel import ESTIMATED, FILLED, Panel
 from .readers import Columns, read_columns
 from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
+from .security import open_artifact, save_encrypted
 
 _NONE = np.iinfo(np.int64).min
 _READ_KEYS = ("header", "timezone", "column_map", "constants", "item_id", "columns", "timestamp_format")
@@ -659,8 +664,6 @@ class DatasetGroup:
         """Statistics like a dataset import job's: items, rows, dates, missing and duplicates per item,
         and the items that went quiet (``quiet_min_run``, ``quiet_factor``: see
         :func:`fc_core.lifecycle.quiet_items`)."""
-        from .lifecycle import quiet_items
-
         st = self._stats
         first, last = st["first"], st["last"]
         per = self._tblock.keys.copy()
@@ -941,4 +944,73 @@ def _key_tuples(keys: pd.DataFrame) -> pd.Index:
     return pd.Index(list(keys.itertuples(index=False, name=None)))
 
 
-__all__ = ["DatasetGroup", "DatasetSummary", "read_dataset", "FILLED"]
+# ------------------------------------------------------------------ snapshots (save / load)
+def _json_or_none(obj):
+    try:
+        return json.loads(json.dumps(obj))
+    except (TypeError, ValueError):
+        return None
+
+
+def save_dataset(dataset_group, path, key=None) -> Path:
+    """Snapshot a DatasetGroup into folder ``path`` (Parquet frames + JSON settings; optionally encrypted).
+
+    The target is stored as imported (filled rows dropped) and refilled on load with the
+    same fill rules, so :func:`load_dataset` gives an equal group.
+
+    Raises
+    ------
+    ConfigError
+        For a malformed key.
+    """
+    from .io import atomic_dir
+
+    dg = dataset_group
+
+    def write(folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        t = dg.target
+        if FILLED in t.columns:
+            t = t.loc[~t[FILLED].to_numpy(dtype=bool)].drop(columns=[FILLED])
+        t.to_parquet(folder / "target.parquet", index=False)
+        if dg.related is not None:
+            r = dg.related.drop(columns=[c for c in (FILLED,) if c in dg.related.columns])
+            r.to_parquet(folder / "related.parquet", index=False)
+        if dg.item_metadata is not None:
+            dg.item_metadata.to_parquet(folder / "item_metadata.parquet", index=False)
+        settings = getattr(dg, "_settings", {}) or {}
+        doc = {"fc_core_artifact": "dataset", "version": 1, "domain": dg.domain.name, "frequency": dg.frequency,
+               "forecast_dimensions": list(dg.forecast_dimensions), "fill": _json_or_none(settings.get("fill")),
+               "forecast_horizon": settings.get("forecast_horizon"), "cold_start": bool(settings.get("cold_start", False))}
+        write_artifact(folder, doc)
+
+    if key is not None:
+        return save_encrypted(write, path, key, kind="dataset")
+    with atomic_dir(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+def load_dataset(path, key=None):
+    """Load a DatasetGroup saved by :func:`save_dataset` (validated again on the way in).
+
+    Raises
+    ------
+    ArtifactError
+        If the folder is not a dataset snapshot, or for key problems (see :func:`~fc_core.security.open_artifact`).
+    """
+    with open_artifact(path, key, kind="dataset") as folder:
+        doc = read_artifact(folder, "dataset")
+        frames = {}
+        for name in ("target", "related", "item_metadata"):
+            f = folder / f"{name}.parquet"
+            frames[name] = pd.read_parquet(f) if f.is_file() else None
+    if frames["target"] is None:
+        raise ArtifactError(f"{path} lacks target.parquet; the dataset snapshot is incomplete.")
+    return DatasetGroup(domain=doc.get("domain", "CUSTOM"), frequency=doc.get("frequency"), target=frames["target"],
+                        related=frames["related"], item_metadata=frames["item_metadata"],
+                        forecast_dimensions=doc.get("forecast_dimensions") or None, fill=doc.get("fill"),
+                        forecast_horizon=doc.get("forecast_horizon"), cold_start=bool(doc.get("cold_start")))
+
+
+__all__ = ["DatasetGroup", "DatasetSummary", "read_dataset", "save_dataset", "load_dataset", "FILLED"]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from .errors import ConfigError
 from .io import write_frame
+from .quantiles import ForecastArrays
 
 
 class Forecast:
@@ -157,7 +158,6 @@ class Forecast:
         import numpy as np
 
         from . import frequency as fq
-        from .algorithms.base import ForecastArrays
         from .metrics import evaluate
 
         frame = getattr(actuals, "target", actuals)

@@ -42,6 +42,7 @@ import pandas as pd
 
 from . import frequency as fq
 from .errors import ConfigError
+from .quantiles import ForecastArrays
 
 EOL_FIELD = "end_of_life_date"
 DATA_STOPS = "data stops"
@@ -248,8 +249,6 @@ def apply_end_of_life(arrays, panel, eol: np.ndarray):
     """ForecastArrays with every value after each series' end of life set to exactly 0."""
     if eol is None or not (~np.isnat(eol)).any():
         return arrays
-    from .algorithms.base import ForecastArrays
-
     mask = after_end_of_life(eol, pd.DatetimeIndex(arrays.start), arrays.mean.shape[1], panel.frequency)
     if not mask.any():
         return arrays

@@ -520,7 +520,7 @@ def evaluate(actuals, observed, forecast, insample, season_length: int,
     Examples
     --------
     >>> import pandas as pd
-    >>> from fc_core.algorithms.base import ForecastArrays
+    >>> from fc_core.quantiles import ForecastArrays
     >>> y = np.array([[2.0, 4.0]]); q = np.stack([y - 1, y, y + 1], axis=-1)
     >>> fa = ForecastArrays(np.array([0.1, 0.5, 0.9]), q, y.copy(), pd.DatetimeIndex(["2020-01-01"]))
     >>> per, overall = evaluate(y, np.ones_like(y, bool), fa, [np.array([1.0, 2.0, 3.0])], 1)

@@ -3,7 +3,7 @@
 Encryption
 ----------
 ``predictor.save(path, key=...)``, ``AutoPredictor.save(path, key=...)``,
-:func:`save_dataset` and ``Forecast.export(path, key=...)`` encrypt what they write
+:func:`~fc_core.datasets.save_dataset` and ``Forecast.export(path, key=...)`` encrypt what they write
 with **AES-256-GCM** (authenticated: a wrong key or a changed byte is detected, never
 silently decoded). The key is 32 random bytes, handled as a 44-character URL-safe
 base64 string from :func:`generate_key` (or derived from a password and a salt with
@@ -58,17 +58,17 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .artifacts import ARTIFACT_FILE
 from .errors import ArtifactError, ConfigError
 
 MAGIC = b"FCENC1\0\0"
 CIPHER = "AES-256-GCM"
-ARTIFACT_FILE = "fc_artifact.json"
 PAYLOAD_FILE = "payload.fcenc"
 _NONCE = 12
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 __all__ = ["generate_key", "key_from_password", "seal_payload", "encrypt_bytes", "decrypt_bytes", "is_encrypted", "save_encrypted", "open_artifact",
-           "write_encrypted_frame", "read_frame", "save_dataset", "load_dataset", "safe_name", "CIPHER"]
+           "write_encrypted_frame", "read_frame", "safe_name", "CIPHER"]
 
 
 # ------------------------------------------------------------------ keys
@@ -387,76 +387,10 @@ def read_frame(path, key=None, fmt: str | None = None):
     return pd.read_parquet(io.BytesIO(data)) if fmt == "parquet" else pd.read_csv(io.BytesIO(data))
 
 
-# ------------------------------------------------------------------ dataset snapshots
-def _json_or_none(obj):
-    try:
-        return json.loads(json.dumps(obj))
-    except (TypeError, ValueError):
-        return None
+def __getattr__(name):
+    # save_dataset / load_dataset moved beside DatasetGroup (fc_core.datasets); the old names stay importable
+    if name in ("save_dataset", "load_dataset"):
+        from . import datasets
 
-
-def save_dataset(dataset_group, path, key=None) -> Path:
-    """Snapshot a DatasetGroup into folder ``path`` (Parquet frames + JSON settings; optionally encrypted).
-
-    The target is stored as imported (filled rows dropped) and refilled on load with the
-    same fill rules, so :func:`load_dataset` gives an equal group.
-
-    Raises
-    ------
-    ConfigError
-        For a malformed key.
-    """
-    from .io import atomic_dir
-    from .panel import FILLED
-
-    dg = dataset_group
-
-    def write(folder: Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        t = dg.target
-        if FILLED in t.columns:
-            t = t.loc[~t[FILLED].to_numpy(dtype=bool)].drop(columns=[FILLED])
-        t.to_parquet(folder / "target.parquet", index=False)
-        if dg.related is not None:
-            r = dg.related.drop(columns=[c for c in (FILLED,) if c in dg.related.columns])
-            r.to_parquet(folder / "related.parquet", index=False)
-        if dg.item_metadata is not None:
-            dg.item_metadata.to_parquet(folder / "item_metadata.parquet", index=False)
-        settings = getattr(dg, "_settings", {}) or {}
-        doc = {"fc_core_artifact": "dataset", "version": 1, "domain": dg.domain.name, "frequency": dg.frequency,
-               "forecast_dimensions": list(dg.forecast_dimensions), "fill": _json_or_none(settings.get("fill")),
-               "forecast_horizon": settings.get("forecast_horizon"), "cold_start": bool(settings.get("cold_start", False))}
-        (folder / ARTIFACT_FILE).write_text(json.dumps(doc, indent=2, default=str))
-
-    if key is not None:
-        return save_encrypted(write, path, key, kind="dataset")
-    with atomic_dir(path) as tmp:
-        write(tmp)
-    return Path(path)
-
-
-def load_dataset(path, key=None):
-    """Load a DatasetGroup saved by :func:`save_dataset` (validated again on the way in).
-
-    Raises
-    ------
-    ArtifactError
-        If the folder is not a dataset snapshot, or for key problems (see :func:`open_artifact`).
-    """
-    import pandas as pd
-
-    from .algorithms.base import read_artifact
-    from .datasets import DatasetGroup
-
-    with open_artifact(path, key, kind="dataset") as folder:
-        doc = read_artifact(folder, "dataset")
-        frames = {}
-        for name in ("target", "related", "item_metadata"):
-            f = folder / f"{name}.parquet"
-            frames[name] = pd.read_parquet(f) if f.is_file() else None
-    if frames["target"] is None:
-        raise ArtifactError(f"{path} lacks target.parquet; the dataset snapshot is incomplete.")
-    return DatasetGroup(domain=doc.get("domain", "CUSTOM"), frequency=doc.get("frequency"), target=frames["target"],
-                        related=frames["related"], item_metadata=frames["item_metadata"],
-                        forecast_dimensions=doc.get("forecast_dimensions") or None, fill=doc.get("fill"),
-                        forecast_horizon=doc.get("forecast_horizon"), cold_start=bool(doc.get("cold_start")))
+        return getattr(datasets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -27,142 +26,14 @@ import numpy as np
 import pandas as pd
 
 from .. import frequency as fq
+from ..artifacts import ARTIFACT_FILE, ARTIFACT_VERSION, read_artifact, write_artifact  # noqa: F401  (re-exported)
+from ..artifacts import jsonable as _jsonable
 from ..errors import ArtifactError, ConfigError, NotTrainedError
 from ..explain import explain as explain_predictor
 from ..panel import Panel
-
-DEFAULT_FORECAST_TYPES = ("0.1", "0.5", "0.9", "mean")
-ARTIFACT_FILE = "fc_artifact.json"
-ARTIFACT_VERSION = 1
-
-
-# ----------------------------------------------------------------- quantiles
-def quantile_column(q: float) -> str:
-    """Column name of quantile ``q``: ``p10`` for 0.1, ``p2.5`` for 0.025, ``p99.9`` for 0.999.
-
-    >>> [quantile_column(q) for q in (0.1, 0.5, 0.025, 0.975, 0.999)]
-    ['p10', 'p50', 'p2.5', 'p97.5', 'p99.9']
-    """
-    v = round(float(q) * 100, 6)
-    return f"p{int(v)}" if float(v).is_integer() else f"p{v:g}"
-
-
-def parse_forecast_types(forecast_types: Sequence[str | float] | None) -> tuple[list[float], bool]:
-    """Split Amazon Forecast's ``ForecastTypes`` into sorted quantile levels and a mean flag.
-
-    >>> parse_forecast_types(["0.9", "mean", "0.1"])
-    ([0.1, 0.9], True)
-
-    Raises
-    ------
-    ConfigError
-        For a quantile outside (0, 1) or a type that is neither a number nor ``mean``.
-    """
-    if forecast_types is None:
-        forecast_types = DEFAULT_FORECAST_TYPES
-    if isinstance(forecast_types, (str, float, int)):
-        forecast_types = [forecast_types]
-    qs, mean = set(), False
-    for t in forecast_types:
-        if isinstance(t, str) and t.strip().lower() == "mean":
-            mean = True
-            continue
-        try:
-            q = float(t)
-        except (TypeError, ValueError):
-            raise ConfigError(f"forecast type {t!r} is neither a quantile such as '0.5' nor 'mean'.") from None
-        if not 0.0 < q < 1.0:
-            raise ConfigError(f"forecast type {t!r}: quantiles must lie strictly between 0 and 1 (e.g. '0.025').")
-        qs.add(round(q, 6))
-    if not qs and not mean:
-        raise ConfigError("forecast_types is empty; ask for at least one quantile or 'mean'.")
-    return sorted(qs), mean
-
-
-def forecast_columns(forecast_types) -> list[str]:
-    """Output column names for ``forecast_types``, quantiles first (ascending), then ``mean``."""
-    qs, mean = parse_forecast_types(forecast_types)
-    return [quantile_column(q) for q in qs] + (["mean"] if mean else [])
-
-
-# ------------------------------------------------------------ forecast arrays
-@dataclass
-class ForecastArrays:
-    """Forecasts of every series of a panel, before they become a frame.
-
-    Attributes
-    ----------
-    quantile_levels : ndarray, shape (Q,)
-        Ascending levels in (0, 1).
-    quantiles : ndarray, shape (n, H, Q)
-        Quantile forecasts; never crossing along the last axis.
-    mean : ndarray, shape (n, H)
-    start : DatetimeIndex
-        First forecast timestamp of each series.
-    """
-
-    quantile_levels: np.ndarray
-    quantiles: np.ndarray
-    mean: np.ndarray
-    start: pd.DatetimeIndex
-    info: dict = field(default_factory=dict)
-
-    @property
-    def horizon(self) -> int:
-        return self.quantiles.shape[1]
-
-    def quantile(self, q: float) -> np.ndarray:
-        """Forecast at level ``q`` (n, H), interpolated between stored levels where needed."""
-        lv = self.quantile_levels
-        j = np.flatnonzero(np.isclose(lv, q))
-        if len(j):
-            return self.quantiles[:, :, j[0]]
-        return interpolate_quantiles(lv, self.quantiles, np.array([q]))[:, :, 0]
-
-    def at(self, levels: Sequence[float]) -> "ForecastArrays":
-        """The same forecasts at other quantile ``levels``."""
-        levels = np.asarray(sorted(levels), dtype=float)
-        return ForecastArrays(levels, interpolate_quantiles(self.quantile_levels, self.quantiles, levels),
-                              self.mean, self.start, dict(self.info))
-
-    def clip(self, lower: float | None = 0.0) -> "ForecastArrays":
-        """Sort quantiles so they never cross and clip them (and the mean) at ``lower``."""
-        q = np.sort(self.quantiles, axis=-1)
-        m = self.mean
-        if lower is not None:
-            q = np.maximum(q, lower)
-            m = np.maximum(m, lower)
-        return ForecastArrays(self.quantile_levels, q, m, self.start, self.info)
-
-
-def interpolate_quantiles(levels: np.ndarray, values: np.ndarray, new_levels: np.ndarray) -> np.ndarray:
-    """Linear interpolation of quantile forecasts (..., Q) from ``levels`` to ``new_levels``,
-    extrapolating linearly beyond the outermost levels."""
-    levels = np.asarray(levels, dtype=float)
-    new_levels = np.asarray(new_levels, dtype=float)
-    if len(levels) == 1:
-        return np.repeat(values, len(new_levels), axis=-1)
-    idx = np.clip(np.searchsorted(levels, new_levels) - 1, 0, len(levels) - 2)
-    lo, hi = levels[idx], levels[idx + 1]
-    w = (new_levels - lo) / (hi - lo)
-    return values[..., idx] * (1 - w) + values[..., idx + 1] * w
-
-
-def arrays_from_samples(samples: np.ndarray, levels: Sequence[float], start: pd.DatetimeIndex) -> ForecastArrays:
-    """ForecastArrays from sample paths of shape (n, S, H)."""
-    levels = np.asarray(levels, dtype=float)
-    q = np.quantile(samples, levels, axis=1)  # (Q, n, H)
-    return ForecastArrays(levels, np.moveaxis(q, 0, -1), samples.mean(axis=1), start)
-
-
-def arrays_from_normal(mu: np.ndarray, sigma: np.ndarray, levels: Sequence[float], start) -> ForecastArrays:
-    """ForecastArrays from Gaussian means and standard deviations (n, H)."""
-    from scipy.stats import norm
-
-    levels = np.asarray(levels, dtype=float)
-    z = norm.ppf(levels)
-    q = mu[..., None] + sigma[..., None] * z
-    return ForecastArrays(levels, q, mu, start)
+from ..quantiles import (DEFAULT_FORECAST_TYPES, ForecastArrays, arrays_from_normal,  # noqa: F401  (re-exported)
+                         arrays_from_samples, forecast_columns, interpolate_quantiles, parse_forecast_types,
+                         quantile_column)
 
 
 # -------------------------------------------------------------- capabilities
@@ -418,7 +289,7 @@ class Predictor:
             doc = {"fc_core_artifact": "predictor", "version": ARTIFACT_VERSION,
                    "class": f"{type(self.estimator).__module__}:{type(self.estimator).__name__}",
                    "estimator": self.estimator.config(), "state": meta, "info": _jsonable(self.info)}
-            (tmp / ARTIFACT_FILE).write_text(json.dumps(doc, indent=2, default=str))
+            write_artifact(tmp, doc)
         return Path(path)
 
     @staticmethod
@@ -590,26 +461,3 @@ def _import_class(target: str, trusted: bool = False):
         # with values from the file: refuse
         raise ArtifactError(f"refusing to load {target!r}: an artifact may only name an fc_core estimator class.")
     return obj
-
-
-def read_artifact(folder: Path, kind: str) -> dict:
-    f = Path(folder) / ARTIFACT_FILE
-    if not f.is_file():
-        raise ArtifactError(f"{folder} holds no {ARTIFACT_FILE}: it was not saved by fc_core's save().")
-    try:
-        doc = json.loads(f.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{f} is not valid JSON ({exc}); it was not written by fc_core or is damaged.") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("version", 0), int):
-        raise ArtifactError(f"{f} is not an fc_core artifact description (a JSON object with an integer version).")
-    if doc.get("fc_core_artifact") == "encrypted" and kind != "encrypted":
-        raise ArtifactError(f"{folder} is encrypted; load it with key=... (the key it was saved with).")
-    if doc.get("fc_core_artifact") != kind:
-        raise ArtifactError(f"{folder} holds a {doc.get('fc_core_artifact')!r} artifact, not a {kind!r}.")
-    if doc.get("version", 0) > ARTIFACT_VERSION:
-        raise ArtifactError(f"{folder} was written by a newer fc_core (format {doc['version']}); upgrade fc_core.")
-    return doc
-
-
-def _jsonable(obj):
-    return json.loads(json.dumps(obj, default=str))

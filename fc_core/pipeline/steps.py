@@ -31,6 +31,7 @@ import pandas as pd
 
 from .. import frequency as fq
 from ..errors import ConfigError, ForecastError, MissingDependencyError
+from ..quantiles import ForecastArrays
 
 __all__ = ["RunLock", "PipelineBusyError", "list_drops", "fetch", "sha256", "read_drop", "check_drop", "quarantine",
            "MALFORMED", "score_forecast", "retrain_trigger", "steps_between"]
@@ -314,7 +315,6 @@ def score_forecast(forecast: pd.DataFrame, panel, key_columns: Sequence[str]):
     ConfigError
         For a forecast without quantile columns or with unequal horizons per item.
     """
-    from ..algorithms.base import ForecastArrays
     from ..metrics import evaluate
 
     keys = list(key_columns)
