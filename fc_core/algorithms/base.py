@@ -34,6 +34,7 @@ from ..panel import Panel
 from ..quantiles import (DEFAULT_FORECAST_TYPES, ForecastArrays, arrays_from_normal,  # noqa: F401  (re-exported)
                          arrays_from_samples, forecast_columns, interpolate_quantiles, parse_forecast_types,
                          quantile_column)
+from .guard import check_non_negative, guard
 
 
 # -------------------------------------------------------------- capabilities
@@ -79,8 +80,6 @@ class Estimator:
                  forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, seed: int = 0, **params: Any):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number of steps, got {forecast_horizon!r}.")
-        from .guard import check_non_negative
-
         self.non_negative = check_non_negative(params.pop("non_negative", "auto"))
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
@@ -180,8 +179,6 @@ class Predictor:
         raw = self._forecast(panel, horizon, levels, progress=progress)
         # one common guard for every algorithm: finite, plausible, non-negative where the history is,
         # every fallback counted with its reason (fc_core.algorithms.guard)
-        from .guard import guard
-
         out = guard(panel, raw, name=self.name, non_negative=getattr(self.estimator, "non_negative", "auto"),
                     cold_start=self.estimator.capabilities.cold_start, info=self.info)
         for k in ("fallback_items", "fallback_reasons", "fallback_summary"):

@@ -40,6 +40,7 @@ import numpy as np
 from .. import frequency as fq
 from ..errors import ConfigError
 from ..quantiles import ForecastArrays
+from .fallback import cold_start_from_donors, seasonal_naive_arrays
 
 #: A forecast value above this many times the item's largest |observation| is implausible.
 #: Chosen on backtests of the training data (bench/guard_retail.py; bench/RESULTS.md, "Forecast guard"):
@@ -111,7 +112,6 @@ def guard(panel, arr, *, name: str = "", non_negative="auto", cold_start: bool =
     ``cold_start`` says whether the algorithm forecasts items without history itself.
     Returns new ForecastArrays whose ``info`` holds the fallback items, reasons and summary.
     """
-    from .baselines import cold_start_from_donors, seasonal_naive_arrays
 
     non_negative = check_non_negative(non_negative)
     n = panel.n_series

@@ -1,0 +1,40 @@
+"""The layer order of fc_core (the contracts in .importlinter): nothing imports upward, no import cycles."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    if not Path(exe).is_file():
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    return subprocess.run([exe, "--no-cache"], cwd=root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_import_contracts_are_kept():
+    out = _lint_imports(ROOT)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
+
+
+def test_an_upward_import_or_a_cycle_breaks_the_contracts(tmp_path):
+    ignore = shutil.ignore_patterns("__pycache__")
+    for pkg in ("fc_core", "fc_widgets"):
+        shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=ignore)
+    shutil.copy(ROOT / ".importlinter", tmp_path)
+    # an import hidden inside a function counts too: the foundation (panel) reaching up to automl
+    panel = tmp_path / "fc_core" / "panel.py"
+    panel.write_text(panel.read_text() + "\n\ndef _upward():\n    from .automl import AutoPredictor\n")
+    out = _lint_imports(tmp_path)
+    assert out.returncode == 1
+    assert "fc_core.panel -> fc_core.automl" in out.stdout
+    assert "2 broken" in out.stdout  # layers (panel under automl) and cycles (automl imports panel)
