@@ -151,7 +151,16 @@ class Explanation:
 
 
 def aggregate(frame: pd.DataFrame, attributes: list) -> pd.DataFrame:
-    """Predictor-level scores from per item/time scores (see the module docstring)."""
+    """Predictor-level scores from per item/time scores (see the module docstring).
+
+    Magnitude: mean ``|raw|``; sign: the correlation of a related field's value with its
+    score (does a higher value raise the forecast?), else the sign of the mean score.
+
+    >>> f = pd.DataFrame({"attribute": ["price"] * 3 + ["color"] * 3, "value": [8, 10, 12, None, None, None],
+    ...                   "raw_impact_score": [2.0, 0.0, -2.0, 0.5, -0.5, 0.5]})
+    >>> aggregate(f, ["color", "price"]).round(3).values.tolist()
+    [['price', -1.333, -1.0, 'lowers'], ['color', 0.5, 0.375, 'raises']]
+    """
     rows = []
     for a in attributes:
         f = frame[frame["attribute"] == a]
@@ -181,6 +190,16 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------ selection
+def no_attributes_note(name: str, panel: Panel, members: list | None = None) -> str:
+    """Why there are no impact scores: the data has no attributes, or the model(s) use none."""
+    if panel.related is None and panel.static is None:
+        return (f"{name}: the data has no related time series or item metadata, so there are no impact scores "
+                "(give related_path or item_metadata_path to see which attributes move the forecast).")
+    who = f"its models ({', '.join(members)}) use" if members else "it uses"
+    return (f"{name}: {who} no attributes (related time series, item metadata or holidays), so there are no impact "
+            "scores (like Amazon Forecast's ARIMA, ETS and NPTS); GBM, GBM-L2, MLP-QR, DeepAR+ and Prophet use them.")
+
+
 def choose_rows(panel: Panel, items=None, max_items: int = PREDICTOR_SAMPLE, seed: int = 0) -> tuple[np.ndarray, list]:
     """Positions of the series to explain, and notes.
 
@@ -388,8 +407,7 @@ def explain(predictor, panel: Panel, items=None, start=None, end=None, max_items
     ts, keep = time_mask(sub, H, start, end)
     level = "predictor" if items is None and start is None and end is None else "forecast"
     if not attributes:
-        notes.append(f"{predictor.name} uses no attributes (related time series, item metadata or holidays), so it "
-                     "gives no impact scores (like Amazon Forecast's ARIMA, ETS and NPTS).")
+        notes.append(no_attributes_note(predictor.name, panel))
     frame, labels, method = explain_panel(predictor, sub, n_permutations, seed, progress)
     frame = frame[np.repeat(keep.reshape(-1), len(labels))].reset_index(drop=True)
     return Explanation(normalize(frame), sub.key_columns, labels, level, predictor.name, method, notes)
@@ -446,8 +464,7 @@ def explain_blend(members: dict, panel: Panel, weights: pd.DataFrame, items=None
     table = keys.assign(attribute_model_weight=share.to_numpy(),
                         models=[" + ".join(f"{a} {v:.2f}" for a, v in r.items() if v > 0) for _, r in w.iterrows()])
     if not using:
-        notes.append(f"the {name}'s forecast comes only from models that use no attributes "
-                     f"({', '.join(members)}), so it has no impact scores.")
+        notes.append(no_attributes_note(name, panel, list(members)))
     none = table[table["attribute_model_weight"] <= 0]
     if len(using) and len(none):
         ids = ", ".join(map(str, none[sub.key_columns[0]].head(10)))
