@@ -177,6 +177,7 @@ def test_shapley_by_reforecast_is_exact_additive_and_seeded(panel):
     np.testing.assert_allclose(phi[1, :, 1], -3 * (p1 - mean1), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_prophet_regressor_gets_exactly_its_own_term():
     """Prophet is additive: with the fit kept, the price's Shapley value is its regressor term
     beta * (price - the item's mean price), beta = 5 here."""
@@ -196,6 +197,7 @@ def test_prophet_regressor_gets_exactly_its_own_term():
     assert e.predictor_level().loc[0, "direction"] == "raises"
 
 
+@pytest.mark.slow
 def test_mlp_qr_by_reforecasting_finds_the_price_and_is_reproducible(panel):
     pytest.importorskip("torch")
     from fc_core.algorithms.mlp import MLPQREstimator
@@ -243,3 +245,25 @@ def test_autopredictor_weights_members_scores_per_item(panel):
     only_naive = AutoPredictor(H, algorithms=["SeasonalNaive"], backtest_windows=1).train(panel, progress=False)
     none = only_naive.explain()
     assert none.empty and "no impact scores" in none.summary()
+
+
+@pytest.mark.slow
+def test_deepar_explained_by_reforecasting_adds_up_and_repeats(panel):
+    """DeepAR+ forecasts from seeded samples, so every coalition sees the same noise: the Shapley
+    values add up to the forecast change and two runs give the same scores."""
+    pytest.importorskip("gluonts")
+    from fc_core.algorithms.deepar import DeepARPlusEstimator
+
+    sub = panel.select([0, 1, 2, 3])
+    pred = DeepARPlusEstimator(H, epochs=2, num_batches_per_epoch=10, learning_rate=1e-2, lags_seq=[1, 7],
+                               context_length=14, seed=3, num_cells=16, num_layers=1, dropout_rate=0.0,
+                               batch_size=32, num_samples=100).train(sub)
+    assert [a for _, a in pred.explain_attributes()] == ["noise", "price", "segment"]
+    e = pred.explain(items=["i00", "i01"])
+    again = pred.explain(items=["i00", "i01"])
+    pd.testing.assert_frame_equal(e.frame, again.frame)
+    two = sub.select([0, 1])
+    full = pred.predict_arrays(two, levels=[0.5]).quantile(0.5)
+    none = pred.predict_arrays(ex.masked(two, pred.explain_attributes(), set()), levels=[0.5]).quantile(0.5)
+    sums = e.frame.groupby(["item_id", "timestamp"], sort=False)["raw_impact_score"].sum().to_numpy()
+    np.testing.assert_allclose(sums, (full - none).reshape(-1), rtol=1e-5, atol=1e-5)
