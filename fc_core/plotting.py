@@ -148,13 +148,18 @@ def plot_backtest_windows(data, windows, item_id=None, ax=None, title: str | Non
 
 def plot_leaderboard(board: pd.DataFrame, metric: str = "AverageWeightedQuantileLoss", ax=None):
     """Horizontal bars of one metric per algorithm, best marked."""
-    b = board.dropna(subset=[metric]).sort_values(metric, ascending=False)
+    from .metrics import metric_goal, ranking_score
+
+    b = board.dropna(subset=[metric])
+    score = ranking_score(metric, b[metric]).to_numpy()
+    order = np.argsort(-score, kind="stable")  # best at the top
+    b, score = b.iloc[order], score[order]
     fig, ax = _figure(ax, figsize=(7, 0.45 * len(b) + 1.2))
-    colors = ["#2ca02c" if v == b[metric].min() else "#7f7f7f" for v in b[metric]]
+    colors = ["#2ca02c" if s == score.min() else "#7f7f7f" for s in score]
     ax.barh(b["algorithm"], b[metric], color=colors)
     for y, v in enumerate(b[metric]):
         ax.text(v, y, f" {v:.4g}", va="center", fontsize=8)
-    ax.set_xlabel(f"{metric} (lower is better)")
+    ax.set_xlabel(f"{metric} ({metric_goal(metric)})")
     ax.set_title(f"Leaderboard by {metric} (best in green)")
     return fig
 

@@ -16,6 +16,10 @@ panel                     what it does                                    result
                           one item's scores and their course over time
 ========================  ==============================================  ======================
 
+:func:`link` makes them share their state: a new import reaches the other panels, the
+horizon, windows and offset stay equal between BacktestPanel and TrainingPanel, and each
+trained predictor reaches the leaderboard and the forecast views.
+
 The logic (search, slicing, messages) lives in :mod:`fc_core.views`; the charts in
 :mod:`fc_core.plotting`.
 """
@@ -24,7 +28,9 @@ from __future__ import annotations
 from .backtest import BacktestPanel
 from .dataset import DatasetPanel
 from .explain import ExplainabilityPanel
+from .link import Links, link
 from .predictor import LeaderboardPanel, TrainingPanel
 from .quantile import QuantilePanel
 
-__all__ = ["DatasetPanel", "BacktestPanel", "QuantilePanel", "LeaderboardPanel", "TrainingPanel", "ExplainabilityPanel"]
+__all__ = ["DatasetPanel", "BacktestPanel", "QuantilePanel", "LeaderboardPanel", "TrainingPanel", "ExplainabilityPanel",
+           "link", "Links"]
