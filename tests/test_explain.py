@@ -228,9 +228,8 @@ def test_autopredictor_weights_members_scores_per_item(panel):
     # make the blend explicit: 70 % GBM globally, one item on SeasonalNaive alone, one on the even pair
     auto.weights_ = {"GBM": 0.7, "SeasonalNaive": 0.3}
     choice = auto.item_choice_.copy()
-    choice["algorithm"] = "AutoPredictor"
-    choice.loc[choice["item_id"] == "i01", "algorithm"] = "SeasonalNaive"
-    choice.loc[choice["item_id"] == "i02", "algorithm"] = "GBM+SeasonalNaive"
+    picks = {"i01": ("SeasonalNaive",), "i02": ("GBM", "SeasonalNaive")}
+    choice["algorithms"] = [picks.get(i, ("AutoPredictor",)) for i in choice["item_id"]]
     auto.item_choice_ = choice
     items = ["i00", "i01", "i02"]
     e = auto.explain(items=items)
