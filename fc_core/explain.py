@@ -112,7 +112,8 @@ class Explanation:
         return aggregate(self.frame, self.attributes)
 
     def item(self, item) -> pd.DataFrame:
-        """One item's impact over time: ``timestamp`` then one column per attribute (raw scores).
+        """One item's impact over time: ``timestamp`` then one column per attribute (raw scores;
+        with forecast dimensions, summed over the item's series, as its forecasts add up).
 
         Raises
         ------
