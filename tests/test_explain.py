@@ -266,3 +266,19 @@ def test_deepar_explained_by_reforecasting_adds_up_and_repeats(panel):
     none = pred.predict_arrays(ex.masked(two, pred.explain_attributes(), set()), levels=[0.5]).quantile(0.5)
     sums = e.frame.groupby(["item_id", "timestamp"], sort=False)["raw_impact_score"].sum().to_numpy()
     np.testing.assert_allclose(sums, (full - none).reshape(-1), rtol=1e-5, atol=1e-5)
+
+
+def test_gbm_baseline_method_agrees_with_tree_shap_on_the_known_answer(gbm, panel):
+    """method="baseline" (the booster re-predicted per coalition) adds up exactly and tells the
+    same story as TreeSHAP: price lowers demand, far above the noise."""
+    fast = gbm.explain(method="baseline")
+    assert "booster" in fast.method and "exact Shapley" in fast.method
+    table = fast.predictor_level().set_index("attribute")
+    assert table.loc["price", "raw_impact_score"] < 0
+    assert abs(table.loc["price", "raw_impact_score"]) > 5 * abs(table.loc["noise", "raw_impact_score"])
+    tree = gbm.explain().frame
+    both = tree.merge(fast.frame, on=["item_id", "timestamp", "attribute"], suffixes=("_tree", "_base"))
+    price = both[both["attribute"] == "price"]
+    assert np.corrcoef(price["raw_impact_score_tree"], price["raw_impact_score_base"])[0, 1] > 0.9
+    with pytest.raises(ConfigError, match="explain method"):
+        gbm.explain(method="magic")

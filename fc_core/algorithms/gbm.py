@@ -797,6 +797,60 @@ class GBMPredictor(Predictor):
         return {"rows": rows, "names": names, "contrib": contrib.reshape(*shape, -1), "base": base.reshape(shape),
                 "x": x.reshape(shape), "dfdx": dfdx.reshape(shape)}
 
+    def baseline_contributions(self, panel: Panel, n_permutations: int = 20, seed: int = 0) -> tuple[np.ndarray, str]:
+        """Shapley values of the attributes in target units (n, H, attributes), the booster
+        re-predicted for every coalition with the left-out attributes at their baseline (a related
+        field at the item's history mean, so its relative and change features are 0; a metadata
+        code unknown), as :func:`fc_core.explain.masked` does to the data; and how they were computed.
+
+        Far cheaper than TreeSHAP on deep trees (``2^k`` ordinary predictions instead of one
+        ``pred_contrib``); the values of a cell add up to the model's output minus its output
+        with every attribute at its baseline (times the back-transform's slope).
+        """
+        from ..explain import shapley_values
+
+        panel = self.aligned(panel)
+        H = self.estimator.forecast_horizon
+        grid = _Grid(panel, self.layout, H, self.use_log)
+        rows = np.flatnonzero(self._modellable(grid))
+        attrs = self.explain_attributes()
+        out = np.zeros((panel.n_series, H, len(attrs)))
+        if not len(rows):
+            return out, "nothing to explain"
+        R = np.repeat(rows, H)
+        O = np.full(len(R), grid.end)
+        hs = np.tile(np.arange(1, H + 1), len(rows))
+        X = grid.features_direct(R, O, hs, _static_codes(panel, self.categories), grid.cumsums())
+        booster = self.models["direct"]
+        names = booster.feature_name()
+        col = {n: j for j, n in enumerate(names)}
+        nthreads = _threads(self.estimator.params)
+        fill = []  # per attribute: [(column, values)]
+        for j, (kind, name) in enumerate(attrs):
+            if kind == "related":
+                f = self.related_names_.index(name)
+                mean = np.array([np.nanmean(panel.related_series(i)[:int(panel.lengths[i]), f])
+                                 if panel.lengths[i] and np.isfinite(panel.related_series(i)[:int(panel.lengths[i]), f]).any()
+                                 else 0.0 for i in range(panel.n_series)])
+                fill.append([(col[f"rel_{name}"], mean[R])] + [(col[f"{k}_{name}"], 0.0) for k in ("relz", "reld", "relo")])
+            else:
+                fill.append([(col[f"static{list(self.categories).index(name)}"], np.nan)])
+
+        def value(S: frozenset) -> np.ndarray:
+            Xs = X.copy()
+            for j in range(len(attrs)):
+                if j not in S:
+                    for c, v in fill[j]:
+                        Xs[:, c] = v
+            return booster.predict(Xs, num_threads=nthreads)
+
+        phi, _, how = shapley_values(value, list(range(len(attrs))), n_permutations, seed)
+        x = grid.direct_base(R, O, hs) + booster.predict(X, num_threads=nthreads)
+        s = grid.scale[R]
+        dfdx = s * np.exp(x) * (x > 0) if self.use_log else s
+        out[rows] = (phi * dfdx[:, None]).reshape(len(rows), H, len(attrs))
+        return out, how
+
     def tree_contributions(self, panel: Panel) -> np.ndarray:
         """Per-attribute TreeSHAP values in target units (n, H, attributes): each attribute's
         features summed, times the back-transform's slope; 0 for items the model does not forecast."""
