@@ -18,7 +18,11 @@ How the Shapley values are computed
   own space (the log of the scaled target); the scores are turned into target units
   by the local slope of the back-transform at the forecast (``dF/dx``), so they add
   up to the forecast change to first order. The features made from the target's own
-  history and the calendar are not attributes; their share is ``history``.
+  history and the calendar are not attributes. TreeSHAP costs grow with the trees'
+  depth squared; ``method="baseline"`` instead re-predicts the booster for every
+  coalition of attributes with the left-out ones at their baseline (below): exact
+  Shapley values of that game from ``2^k`` ordinary predictions, much faster on deep
+  trees (``bench/RESULTS.md``, "Explainability").
 * **Every other model that uses attributes (MLP-QR, DeepAR+, Prophet's regressors,
   GBM's recursive strategies): Shapley values by re-forecasting.** An attribute left
   out of a coalition is replaced by a baseline - a related field by each item's own
@@ -65,7 +69,6 @@ MAX_TIME_POINTS = 500
 PREDICTOR_SAMPLE = 50    # items sampled for predictor explainability by re-forecasting
 TREE_SAMPLE = 1000       # ... by TreeSHAP (cheap)
 EXACT_MAX = 6            # exact Shapley values up to this many attributes (2^k forecasts)
-HISTORY = "history"      # the non-attribute part of a TreeSHAP explanation
 SCORE_COLUMNS = ["raw_impact_score", "normalized_impact_score"]
 
 
