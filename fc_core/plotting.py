@@ -235,3 +235,27 @@ def save_figure(fig, path) -> str:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     return str(path)
+
+
+def plot_forecasts(forecast, items: Sequence, history=None, history_points: int | None = None,
+                   ncols: int = 1, interval: tuple[str, str] | None = None):
+    """Fan charts of several items, one panel each (:func:`plot_forecast` for each), in one Figure.
+
+    Raises
+    ------
+    ConfigError
+        For an empty list or an item the forecast does not have.
+    """
+    from matplotlib.figure import Figure
+
+    items = list(items)
+    if not items:
+        raise ConfigError("plot_forecasts needs at least one item.")
+    nrows = -(-len(items) // ncols)
+    fig = Figure(figsize=(10 if ncols == 1 else 5 * ncols, 3.0 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, it in zip(axes, items):
+        plot_forecast(forecast, it, history=history, history_points=history_points, ax=ax, interval=interval)
+    for ax in axes[len(items):]:
+        ax.set_visible(False)
+    return fig
