@@ -202,3 +202,15 @@ def test_pipeline_yaml_takes_presets_and_time_limit(tmp_path):
     doc["predictor"].update(presets="best", time_limit=-5)
     with pytest.raises(ConfigError, match="predictor.time_limit must be a positive number"):
         PipelineConfig.from_dict(doc, base_dir=tmp_path)
+
+
+def test_arima_fits_long_series_on_their_recent_history_by_default():
+    from fc_core.algorithms.arima import ARIMAEstimator, history_length
+
+    assert ARIMAEstimator(24).params["max_history"] == "auto"
+    spec = {"params": {"max_history": "auto"}, "season_length": 24}
+    assert history_length(8760, spec) == 480  # a year of hourly data: the last 20 days
+    assert history_length(300, spec) == 300
+    assert history_length(8760, {"params": {"max_history": None}, "season_length": 24}) == 8760
+    assert history_length(100, {"params": {"max_history": "auto"}, "season_length": 7}) == 100
+    assert history_length(1000, {"params": {"max_history": "auto"}, "season_length": 7}) == 250
