@@ -424,7 +424,15 @@ class ForecastView:
 
 # -------------------------------------------------------------- leaderboard
 LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end", "n_items", "n_observed",
-                    "weight", "items_chosen", "train_seconds")
+                    "weight", "items_chosen", "train_seconds", "fallback_items", "fallback_share", "mostly_fallback")
+
+
+def fallback_text(predictor) -> str:
+    """One line: per algorithm, the items that got the fallback forecast in the backtests, and why
+    (:func:`fc_core.automl.fallback_text`)."""
+    from .automl import fallback_text as _text
+
+    return _text(predictor)
 
 
 def metric_columns(board: pd.DataFrame) -> list[str]:
@@ -830,7 +838,7 @@ def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
 
 __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
-           "training_steps", "progress_text", "ensemble_check_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "training_steps", "progress_text", "ensemble_check_text", "fallback_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
            "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 

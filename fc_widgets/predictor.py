@@ -9,7 +9,7 @@ from fc_core import plotting
 from fc_core.algorithms.base import available_algorithms
 from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
 from fc_core.errors import ConfigError, NotTrainedError, TrainingStopped
-from fc_core.views import ensemble_check_text, metric_columns, progress_text, rank_leaderboard, training_steps
+from fc_core.views import ensemble_check_text, fallback_text, metric_columns, progress_text, rank_leaderboard, training_steps
 
 from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
 
@@ -113,7 +113,8 @@ class LeaderboardPanel(PanelBase):
         weights = ", ".join(f"{a} {v:.2f}" for a, v in self.predictor.weights_.items())
         check = ensemble_check_text(self.predictor.ensemble_check_, self.predictor.optimization_metric)
         self.summary.value = message_html([f"best by {metric} ({where}): {self.best}",
-                                           f"blend weights: {weights}", check], "ok")
+                                           f"blend weights: {weights}", check,
+                                           fallback_text(self.predictor)], "ok")
 
 
 class TrainingPanel(PanelBase):

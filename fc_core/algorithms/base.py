@@ -191,6 +191,9 @@ class Estimator:
         Quantiles such as ``"0.1"`` and/or ``"mean"``.
     seed : int
         Random seed; the same inputs and seed give the same numbers.
+    non_negative : "auto", True or False
+        ``"auto"`` (default): forecasts of an item whose history is never negative are clipped at 0;
+        True: every item's; False: none (:mod:`fc_core.algorithms.guard`).
     **params
         Algorithm hyperparameters; unknown names are refused.
     """
@@ -204,6 +207,9 @@ class Estimator:
                  forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, seed: int = 0, **params: Any):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number of steps, got {forecast_horizon!r}.")
+        from .guard import check_non_negative
+
+        self.non_negative = check_non_negative(params.pop("non_negative", "auto"))
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise ConfigError(
@@ -232,7 +238,8 @@ class Estimator:
 
     def config(self) -> dict:
         return {"algorithm": self.name, "forecast_horizon": self.forecast_horizon, "frequency": self.frequency,
-                "forecast_types": self.forecast_types, "seed": self.seed, "params": self.params}
+                "forecast_types": self.forecast_types, "seed": self.seed,
+                "params": {**self.params, "non_negative": self.non_negative}}
 
     def train(self, data, progress: bool = False) -> "Predictor":
         """Fit on ``data`` (a DatasetGroup or a Panel) and return a new predictor."""
@@ -296,7 +303,17 @@ class Predictor:
         key = (int(horizon), tuple(np.round(levels, 9)))
         if panel is self.panel and key in self._cache:
             return self._cache[key]  # local models fit inside _forecast: do it once for the training data
-        out = self._forecast(panel, horizon, levels, progress=progress)
+        for k in ("fallback_items", "fallback_reasons", "fallback_summary"):
+            self.info.pop(k, None)  # the previous call's
+        raw = self._forecast(panel, horizon, levels, progress=progress)
+        # one common guard for every algorithm: finite, plausible, non-negative where the history is,
+        # every fallback counted with its reason (fc_core.algorithms.guard)
+        from .guard import guard
+
+        out = guard(panel, raw, name=self.name, non_negative=getattr(self.estimator, "non_negative", "auto"),
+                    cold_start=self.estimator.capabilities.cold_start, info=self.info)
+        for k in ("fallback_items", "fallback_reasons", "fallback_summary"):
+            self.info[k] = out.info[k]
         if panel is self.panel:
             self._cache[key] = out
         return out

@@ -81,6 +81,7 @@ _MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
 _MAX_Z_ROWS = 50_000  # calibration errors kept per horizon step
 _AUTO_EFFORT_ROWS = 200_000  # effort="auto": below this many training rows, fewer leaves and early stopping
 _EARLY_STOPPING_ROUNDS = 20
+_MAX_LOG = 50.0  # largest log1p(y / scale) mapped back: e^50 = 5e21 times the item's scale, finite
 
 
 # ------------------------------------------------------------------ settings
@@ -124,8 +125,8 @@ class _Layout:
     paths: bool = False
 
     @classmethod
-    def make(cls, freq: str, params: dict) -> "_Layout":
-        m = fq.season_length(freq)
+    def make(cls, freq: str, params: dict, m: int | None = None) -> "_Layout":
+        m = int(m or fq.season_length(freq))
         longer = [s for s in fq.seasonalities(freq) if s > m]
         if params["lags"] is not None:
             lags = sorted({int(k) for k in params["lags"]})
@@ -330,7 +331,9 @@ class _Grid:
 
     def inverse(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         s = self.scale[rows].reshape((-1,) + (1,) * (x.ndim - 1))
-        return s * (np.expm1(np.maximum(x, 0.0)) if self.use_log else x)
+        # clipped in log space first: expm1 of a wild extrapolation must not overflow to inf
+        # (values past the plausible envelope are then caught by the forecast guard)
+        return s * (np.expm1(np.clip(x, 0.0, _MAX_LOG)) if self.use_log else x)
 
 
 def _nanmean(a: np.ndarray, axis=None) -> np.ndarray:
@@ -647,6 +650,26 @@ def _z_quantiles(Z: np.ndarray, levels: np.ndarray, horizon: int, min_count: int
     return out
 
 
+def _adapted_season(panel: Panel, mode: str, min_rows: int = 200, max_short: float = 0.1) -> int:
+    """The season the model's lags and windows use. With ``mode="adapt"``, when more than ``max_short``
+    of the items with history have fewer than ``m + 2`` observed values (too short for the full
+    season), or all items together give fewer than ``min_rows`` training targets past their first
+    season, the largest shorter season ``m // k`` that satisfies both (else 1): fewer lags and
+    shorter windows first, the seasonal naive fallback last."""
+    m = fq.season_length(panel.frequency)
+    if mode != "adapt" or m <= 1:
+        return m
+    obs = panel.observed_counts()
+    obs = obs[obs > 0]
+    if not len(obs):
+        return m
+    for k in range(1, m + 1):
+        mm = max(m // k, 1)
+        if (np.mean(obs < mm + 2) <= max_short and np.maximum(obs - mm - 1, 0).sum() >= min_rows) or mm == 1:
+            return mm
+    return 1
+
+
 def _threads(params: dict) -> int:
     return int(params["num_threads"] or os.cpu_count() or 1)
 
@@ -659,7 +682,11 @@ class GBMPredictor(Predictor):
 
     def _setup(self, panel: Panel) -> None:
         p = self.estimator.params
-        self.layout = _Layout.make(panel.frequency, p)
+        m = _adapted_season(panel, p["short_history"], 10 * int(p["min_data_in_leaf"]))
+        self.layout = _Layout.make(panel.frequency, p, m)
+        if m != fq.season_length(panel.frequency):
+            self.info["short_history"] = {"season_length": m, "instead_of": fq.season_length(panel.frequency),
+                                          "why": "too little history for the full season's lags and windows"}
         self.use_log = panel.nonnegative() if p["log"] == "auto" else bool(p["log"])
 
     def _fit(self, panel: Panel, progress: bool = False) -> None:
@@ -820,6 +847,10 @@ class GBMEstimator(Estimator):
         Windows' worth of the pooled error level mixed into each series' own level.
     nonnegative : bool
         Clip forecasts at 0.
+    short_history : {"adapt", "fallback"}
+        ``"adapt"`` (default): when more than 10% of the items have too little history for the full
+        season's lags and windows (``m + 2`` observed values), use a shorter season for them all (fewer
+        lags, shorter windows); ``"fallback"``: those items get the seasonal naive forecast.
     num_threads : int, optional
         LightGBM threads; default all cores (``os.cpu_count()``).
     effort : {"auto", "full"}
@@ -848,7 +879,7 @@ class GBMEstimator(Estimator):
         # quantiles
         "calibration_windows": 8, "calibration_stride": None, "interval_scaling": "both", "sigma_prior": 1.0,
         # output and resources
-        "nonnegative": False, "num_threads": None, "effort": "auto",
+        "nonnegative": False, "num_threads": None, "short_history": "adapt", "effort": "auto",
     }
     predictor_class = GBMPredictor
 
@@ -873,6 +904,8 @@ class GBMEstimator(Estimator):
             raise ConfigError(f"GBM strategy must be 'recursive', 'direct' or 'ensemble', got {p['strategy']!r}.")
         if p["effort"] not in ("auto", "full"):
             raise ConfigError(f"GBM effort must be 'auto' or 'full', got {p['effort']!r}.")
+        if p["short_history"] not in ("adapt", "fallback"):
+            raise ConfigError(f"GBM short_history must be 'adapt' or 'fallback', got {p['short_history']!r}.")
         if p["log"] not in ("auto", True, False):
             raise ConfigError(f"GBM log must be 'auto', True or False, got {p['log']!r}.")
 
