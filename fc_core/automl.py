@@ -33,6 +33,7 @@ from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor,
                               get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
 from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
 from .errors import ConfigError, NotTrainedError
+from .explain import explain_blend
 from .forecast import Forecast
 from .io import atomic_dir, load_panel, save_panel
 from .panel import Panel
@@ -350,14 +351,16 @@ class AutoPredictor:
                         bar.update(len(self.algorithms) * (len(windows) - w.index))
                         break
                 cov = window_coverage(panel, w, self.forecast_horizon)
-                past_eol = lifecycle.mask_window(panel, eol, w.cutoff, self.forecast_horizon, cov)
+                cut = w.cutoffs(panel)  # one per item where the data is forecast from each item's end
+                past_eol = lifecycle.mask_window(panel, eol, cut, self.forecast_horizon, cov)
                 rows = np.flatnonzero(cov["reason"].to_numpy() == "")
                 if len(rows) == 0:
                     raise ConfigError(f"backtest {w} has no item with history before and actuals after its cutoff; "
                                       "use fewer windows or a smaller offset.")
                 sub = panel.select(rows)
-                train_panel = sub.truncate(w.cutoff, keep_related_future=self.forecast_horizon)
-                actuals, observed = sub.actuals_after(w.cutoff, self.forecast_horizon)
+                cut = cut if np.ndim(cut) == 0 else cut[rows]
+                train_panel = sub.truncate(cut, keep_related_future=self.forecast_horizon)
+                actuals, observed = sub.actuals_after(cut, self.forecast_horizon)
                 observed = observed & ~past_eol[rows]  # not scored after an item's end of life
                 shifted = policy.shifted(train_panel) if policy.active else (np.zeros(0, np.int64), None)
                 fc, short_fc = {}, {}
@@ -978,6 +981,33 @@ class AutoPredictor:
             arrays = {**arrays, "__cold__": _blend_arrays(arrays, cold)}
         out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), choice)
         return lifecycle.apply_end_of_life(out, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
+
+    def explain(self, items=None, start=None, end=None, max_items: int | None = None, n_permutations: int = 20,
+                seed: int | None = None, progress: bool = False):
+        """Impact scores of the attributes (Amazon Forecast's Explainability), from the members
+        that use attributes, weighted by each item's blend weights (:func:`fc_core.explain.explain_blend`).
+
+        Same arguments as :meth:`fc_core.algorithms.base.Predictor.explain`; ``.items`` of the result
+        gives each explained item's weight on models that use attributes, and the notes name items
+        forecast only by models that use none.
+        """
+        self._check()
+        labels = self._choice_for(self.panel)
+        cold = self._cold_start_blend()
+        rows = []
+        for i, lab in enumerate(labels):
+            wts = cold if (self.panel.lengths[i] == 0 and cold) else self.blend_weights(lab)
+            wts = {a: v for a, v in wts.items() if a in self.predictors_}
+            tot = sum(wts.values()) or 1.0
+            rows.append({a: wts.get(a, 0.0) / tot for a in self.predictors_})
+        weights = pd.DataFrame(rows, columns=list(self.predictors_)).fillna(0.0)
+        return explain_blend(self.predictors_, self.panel, weights, items=items, start=start, end=end,
+                             max_items=max_items, n_permutations=n_permutations,
+                             seed=self.seed if seed is None else int(seed), progress=progress, name=ENSEMBLE)
+
+    def feature_importance(self, **kwargs) -> pd.DataFrame:
+        """AutoGluon-style alias: the predictor-level impact table (``explain(**kwargs).predictor_level()``)."""
+        return self.explain(**kwargs).predictor_level()
 
     def candidate_forecast(self, algorithm: str, items=None) -> Forecast:
         """Forecasts of one retrained candidate alone (for side-by-side comparisons)."""

@@ -52,7 +52,7 @@ from . import frequency as fq
 from .errors import ConfigError, DataError
 from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
-                            resolve_duplicates, sort_block)
+                            partial_last_bucket, resolve_duplicates, sort_block)
 from .panel import ESTIMATED, FILLED, Panel
 from .readers import Columns, read_columns
 from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
@@ -249,6 +249,9 @@ class DatasetSummary:
 
 
 # ------------------------------------------------------------- the group
+FORECAST_FROM = ("global_end", "item_end")
+
+
 class DatasetGroup:
     """A target time series plus optional related time series and item metadata.
 
@@ -276,6 +279,12 @@ class DatasetGroup:
         Reading options for all files; ``read_options={"target": {...}, "related": {...},
         "item_metadata": {...}}`` gives per-dataset ones (column_map, item_id, columns, ...).
     key_dtype : {"object", "category"}
+    forecast_from : {"global_end", "item_end"}
+        Where each item is forecast (and backtested) from. ``"global_end"`` (default, Amazon
+        Forecast's behaviour): an item that ends before the group's last timestamp is
+        back-filled to it (zeros by default, see ``fill``) and forecast from there.
+        ``"item_end"``: no back-fill; each item is forecast from its own end, and backtest
+        cutoffs are laid back from each item's end. ``summary()`` counts the items ending early.
 
     Attributes
     ----------
@@ -303,7 +312,7 @@ class DatasetGroup:
                  related_schema=None, item_metadata_schema=None, fill: dict | None = None,
                  forecast_horizon: int | None = None, duplicates="error", cold_start: bool = False,
                  timezone: str | None = None, header: bool | None = None, read_options: dict | None = None,
-                 key_dtype: str = "object", name: str | None = None):
+                 key_dtype: str = "object", name: str | None = None, forecast_from: str = "global_end"):
         dom = get_domain(domain)
         dims = check_forecast_dimensions(forecast_dimensions)
         if target is None:
@@ -312,7 +321,11 @@ class DatasetGroup:
             raise ConfigError(f"key_dtype={key_dtype!r}: use 'object' or 'category'.")
         dups = dict(duplicates) if isinstance(duplicates, dict) else {"target": duplicates, "related": duplicates}
         ropts = _read_options(read_options, header, timezone)
+        if forecast_from not in FORECAST_FROM:
+            raise ConfigError(f"forecast_from={forecast_from!r}: use 'global_end' (Amazon Forecast's behaviour: items "
+                              "ending early are back-filled to the group's end) or 'item_end' (each item from its own end).")
         settings = dict(fill=fill, forecast_horizon=forecast_horizon, duplicates=dups, cold_start=bool(cold_start),
+                        forecast_from=forecast_from,
                         key_dtype=key_dtype, name=name, read_options=ropts,
                         schemas={"target": target_schema, "related": related_schema,
                                  "item_metadata": item_metadata_schema})
@@ -366,6 +379,8 @@ class DatasetGroup:
         self._raw_related = rblock
         end = int(tblock.ts.max())
         self._end = end
+        self.forecast_from = settings.get("forecast_from", "global_end")
+        own_end = self.forecast_from == "item_end"
         cold, rblock_kept, dropped = self._cold_start(tblock, rblock, meta, settings.get("cold_start", False))
         self._cold = cold
         origin = None if rblock_kept is None else self._related_origin(tblock, rblock_kept)
@@ -376,7 +391,11 @@ class DatasetGroup:
             nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
             dups=tblock.duplicates if tblock.duplicates is not None else np.zeros(tblock.n_keys, np.int64),
             related_dropped=dropped)
-        tres = fill_block(tblock, self.frequency, end, {tf: trules}, what="target", mark_field=tf, consume=True)
+        last = self._stats["last"]
+        self._stats["ends_early"] = floor_steps(np.full(len(last), end, np.int64), last, self.frequency)[0]
+        self._backfill = trules.get("backfill")
+        tres = fill_block(tblock, self.frequency, last.copy() if own_end else end, {tf: trules}, what="target",
+                          mark_field=tf, consume=True)
         del tblock
         self._tblock = tres.block
         self._present, self._raw_nan = tres.present, tres.raw_nan  # to rebuild the data as imported
@@ -486,7 +505,8 @@ class DatasetGroup:
 
     @property
     def end_timestamp(self) -> pd.Timestamp:
-        """The last target timestamp of the group (every item is backfilled to it)."""
+        """The last target timestamp of the group (items ending early are back-filled to it unless
+        ``forecast_from="item_end"``)."""
         return pd.Timestamp(self._end)
 
     @property
@@ -562,7 +582,7 @@ class DatasetGroup:
         return self._from_parts(self, self.frequency, self._raw_target, self._raw_related, self._meta, **changes)
 
     def aggregate(self, frequency: str, method: str = "sum", align: dict | None = None,
-                  related_method: str | dict | None = None) -> "DatasetGroup":
+                  related_method: str | dict | None = None, partial: str = "drop") -> "DatasetGroup":
         """A new group with the target (and related series) aggregated to a coarser ``frequency``.
 
         Parameters
@@ -574,6 +594,11 @@ class DatasetGroup:
             ``{"DayOfMonth": 15}``, ``{"Month": "APRIL"}``, ``{"Hour": 6}``.
         related_method : str or dict, optional
             Method for related fields (default ``avg``), or per field.
+        partial : {"drop", "keep"}
+            What to do with a last bucket the data only partly cover (days at a 06:00
+            boundary whose last day holds 17 of 24 hours): ``"drop"`` (default) leaves it out
+            of the target, ``"keep"`` aggregates what there is. Either way it is reported
+            (a warning and ``summary().overall["partial_last_bucket"]``).
 
         Raises
         ------
@@ -585,7 +610,27 @@ class DatasetGroup:
         method = _agg_method(method)
         check_aggregation(self.frequency, new)
         tf = self.target_field
-        tb = aggregate_block(self._raw_target, new, {tf: method}, align)
+        if partial not in ("drop", "keep"):
+            raise ConfigError(f"partial={partial!r}: use 'drop' (leave out a partly covered last bucket) or 'keep'.")
+        raw = self._raw_target
+        part = partial_last_bucket(raw, self.frequency, new, align)
+        tb = aggregate_block(raw, new, {tf: method}, align)
+        note = None
+        if part is not None:
+            when = pd.Timestamp(part["bucket"])
+            in_it = tb.ts == part["bucket"]
+            if partial == "drop":
+                alone = np.bincount(tb.codes[~in_it], minlength=tb.n_keys) == 0  # items with no other bucket
+                keep = ~in_it | alone[tb.codes]
+                kept = int((in_it & alone[tb.codes]).sum())
+                tb = tb.take(np.flatnonzero(keep))
+                did = (f"dropped for {int(in_it.sum()) - kept} item(s)"
+                       + (f", kept for {kept} item(s) with no other data" if kept else "")
+                       + "; keep it with aggregate(..., partial='keep')")
+            else:
+                did = "kept (partial='keep'): its values cover only part of the step"
+            note = (f"the last {new} step ({when}) holds {part['steps']} of {part['of']} {self.frequency} steps: {did}")
+            warnings.warn(f"aggregating to {new}: {note}.", UserWarning, stacklevel=2)
         rb = None
         if self._raw_related is not None:
             fields = list(self._raw_related.fields)
@@ -597,7 +642,7 @@ class DatasetGroup:
             else:
                 rm = {f: _agg_method(related_method or "avg") for f in fields}
             rb = aggregate_block(self._raw_related, new, rm, align)
-        return self._from_parts(self, new, tb, rb, self._meta)
+        return self._from_parts(self, new, tb, rb, self._meta, partial_last_bucket=note)
 
     def copy(self) -> "DatasetGroup":
         """An independent copy (frames and arrays copied)."""
@@ -627,6 +672,7 @@ class DatasetGroup:
         per["duplicates"] = self._stats["dups"]
         per["filled"] = self._stats["filled"]
         per["estimated"] = self._stats["estimated"]
+        per["ends_early_by"] = self._stats["ends_early"]
         if self._inferred is None:
             self._inferred = infer_frequency(self._raw_target) or self.frequency
         overall = {
@@ -647,6 +693,7 @@ class DatasetGroup:
             "estimated": int(per["estimated"].sum()),
             "items_with_missing": int((per["missing"] > 0).sum()),
             "cold_start_items": int(len(self._cold)),
+            **self._ends_early_summary(per["ends_early_by"].to_numpy()),
         }
         if self._rblock is not None:
             overall.update(related_fields=self.related_columns, related_rows=int(self._raw_related.n_rows),
@@ -662,6 +709,8 @@ class DatasetGroup:
             warnings.warn(f"{len(labels)} item(s) have no observed target value (every value missing): "
                           f"{', '.join(labels[:5])}{' ...' if len(labels) > 5 else ''}; they are forecast as "
                           "cold starts (the average of similar items), never as 0.", UserWarning, stacklevel=2)
+        if self._settings.get("partial_last_bucket"):
+            overall["partial_last_bucket"] = self._settings["partial_last_bucket"]
         quiet = quiet_items(self, min_run=quiet_min_run, factor=quiet_factor)
         overall["quiet_items"] = int(len(quiet))
         return DatasetSummary(overall, per, quiet)
@@ -697,9 +746,30 @@ class DatasetGroup:
         region = np.array(["", "middlefill", "backfill"], dtype=object)[self._fill_region[idx]] if len(idx) else \
             np.zeros(0, object)
         out["region"] = region
-        out["method"] = [trules[r].describe() if trules.get(r) is not None else "" for r in region]
+        out["method"] = np.array([trules[r].describe() if trules.get(r) is not None else "" for r in region],
+                                 dtype=object)
         out["scored"] = ~self._estimated[idx] if len(idx) else np.zeros(0, bool)
         return out.reset_index(drop=True)
+
+    def _ends_early_summary(self, short: np.ndarray) -> dict:
+        """``items_ending_early`` and, when there are some, by how many steps and what was done."""
+        early = short[short > 0]
+        out = {"items_ending_early": int(len(early))}
+        if not len(early):
+            return out
+        end = self.end_timestamp
+        out["ending_early_steps"] = (f"median {int(np.median(early))}, max {int(early.max())} "
+                                     f"{fq.normalize(self.frequency)} steps before {end}")
+        if self.forecast_from == "item_end":
+            out["ending_early_handling"] = ("not back-filled: each item is forecast from its own end "
+                                            "(forecast_from='item_end')")
+        else:
+            rule = self._backfill
+            how = "left missing (no backfill rule)" if rule is None else f"back-filled with {rule.describe()}"
+            out["ending_early_handling"] = (
+                f"{how} up to {end} ({int(early.sum())} steps) and forecast from {end}, as Amazon Forecast does; "
+                "DatasetGroup(..., forecast_from='item_end') forecasts each item from its own end")
+        return out
 
     def to_panel(self) -> Panel:
         """The packed form algorithms consume (cached): target, related, item metadata, cold-start items."""
@@ -713,7 +783,8 @@ class DatasetGroup:
             if getattr(self, "_estimated", None) is not None:
                 observed &= ~self._estimated
             panel = Panel(keys=b.keys.copy(), starts=pd.DatetimeIndex(b.first_ts().view("M8[ns]")),
-                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency)
+                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency,
+                          forecast_from=self.forecast_from)
             cold = self.cold_start_items()
             if len(cold):
                 panel = panel._with_cold_start(cold[self.key_columns], self.related)
@@ -794,7 +865,8 @@ def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str,
     score well in the backtests and have no such values when it forecasts.
 
     The values are compared on the first ``max_keys`` target items (a copy of the target equals it
-    on any of them); at least 3 shared points with 2 different values are needed to call it a copy.
+    on any of them); at least 10 shared points with 2 different values are needed to call it a copy
+    (fewer prove nothing: a short price list may match a short sales history).
 
     Raises
     ------
@@ -822,7 +894,7 @@ def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str,
     for f in numeric:
         x = both[f].to_numpy(dtype=float)
         ok = ~np.isnan(x) & ~np.isnan(y)
-        if ok.sum() >= 3 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
+        if ok.sum() >= 10 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
             items = ", ".join(tblock.key_label(int(k)) for k in pd.unique(both.loc[ok, "k"])[:3])
             raise DataError(f"related time series field '{f}' equals the target '{target_field}' on all "
                             f"{int(ok.sum())} item-timestamps where both have a value (items {items} ...): it is a "

@@ -555,10 +555,11 @@ class FillResult:
     region: np.ndarray | None = None
 
 
-def fill_block(blk: SeriesBlock, freq: str, end: int, rules: dict, *, horizon: int = 0,
+def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 0,
                origin: np.ndarray | None = None, what: str = "target", mark_field: str | None = None,
                consume: bool = False) -> FillResult:
-    """Put every key on a complete grid from its origin to ``end`` (+ ``horizon`` steps) and fill.
+    """Put every key on a complete grid from its origin to ``end`` (+ ``horizon`` steps) and fill;
+    ``end`` is one timestamp (ns) or one per key (each item's own end: no back-fill).
 
     Parameters
     ----------
@@ -736,7 +737,7 @@ def _raise_gap(errors, blk: SeriesBlock, o, freq, end, what):
     n_items = len(np.unique(km))
     meaning = {"frontfill": "before its first value (where the target already has data)",
                "middlefill": "inside its range (gaps or empty values)",
-               "backfill": f"after its last value, up to the target's end {pd.Timestamp(int(end))}",
+               "backfill": f"after its last value, up to the target's end {pd.Timestamp(int(np.max(end)))}",
                "futurefill": "past the target's end, inside the forecast horizon"}[region]
     raise DataError(
         f"{what} field '{name}' of item {blk.key_label(k)} has no value on {len(mine)} date(s) {meaning}: {shown} "
@@ -870,5 +871,34 @@ def aggregate_block(blk: SeriesBlock, freq: str, methods: dict, align: dict | No
     return SeriesBlock(blk.keys, blk.codes[starts], b[starts], fields, blk.where, rows)
 
 
+def partial_last_bucket(blk: SeriesBlock, src: str, dst: str, align: dict | None = None) -> dict | None:
+    """The last ``dst`` bucket of ``src`` data when the data stop inside it, else None.
+
+    The bucket holding the block's last timestamp is partial when the next ``src``
+    step still falls in it (days at a 06:00 boundary, data to 22:00: 17 of 24 hours).
+    Returns ``{"bucket": start (ns), "steps": steps with data, "of": steps in a whole bucket}``.
+
+    >>> ts = pd.date_range("2024-01-01 06:00", "2024-01-02 22:00", freq="h").values.astype("int64")
+    >>> blk = SeriesBlock(pd.DataFrame({"item_id": ["a"]}), np.zeros(len(ts), np.int32), ts, {"v": np.ones(len(ts))})
+    >>> p = partial_last_bucket(blk, "H", "D", {"Hour": 6})
+    >>> str(pd.Timestamp(p["bucket"])), p["steps"], p["of"]
+    ('2024-01-02 06:00:00', 17, 24)
+    """
+    if blk.n_rows == 0:
+        return None
+    last = int(blk.ts.max())
+    b = int(bucket_start(np.array([last], np.int64), dst, align)[0])
+    step = fq.to_offset(src)
+    nxt = (pd.Timestamp(last) + step).value
+    if int(bucket_start(np.array([nxt], np.int64), dst, align)[0]) != b:
+        return None
+    # the bucket's end: the first src step past the data that lands in another bucket
+    cand = pd.date_range(pd.Timestamp(b), pd.Timestamp(b) + 2 * fq.to_offset(dst), freq=step)
+    starts = bucket_start(cand.values.astype(np.int64), dst, align)
+    inside = cand.values.astype(np.int64)[starts == b]
+    return {"bucket": b, "steps": int((inside <= last).sum()), "of": int(len(inside))}
+
+
 __all__ = ["SeriesBlock", "FillRule", "parse_fill", "fill_block", "bucket_start", "aggregate_block",
+           "partial_last_bucket",
            "check_aggregation", "infer_frequency", "check_grid", "FILL_METHODS", "AGG_METHODS", "ESTIMATE_METHODS"]

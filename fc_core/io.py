@@ -153,7 +153,8 @@ def save_panel(panel, folder: Path) -> None:
     if panel.static is not None:
         panel.static.astype(str).to_parquet(folder / "static.parquet", index=False)
     (folder / "panel.json").write_text(json.dumps({"frequency": panel.frequency,
-                                                    "related_names": list(panel.related_names)}))
+                                                    "related_names": list(panel.related_names),
+                                                    "forecast_from": panel.forecast_from}))
 
 
 def load_panel(folder: Path):
@@ -167,6 +168,7 @@ def load_panel(folder: Path):
                  starts=pd.DatetimeIndex(a["starts"].astype("datetime64[ns]")),
                  indptr=a["indptr"], values=a["values"], observed=a["observed"], frequency=meta["frequency"],
                  related=a.get("related"), related_indptr=a.get("related_indptr"),
-                 related_names=meta["related_names"], static=static)
+                 related_names=meta["related_names"], static=static,
+                 forecast_from=meta.get("forecast_from", "global_end"))
 
 

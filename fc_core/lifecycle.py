@@ -263,7 +263,8 @@ def apply_end_of_life(arrays, panel, eol: np.ndarray):
 def backtest_mask(panel, eol: np.ndarray, cutoff: pd.Timestamp, horizon: int) -> np.ndarray:
     """(n, horizon) mask of the backtest points after ``cutoff`` that lie past each series' end of life
     (they are not scored)."""
-    first = pd.DatetimeIndex([pd.Timestamp(cutoff) + fq.to_offset(panel.frequency)] * panel.n_series)
+    off = fq.to_offset(panel.frequency)
+    first = pd.DatetimeIndex([c + off for c in panel.cutoff_index(cutoff)])
     return after_end_of_life(eol, first, horizon, panel.frequency)
 
 

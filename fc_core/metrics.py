@@ -33,6 +33,7 @@ quantile forecasts for wQL. ``sMAPE``, ``MSIS`` and ``Coverage`` are additions
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ ZERO_TOLERANCE = 1e-10
 
 __all__ = [
     "wql", "average_wql", "wape", "rmse", "mape", "smape", "mase", "msis", "coverage",
-    "seasonal_scale", "evaluate", "metric_names", "ZERO_TOLERANCE",
+    "seasonal_scale", "evaluate", "metric_names", "ranking_score", "metric_goal", "ZERO_TOLERANCE",
 ]
 
 
@@ -400,6 +401,45 @@ def metric_names(quantiles: Sequence[float]) -> list[str]:
     if len(qs) >= 2 and qs[0] < qs[-1]:
         names += ["MSIS", f"Coverage[{_level_name(qs[-1] - qs[0])}]"]
     return names
+
+
+_COVERAGE = re.compile(r"^Coverage\[([0-9.]+)\]$")
+
+
+def nominal_coverage(metric: str) -> float | None:
+    """The nominal level of a ``Coverage[level]`` metric name; None for any other metric.
+
+    >>> nominal_coverage("Coverage[0.8]"), nominal_coverage("WAPE")
+    (0.8, None)
+    """
+    m = _COVERAGE.match(str(metric))
+    return float(m.group(1)) if m else None
+
+
+def ranking_score(metric: str, values):
+    """What ranks algorithms by ``metric``, lower being better: the value itself for the
+    error metrics, and ``|coverage - level|`` for ``Coverage[level]`` (an 80 % interval
+    that holds 78 % of the actuals beats one that holds 60 % or 95 %). NaN stays NaN.
+
+    >>> ranking_score("Coverage[0.8]", np.array([0.78, 0.60, 0.95])).round(2).tolist()
+    [0.02, 0.2, 0.15]
+    >>> ranking_score("WAPE", np.array([0.3, 0.1])).tolist()
+    [0.3, 0.1]
+    """
+    level = nominal_coverage(metric)
+    if level is None:
+        return values
+    return abs(values - level)
+
+
+def metric_goal(metric: str) -> str:
+    """How ``metric`` ranks, in words, for axis labels and summaries.
+
+    >>> metric_goal("Coverage[0.8]"), metric_goal("MASE")
+    ('closest to 0.8 is best', 'lower is better')
+    """
+    level = nominal_coverage(metric)
+    return "lower is better" if level is None else f"closest to {level:g} is best"
 
 
 def _insample_scale(insample, n: int, season_length: int) -> np.ndarray:

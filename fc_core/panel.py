@@ -58,6 +58,10 @@ class Panel:
     related_names : list of str
     static : DataFrame, optional
         Item metadata aligned row by row with ``keys`` (strings; missing as "").
+    forecast_from : {"global_end", "item_end"}
+        Where forecasts and backtest cutoffs are laid from: the latest end of all series
+        (Amazon Forecast's behaviour; items ending early were back-filled to it) or each
+        series' own end (``DatasetGroup(..., forecast_from="item_end")``).
     """
 
     keys: pd.DataFrame
@@ -70,6 +74,7 @@ class Panel:
     related_indptr: np.ndarray | None = None
     related_names: list = field(default_factory=list)
     static: pd.DataFrame | None = None
+    forecast_from: str = "global_end"
 
     # ------------------------------------------------------------------ basics
     @property
@@ -186,14 +191,24 @@ class Panel:
             static=None if self.static is None else self.static.iloc[rows].reset_index(drop=True),
         )
 
+    def cutoff_index(self, cutoff) -> pd.DatetimeIndex:
+        """One cutoff per series: ``cutoff`` repeated, or ``cutoff`` itself when it holds one per series."""
+        if np.ndim(cutoff) == 0:
+            return pd.DatetimeIndex([pd.Timestamp(cutoff)] * self.n_series)
+        out = pd.DatetimeIndex(cutoff)
+        if len(out) != self.n_series:
+            raise ValueError(f"{len(out)} cutoffs for {self.n_series} series")
+        return out
+
     def truncate(self, cutoff: pd.Timestamp, keep_related_future: int | None = None) -> "Panel":
-        """Each series cut to the timestamps ``<= cutoff`` (a backtest's training data).
+        """Each series cut to the timestamps ``<= cutoff`` (a backtest's training data; ``cutoff``
+        may hold one timestamp per series).
 
         Related series keep ``keep_related_future`` steps past the cutoff (the
         forecast horizon, for future-known features); by default all of them.
         Series that start after the cutoff come back empty (length 0).
         """
-        pos = fq.step_index(pd.DatetimeIndex([cutoff] * self.n_series), self.starts, self.frequency)
+        pos = fq.step_index(self.cutoff_index(cutoff), self.starts, self.frequency)
         keep = np.clip(np.floor(pos + 1e-9).astype(np.int64) + 1, 0, self.lengths)
         new_lens = keep
         indptr = np.concatenate([[0], np.cumsum(new_lens)]).astype(np.int64)
@@ -211,7 +226,7 @@ class Panel:
     def actuals_after(self, cutoff: pd.Timestamp, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``horizon`` values after ``cutoff`` per series, as (n, horizon) arrays of
         values (NaN where absent) and of the observed mask."""
-        pos = fq.step_index(pd.DatetimeIndex([cutoff] * self.n_series), self.starts, self.frequency)
+        pos = fq.step_index(self.cutoff_index(cutoff), self.starts, self.frequency)
         first = np.floor(pos + 1e-9).astype(np.int64) + 1
         vals = np.full((self.n_series, horizon), np.nan)
         obs = np.zeros((self.n_series, horizon), dtype=bool)

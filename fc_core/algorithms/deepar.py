@@ -150,6 +150,8 @@ class DeepARPlusPredictor(Predictor):
 
             with _quiet():
                 lags = get_lags_for_frequency(pfreq)
+            # plus the frequency's own cycles (5H: the 24 steps of five days), no longer than GluonTS's
+            lags = list(lags) + [s for s in fq.seasonalities(panel.frequency) if s <= max(lags)]
         lags = sorted({int(v) for v in lags})
         if not lags or lags[0] < 1:
             raise ConfigError(f"lags_seq={p['lags_seq']!r}: give positive whole numbers, e.g. [1, 2, 24, 168].")
