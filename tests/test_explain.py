@@ -11,7 +11,7 @@ from fc_core.errors import ConfigError
 from fc_core.panel import Panel
 
 FAST = dict(num_trees=80, learning_rate=0.15, num_leaves=15, min_data_in_leaf=10, calibration_windows=2,
-            num_threads=1)
+            num_threads=1, effort="full")  # exactly these trees (effort="auto" would early-stop them)
 H = 7
 
 
