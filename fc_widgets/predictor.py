@@ -176,6 +176,9 @@ class TrainingPanel(PanelBase):
                                     tooltip="stop after the current algorithm and window; the last trained "
                                             "predictor is kept")
         self.stop_button.add_class("fc-stop-button")
+        for c, name in ((self.horizon, "training-horizon"), (self.windows, "training-windows"),
+                        (self.offset, "training-offset"), (self.algorithms, "algorithms")):
+            c.add_class(f"fc-{name}")
         self.background = bool(background)
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
