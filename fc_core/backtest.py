@@ -46,9 +46,21 @@ class BacktestWindow:
     cutoff: pd.Timestamp
     start: pd.Timestamp
     end: pd.Timestamp
+    steps_back: int | None = None  # per-item cutoffs: each item's end minus this many steps
 
     def __str__(self) -> str:
+        if self.steps_back is not None:
+            return (f"window {self.index}: train to each item's end - {self.steps_back} steps "
+                    f"(latest {self.cutoff}), test the next steps")
         return f"window {self.index}: train to {self.cutoff}, test {self.start} .. {self.end}"
+
+    def cutoffs(self, panel):
+        """The training cutoff of every series of ``panel``: the window's cutoff, or each
+        series' own end minus ``steps_back`` steps (``forecast_from="item_end"``)."""
+        if self.steps_back is None:
+            return self.cutoff
+        off = fq.to_offset(panel.frequency)
+        return pd.DatetimeIndex([e - self.steps_back * off for e in panel.end_timestamps()])
 
 
 def max_forecast_horizon(length: int) -> int:
@@ -113,7 +125,11 @@ def panel_windows(panel, forecast_horizon: int, windows: int = 1, offset: int | 
     if panel.n_series == 0 or panel.lengths.max() == 0:
         raise ConfigError("the data has no history to backtest on.")
     ends = panel.end_timestamps()[panel.lengths > 0]
-    return backtest_windows(ends.max(), int(panel.lengths.max()), panel.frequency, forecast_horizon, windows, offset)
+    out = backtest_windows(ends.max(), int(panel.lengths.max()), panel.frequency, forecast_horizon, windows, offset)
+    if getattr(panel, "forecast_from", "global_end") == "item_end":
+        off = forecast_horizon if offset is None else int(offset)
+        out = [BacktestWindow(w.index, w.cutoff, w.start, w.end, off + w.index * forecast_horizon) for w in out]
+    return out
 
 
 def window_coverage(panel, window: BacktestWindow, forecast_horizon: int, min_train: int = 2) -> pd.DataFrame:
@@ -124,10 +140,11 @@ def window_coverage(panel, window: BacktestWindow, forecast_horizon: int, min_tr
     the item is scored; otherwise ``"too short"``, ``"no actuals in window"`` or
     ``"starts after cutoff"``).
     """
-    pos = fq.step_index(pd.DatetimeIndex([window.cutoff] * panel.n_series), panel.starts, panel.frequency)
+    cut = window.cutoffs(panel)
+    pos = fq.step_index(panel.cutoff_index(cut), panel.starts, panel.frequency)
     n_train = np.clip(np.floor(pos + 1e-9).astype(np.int64) + 1, 0, panel.lengths)
     obs_train = np.array([panel.observed_mask(i)[:n_train[i]].sum() for i in range(panel.n_series)], dtype=np.int64)
-    _, obs = panel.actuals_after(window.cutoff, forecast_horizon)
+    _, obs = panel.actuals_after(cut, forecast_horizon)
     test_points = obs.sum(axis=1)
     reason = np.where(n_train <= 0, "starts after cutoff",
                       np.where(obs_train < min_train, "too short",

@@ -52,8 +52,8 @@ from . import frequency as fq
 from .errors import ConfigError, DataError
 from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
-                            resolve_duplicates, sort_block)
-from .panel import FILLED, Panel
+                            partial_last_bucket, resolve_duplicates, sort_block)
+from .panel import ESTIMATED, FILLED, Panel
 from .readers import Columns, read_columns
 from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
 
@@ -89,6 +89,8 @@ def _read_block(source, dataset_type: str, domain, dims: list[str], schema, dupl
         return source
     if isinstance(source, pd.DataFrame) and FILLED in source.columns:
         source = source.loc[~source[FILLED].to_numpy(dtype=bool)]
+    if isinstance(source, pd.DataFrame) and ESTIMATED in source.columns:
+        source = source.drop(columns=ESTIMATED)
     opts = dict(opts)
     item_id = opts.pop("item_id", None)
     constants = dict(opts.pop("constants", None) or {})
@@ -247,6 +249,9 @@ class DatasetSummary:
 
 
 # ------------------------------------------------------------- the group
+FORECAST_FROM = ("global_end", "item_end")
+
+
 class DatasetGroup:
     """A target time series plus optional related time series and item metadata.
 
@@ -274,6 +279,12 @@ class DatasetGroup:
         Reading options for all files; ``read_options={"target": {...}, "related": {...},
         "item_metadata": {...}}`` gives per-dataset ones (column_map, item_id, columns, ...).
     key_dtype : {"object", "category"}
+    forecast_from : {"global_end", "item_end"}
+        Where each item is forecast (and backtested) from. ``"global_end"`` (default, Amazon
+        Forecast's behaviour): an item that ends before the group's last timestamp is
+        back-filled to it (zeros by default, see ``fill``) and forecast from there.
+        ``"item_end"``: no back-fill; each item is forecast from its own end, and backtest
+        cutoffs are laid back from each item's end. ``summary()`` counts the items ending early.
 
     Attributes
     ----------
@@ -282,7 +293,10 @@ class DatasetGroup:
         Amazon Forecast's frequency name.
     target, related, item_metadata : DataFrame
         Canonical long frames (sorted by keys and time). When any target point was filled the
-        target has a boolean ``_filled`` column marking them (``fc_core.panel.FILLED``).
+        target has a boolean ``_filled`` column marking them (``fc_core.panel.FILLED``), and where
+        some were filled with an estimate (mean, median, min, max) an ``_estimated`` column
+        marking those (``fc_core.panel.ESTIMATED``): they are neither trained on nor scored.
+        :meth:`filled_rows` lists the filled rows and what each means.
     forecast_dimensions : list of str
     key_columns : list of str
         The item field followed by the forecast dimensions.
@@ -298,7 +312,7 @@ class DatasetGroup:
                  related_schema=None, item_metadata_schema=None, fill: dict | None = None,
                  forecast_horizon: int | None = None, duplicates="error", cold_start: bool = False,
                  timezone: str | None = None, header: bool | None = None, read_options: dict | None = None,
-                 key_dtype: str = "object", name: str | None = None):
+                 key_dtype: str = "object", name: str | None = None, forecast_from: str = "global_end"):
         dom = get_domain(domain)
         dims = check_forecast_dimensions(forecast_dimensions)
         if target is None:
@@ -307,7 +321,11 @@ class DatasetGroup:
             raise ConfigError(f"key_dtype={key_dtype!r}: use 'object' or 'category'.")
         dups = dict(duplicates) if isinstance(duplicates, dict) else {"target": duplicates, "related": duplicates}
         ropts = _read_options(read_options, header, timezone)
+        if forecast_from not in FORECAST_FROM:
+            raise ConfigError(f"forecast_from={forecast_from!r}: use 'global_end' (Amazon Forecast's behaviour: items "
+                              "ending early are back-filled to the group's end) or 'item_end' (each item from its own end).")
         settings = dict(fill=fill, forecast_horizon=forecast_horizon, duplicates=dups, cold_start=bool(cold_start),
+                        forecast_from=forecast_from,
                         key_dtype=key_dtype, name=name, read_options=ropts,
                         schemas={"target": target_schema, "related": related_schema,
                                  "item_metadata": item_metadata_schema})
@@ -361,19 +379,30 @@ class DatasetGroup:
         self._raw_related = rblock
         end = int(tblock.ts.max())
         self._end = end
+        self.forecast_from = settings.get("forecast_from", "global_end")
+        own_end = self.forecast_from == "item_end"
         cold, rblock_kept, dropped = self._cold_start(tblock, rblock, meta, settings.get("cold_start", False))
         self._cold = cold
         origin = None if rblock_kept is None else self._related_origin(tblock, rblock_kept)
+        if rblock_kept is not None:
+            _refuse_leakage(tblock, rblock_kept, tf)
         self._stats = dict(
             missing=missing, first=tblock.first_ts(), last=tblock.last_ts(), rows=np.diff(tblock.indptr),
             nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
             dups=tblock.duplicates if tblock.duplicates is not None else np.zeros(tblock.n_keys, np.int64),
             related_dropped=dropped)
-        tres = fill_block(tblock, self.frequency, end, {tf: trules}, what="target", mark_field=tf, consume=True)
+        last = self._stats["last"]
+        self._stats["ends_early"] = floor_steps(np.full(len(last), end, np.int64), last, self.frequency)[0]
+        self._backfill = trules.get("backfill")
+        tres = fill_block(tblock, self.frequency, last.copy() if own_end else end, {tf: trules}, what="target",
+                          mark_field=tf, consume=True)
         del tblock
         self._tblock = tres.block
         self._present, self._raw_nan = tres.present, tres.raw_nan  # to rebuild the data as imported
         self._stats["filled"] = tres.filled_per_key
+        self._estimated, self._fill_region = tres.estimated, tres.region  # see featurization: what a fill means
+        self._stats["estimated"] = np.zeros(self._tblock.n_keys, np.int64) if tres.estimated is None else \
+            np.bincount(self._tblock.codes[tres.estimated], minlength=self._tblock.n_keys).astype(np.int64)
         self._rblock = None
         if rblock_kept is not None:
             rres = fill_block(rblock_kept, self.frequency, end, rrules, horizon=int(horizon or 0), origin=origin,
@@ -381,6 +410,8 @@ class DatasetGroup:
             self._rblock = rres.block
         kd = settings.get("key_dtype", "object")
         self.target = self._tblock.to_frame(kd, filled_column=tres.changed)
+        if tres.estimated is not None and (tres.estimated & ~np.isnan(self._tblock.fields[tf])).any():
+            self.target[ESTIMATED] = tres.estimated  # mean/median/min/max fills: estimates, not observed
         self.related = None if self._rblock is None else self._rblock.to_frame(kd)
         if horizon:
             self.check_related_horizon(int(horizon))
@@ -474,7 +505,8 @@ class DatasetGroup:
 
     @property
     def end_timestamp(self) -> pd.Timestamp:
-        """The last target timestamp of the group (every item is backfilled to it)."""
+        """The last target timestamp of the group (items ending early are back-filled to it unless
+        ``forecast_from="item_end"``)."""
         return pd.Timestamp(self._end)
 
     @property
@@ -550,7 +582,7 @@ class DatasetGroup:
         return self._from_parts(self, self.frequency, self._raw_target, self._raw_related, self._meta, **changes)
 
     def aggregate(self, frequency: str, method: str = "sum", align: dict | None = None,
-                  related_method: str | dict | None = None) -> "DatasetGroup":
+                  related_method: str | dict | None = None, partial: str = "drop") -> "DatasetGroup":
         """A new group with the target (and related series) aggregated to a coarser ``frequency``.
 
         Parameters
@@ -562,6 +594,11 @@ class DatasetGroup:
             ``{"DayOfMonth": 15}``, ``{"Month": "APRIL"}``, ``{"Hour": 6}``.
         related_method : str or dict, optional
             Method for related fields (default ``avg``), or per field.
+        partial : {"drop", "keep"}
+            What to do with a last bucket the data only partly cover (days at a 06:00
+            boundary whose last day holds 17 of 24 hours): ``"drop"`` (default) leaves it out
+            of the target, ``"keep"`` aggregates what there is. Either way it is reported
+            (a warning and ``summary().overall["partial_last_bucket"]``).
 
         Raises
         ------
@@ -573,7 +610,27 @@ class DatasetGroup:
         method = _agg_method(method)
         check_aggregation(self.frequency, new)
         tf = self.target_field
-        tb = aggregate_block(self._raw_target, new, {tf: method}, align)
+        if partial not in ("drop", "keep"):
+            raise ConfigError(f"partial={partial!r}: use 'drop' (leave out a partly covered last bucket) or 'keep'.")
+        raw = self._raw_target
+        part = partial_last_bucket(raw, self.frequency, new, align)
+        tb = aggregate_block(raw, new, {tf: method}, align)
+        note = None
+        if part is not None:
+            when = pd.Timestamp(part["bucket"])
+            in_it = tb.ts == part["bucket"]
+            if partial == "drop":
+                alone = np.bincount(tb.codes[~in_it], minlength=tb.n_keys) == 0  # items with no other bucket
+                keep = ~in_it | alone[tb.codes]
+                kept = int((in_it & alone[tb.codes]).sum())
+                tb = tb.take(np.flatnonzero(keep))
+                did = (f"dropped for {int(in_it.sum()) - kept} item(s)"
+                       + (f", kept for {kept} item(s) with no other data" if kept else "")
+                       + "; keep it with aggregate(..., partial='keep')")
+            else:
+                did = "kept (partial='keep'): its values cover only part of the step"
+            note = (f"the last {new} step ({when}) holds {part['steps']} of {part['of']} {self.frequency} steps: {did}")
+            warnings.warn(f"aggregating to {new}: {note}.", UserWarning, stacklevel=2)
         rb = None
         if self._raw_related is not None:
             fields = list(self._raw_related.fields)
@@ -585,7 +642,7 @@ class DatasetGroup:
             else:
                 rm = {f: _agg_method(related_method or "avg") for f in fields}
             rb = aggregate_block(self._raw_related, new, rm, align)
-        return self._from_parts(self, new, tb, rb, self._meta)
+        return self._from_parts(self, new, tb, rb, self._meta, partial_last_bucket=note)
 
     def copy(self) -> "DatasetGroup":
         """An independent copy (frames and arrays copied)."""
@@ -614,6 +671,8 @@ class DatasetGroup:
         per["nan_values"] = self._stats["nan"]
         per["duplicates"] = self._stats["dups"]
         per["filled"] = self._stats["filled"]
+        per["estimated"] = self._stats["estimated"]
+        per["ends_early_by"] = self._stats["ends_early"]
         if self._inferred is None:
             self._inferred = infer_frequency(self._raw_target) or self.frequency
         overall = {
@@ -628,8 +687,13 @@ class DatasetGroup:
             "nan_values": int(per["nan_values"].sum()),
             "duplicates": int(per["duplicates"].sum()),
             "filled": int(per["filled"].sum()),
+            # filled with zero or a value: trained on and scored as real values (Amazon Forecast's meaning)
+            "filled_as_values": int(per["filled"].sum() - per["estimated"].sum()),
+            # filled with nan, mean, median, min or max: estimates, neither trained on nor scored
+            "estimated": int(per["estimated"].sum()),
             "items_with_missing": int((per["missing"] > 0).sum()),
             "cold_start_items": int(len(self._cold)),
+            **self._ends_early_summary(per["ends_early_by"].to_numpy()),
         }
         if self._rblock is not None:
             overall.update(related_fields=self.related_columns, related_rows=int(self._raw_related.n_rows),
@@ -637,9 +701,74 @@ class DatasetGroup:
                            related_keys_ignored=int(self._stats["related_dropped"]))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
-        quiet = quiet_items(self.to_panel(), min_run=quiet_min_run, factor=quiet_factor)
+        # items whose every target value is missing: forecast as cold starts (fc_core.algorithms.guard)
+        all_missing = (per["rows"] > 0) & (per["nan_values"] >= per["rows"])
+        overall["all_missing_items"] = int(all_missing.sum())
+        if all_missing.any():
+            labels = per.loc[all_missing, self.key_columns].astype(str).agg("|".join, axis=1).tolist()
+            warnings.warn(f"{len(labels)} item(s) have no observed target value (every value missing): "
+                          f"{', '.join(labels[:5])}{' ...' if len(labels) > 5 else ''}; they are forecast as "
+                          "cold starts (the average of similar items), never as 0.", UserWarning, stacklevel=2)
+        if self._settings.get("partial_last_bucket"):
+            overall["partial_last_bucket"] = self._settings["partial_last_bucket"]
+        quiet = quiet_items(self, min_run=quiet_min_run, factor=quiet_factor)
         overall["quiet_items"] = int(len(quiet))
         return DatasetSummary(overall, per, quiet)
+
+    def _last_row_steps(self) -> np.ndarray:
+        """Per target item, the step (from its start) of its last imported row."""
+        return floor_steps(self._stats["last"], self._stats["first"], self.frequency)[0].astype(np.int64)
+
+    def filled_rows(self, scored: bool | None = None) -> pd.DataFrame:
+        """The target rows the fill added or completed, and what each means for training and scoring.
+
+        Returns a frame with the key columns, ``timestamp``, the filled value, ``region``
+        (``middlefill`` for a gap or an empty value, ``backfill`` after the item's last row),
+        ``method`` (the fill rule) and ``scored``: True where the fill states a real value
+        (``zero``, ``value``), so the point is trained on and scored like an observed one; False
+        for an estimate (``nan``, ``mean``, ``median``, ``min``, ``max``). ``scored`` selects one kind.
+
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"item_id": "a", "timestamp": ["2020-01-01", "2020-01-02", "2020-01-04"],
+        ...                    "target_value": [4.0, 2.0, 3.0]})
+        >>> DatasetGroup(target=df, frequency="D").filled_rows()[["timestamp", "target_value", "method", "scored"]]
+           timestamp  target_value method  scored
+        0 2020-01-03           0.0   zero    True
+        >>> DatasetGroup(target=df, frequency="D", fill={"target": {"middlefill": "mean"}}).filled_rows()["scored"].tolist()
+        [False]
+        """
+        b = self._tblock
+        idx = np.zeros(0, np.int64) if b.filled is None or self._fill_region is None else np.flatnonzero(b.filled)
+        if scored is not None:
+            idx = idx[self._estimated[idx] != bool(scored)]
+        out = b.take(idx).to_frame(self._settings.get("key_dtype", "object"))
+        trules, _ = parse_fill(self._settings.get("fill"), [])
+        region = np.array(["", "middlefill", "backfill"], dtype=object)[self._fill_region[idx]] if len(idx) else \
+            np.zeros(0, object)
+        out["region"] = region
+        out["method"] = [trules[r].describe() if trules.get(r) is not None else "" for r in region]
+        out["scored"] = ~self._estimated[idx] if len(idx) else np.zeros(0, bool)
+        return out.reset_index(drop=True)
+
+    def _ends_early_summary(self, short: np.ndarray) -> dict:
+        """``items_ending_early`` and, when there are some, by how many steps and what was done."""
+        early = short[short > 0]
+        out = {"items_ending_early": int(len(early))}
+        if not len(early):
+            return out
+        end = self.end_timestamp
+        out["ending_early_steps"] = (f"median {int(np.median(early))}, max {int(early.max())} "
+                                     f"{fq.normalize(self.frequency)} steps before {end}")
+        if self.forecast_from == "item_end":
+            out["ending_early_handling"] = ("not back-filled: each item is forecast from its own end "
+                                            "(forecast_from='item_end')")
+        else:
+            rule = self._backfill
+            how = "left missing (no backfill rule)" if rule is None else f"back-filled with {rule.describe()}"
+            out["ending_early_handling"] = (
+                f"{how} up to {end} ({int(early.sum())} steps) and forecast from {end}, as Amazon Forecast does; "
+                "DatasetGroup(..., forecast_from='item_end') forecasts each item from its own end")
+        return out
 
     def to_panel(self) -> Panel:
         """The packed form algorithms consume (cached): target, related, item metadata, cold-start items."""
@@ -648,11 +777,13 @@ class DatasetGroup:
             # would compute, without sorting the frame again)
             b = self._tblock
             values = np.array(b.fields[self.target_field], dtype=float)
+            # zero- and value-filled points are real values (trained on, scored); estimates are not
             observed = ~np.isnan(values)
-            if b.filled is not None:
-                observed &= ~b.filled
+            if getattr(self, "_estimated", None) is not None:
+                observed &= ~self._estimated
             panel = Panel(keys=b.keys.copy(), starts=pd.DatetimeIndex(b.first_ts().view("M8[ns]")),
-                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency)
+                          indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency,
+                          forecast_from=self.forecast_from)
             cold = self.cold_start_items()
             if len(cold):
                 panel = panel._with_cold_start(cold[self.key_columns], self.related)
@@ -725,6 +856,48 @@ def _data_anchor(freq: str, blk: SeriesBlock) -> str:
         raise DataError(f"frequency {freq} was declared but the data's periods start on {first[0].date()} "
                         f"(that is {got}); declare frequency='{got}' or fix the timestamps.")
     return got
+
+
+def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str, max_keys: int = 2000) -> None:
+    """Refuse a related field that is the target, or whose values equal the target's wherever both
+    have one (e.g. the target file given again as the related series): a model reading it would
+    score well in the backtests and have no such values when it forecasts.
+
+    The values are compared on the first ``max_keys`` target items (a copy of the target equals it
+    on any of them); at least 3 shared points with 2 different values are needed to call it a copy.
+
+    Raises
+    ------
+    DataError
+        Naming the field and the fix.
+    """
+    fix = ("remove that column from the related time series (e.g. read_options={'related': {'columns': [...the "
+           "other fields...]}}), or give a related file that holds only values known in advance (prices, "
+           "promotions, weather, ...)")
+    if target_field in rblock.fields:
+        raise DataError(f"the related time series has a field '{target_field}', the target itself: a model "
+                        f"given it would read the answer (leakage) and look accurate in the backtests; {fix}.")
+    numeric = [f for f, v in rblock.fields.items() if v.dtype != object]
+    if not numeric or not tblock.n_rows or not rblock.n_rows:
+        return
+    tk = min(tblock.n_keys, max_keys)
+    t_end = int(tblock.indptr[tk])
+    t = pd.DataFrame({"k": tblock.codes[:t_end], "ts": tblock.ts[:t_end], "y": tblock.fields[target_field][:t_end]})
+    rmap = _key_index(tblock.keys, rblock.keys)  # related key -> target key (-1: not a target item)
+    rcode = rmap[rblock.codes]
+    keep = (rcode >= 0) & (rcode < tk)
+    r = pd.DataFrame({"k": rcode[keep], "ts": rblock.ts[keep], **{f: rblock.fields[f][keep] for f in numeric}})
+    both = t.merge(r, on=["k", "ts"], how="inner")
+    y = both["y"].to_numpy(dtype=float)
+    for f in numeric:
+        x = both[f].to_numpy(dtype=float)
+        ok = ~np.isnan(x) & ~np.isnan(y)
+        if ok.sum() >= 3 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
+            items = ", ".join(tblock.key_label(int(k)) for k in pd.unique(both.loc[ok, "k"])[:3])
+            raise DataError(f"related time series field '{f}' equals the target '{target_field}' on all "
+                            f"{int(ok.sum())} item-timestamps where both have a value (items {items} ...): it is a "
+                            f"copy of the target, so a model given it would read the answer (leakage) and look "
+                            f"accurate in the backtests; {fix}.")
 
 
 def _uses_step(blk: SeriesBlock, freq: str) -> bool:

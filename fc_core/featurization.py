@@ -20,7 +20,14 @@ Each region takes one of ``zero``, ``nan``, ``value`` (with ``<region>_value``),
 observed values of the same series (item). The target defaults to
 ``middlefill=zero, backfill=zero``; related fields have no default, so a gap
 there without a rule is a :class:`~fc_core.errors.DataError`. Filled target
-points are marked in the ``_filled`` column so scoring leaves them out.
+points are marked in the ``_filled`` column.
+
+What a filled target point means follows the fill method, as in Amazon Forecast,
+whose models read a zero-filled point as a recorded zero and ignore a NaN-filled one:
+``zero`` and ``value`` state a real value (an absent row of counts is a zero), so
+those points are trained on and scored like observed ones; ``nan``, ``mean``,
+``median``, ``min`` and ``max`` are estimates (:data:`ESTIMATE_METHODS`), marked
+*estimated*: algorithms do not learn from them and backtests do not score them.
 
 Aggregation
 -----------
@@ -49,6 +56,8 @@ from . import frequency as fq
 from .errors import ConfigError, DataError
 
 FILL_METHODS = ("zero", "nan", "value", "mean", "median", "min", "max")
+ESTIMATE_METHODS = ("nan", "mean", "median", "min", "max")  # fills that guess a value: never scored
+FILL_REGION_CODES = {0: "", 1: "middlefill", 2: "backfill"}  # FillResult.region
 TARGET_REGIONS = ("frontfill", "middlefill", "backfill")
 RELATED_REGIONS = ("frontfill", "middlefill", "backfill", "futurefill")
 TARGET_DEFAULT_FILL = {"frontfill": "none", "middlefill": "zero", "backfill": "zero"}
@@ -533,19 +542,24 @@ def parse_fill(fill: dict | None, related_fields=()) -> tuple[dict, dict]:
 @dataclass
 class FillResult:
     """The filled block; ``present`` marks its rows that existed before (None: unchanged);
-    ``raw_nan`` the positions of existing rows whose marked field was empty."""
+    ``raw_nan`` the positions of existing rows whose marked field was empty; for the marked
+    field, ``estimated`` marks the rows filled with an estimate (:data:`ESTIMATE_METHODS`) and
+    ``region`` the region each filled row belongs to (:data:`FILL_REGION_CODES`, 0 = not filled)."""
 
     block: SeriesBlock
     filled_per_key: np.ndarray  # filled target points per key (target) or cells (related)
     changed: bool
     present: np.ndarray | None = None
     raw_nan: np.ndarray | None = None
+    estimated: np.ndarray | None = None
+    region: np.ndarray | None = None
 
 
-def fill_block(blk: SeriesBlock, freq: str, end: int, rules: dict, *, horizon: int = 0,
+def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 0,
                origin: np.ndarray | None = None, what: str = "target", mark_field: str | None = None,
                consume: bool = False) -> FillResult:
-    """Put every key on a complete grid from its origin to ``end`` (+ ``horizon`` steps) and fill.
+    """Put every key on a complete grid from its origin to ``end`` (+ ``horizon`` steps) and fill;
+    ``end`` is one timestamp (ns) or one per key (each item's own end: no back-fill).
 
     Parameters
     ----------
@@ -626,6 +640,8 @@ def fill_block(blk: SeriesBlock, freq: str, end: int, rules: dict, *, horizon: i
         blk.fields = {}
     filled_k = np.zeros(n, np.int64)
     filled = np.zeros(N2, bool) if mark_field else None
+    estimated = np.zeros(N2, bool) if mark_field else None
+    fill_region = np.zeros(N2, np.int8) if mark_field else None
     raw_nan = None
     errors = []
     for name, nv in new_fields.items():
@@ -650,6 +666,9 @@ def fill_block(blk: SeriesBlock, freq: str, end: int, rules: dict, *, horizon: i
                 continue  # the target's frontfill is none: never reached
             nv[miss[sel]] = _fill_values(rule, is_obj[name], stats.get((name, rule.method)), km[sel], name, rname)
             done[sel] = True
+            if mark_field == name:
+                fill_region[miss[sel]] = r
+                estimated[miss[sel]] = rule.method in ESTIMATE_METHODS
         if mark_field == name:
             filled[miss] = True
             filled_k += np.bincount(km, minlength=n)
@@ -670,7 +689,7 @@ def fill_block(blk: SeriesBlock, freq: str, end: int, rules: dict, *, horizon: i
         wpos = np.arange(N2, dtype=np.int64) - np.repeat(ip2[:-1], T)
         ts = grid_time(np.repeat(o, T), wpos, freq)
     out = SeriesBlock(labels.keys, codes, ts, new_fields, where, None, filled, dups)
-    return FillResult(out, filled_k, True, present, raw_nan)
+    return FillResult(out, filled_k, True, present, raw_nan, estimated, fill_region)
 
 
 def _fill_values(rule: FillRule, is_object: bool, stat, keys_sel: np.ndarray, name: str, region: str):
@@ -718,7 +737,7 @@ def _raise_gap(errors, blk: SeriesBlock, o, freq, end, what):
     n_items = len(np.unique(km))
     meaning = {"frontfill": "before its first value (where the target already has data)",
                "middlefill": "inside its range (gaps or empty values)",
-               "backfill": f"after its last value, up to the target's end {pd.Timestamp(int(end))}",
+               "backfill": f"after its last value, up to the target's end {pd.Timestamp(int(np.max(end)))}",
                "futurefill": "past the target's end, inside the forecast horizon"}[region]
     raise DataError(
         f"{what} field '{name}' of item {blk.key_label(k)} has no value on {len(mine)} date(s) {meaning}: {shown} "
@@ -852,5 +871,34 @@ def aggregate_block(blk: SeriesBlock, freq: str, methods: dict, align: dict | No
     return SeriesBlock(blk.keys, blk.codes[starts], b[starts], fields, blk.where, rows)
 
 
+def partial_last_bucket(blk: SeriesBlock, src: str, dst: str, align: dict | None = None) -> dict | None:
+    """The last ``dst`` bucket of ``src`` data when the data stop inside it, else None.
+
+    The bucket holding the block's last timestamp is partial when the next ``src``
+    step still falls in it (days at a 06:00 boundary, data to 22:00: 17 of 24 hours).
+    Returns ``{"bucket": start (ns), "steps": steps with data, "of": steps in a whole bucket}``.
+
+    >>> ts = pd.date_range("2024-01-01 06:00", "2024-01-02 22:00", freq="h").values.astype("int64")
+    >>> blk = SeriesBlock(pd.DataFrame({"item_id": ["a"]}), np.zeros(len(ts), np.int32), ts, {"v": np.ones(len(ts))})
+    >>> p = partial_last_bucket(blk, "H", "D", {"Hour": 6})
+    >>> str(pd.Timestamp(p["bucket"])), p["steps"], p["of"]
+    ('2024-01-02 06:00:00', 17, 24)
+    """
+    if blk.n_rows == 0:
+        return None
+    last = int(blk.ts.max())
+    b = int(bucket_start(np.array([last], np.int64), dst, align)[0])
+    step = fq.to_offset(src)
+    nxt = (pd.Timestamp(last) + step).value
+    if int(bucket_start(np.array([nxt], np.int64), dst, align)[0]) != b:
+        return None
+    # the bucket's end: the first src step past the data that lands in another bucket
+    cand = pd.date_range(pd.Timestamp(b), pd.Timestamp(b) + 2 * fq.to_offset(dst), freq=step)
+    starts = bucket_start(cand.values.astype(np.int64), dst, align)
+    inside = cand.values.astype(np.int64)[starts == b]
+    return {"bucket": b, "steps": int((inside <= last).sum()), "of": int(len(inside))}
+
+
 __all__ = ["SeriesBlock", "FillRule", "parse_fill", "fill_block", "bucket_start", "aggregate_block",
-           "check_aggregation", "infer_frequency", "check_grid", "FILL_METHODS", "AGG_METHODS"]
+           "partial_last_bucket",
+           "check_aggregation", "infer_frequency", "check_grid", "FILL_METHODS", "AGG_METHODS", "ESTIMATE_METHODS"]

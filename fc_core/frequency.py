@@ -24,6 +24,7 @@ ignores the anchor, :func:`to_offset` and :func:`date_range` honour it.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -57,10 +58,21 @@ _ALIASES = {
     "year": "Y", "yearly": "Y", "a-dec": "Y", "as-jan": "Y",
 }
 _PATTERN = re.compile(r"^\s*(\d*)\s*([A-Za-z\-]+)\s*$")
-_MINUTE_STEPS = (1, 5, 10, 15, 30)
 
-# Length of the main season and of the longer ones, per base unit.
-_SEASONS = {"min": 60, "H": 24, "D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1}
+# The calendar cycles of each base unit, in that unit, the main one first.
+_CYCLES = {
+    "min": (("hour", 60), ("day", 1440), ("week", 10080)),
+    "H": (("day", 24), ("week", 168)),
+    "D": (("week", 7), ("year", 365.25)),
+    "W": (("year", 365.25 / 7),),
+    "M": (("year", 12),),
+    "Q": (("year", 4),),
+    "Y": (),
+}
+# Longest season in steps: a day of 1min data. Longer ones (the week of 1min or 5min
+# data) exceed what the engines fit and what most histories hold twice.
+MAX_SEASON_STEPS = 1440
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 
 
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -211,42 +223,71 @@ def to_period_freq(freq: str) -> str:
         return base if mult == 1 else f"{mult}{base}"
 
 
-def season_length(freq: str) -> int:
-    """The main seasonal period in steps of ``freq`` (24 for hourly, 7 for daily, 12 for monthly).
+def cycles(freq: str) -> list[tuple[str, int]]:
+    """The calendar cycles of ``freq`` as ``(name, length in steps)``, shortest first.
 
-    For multiples the period shrinks accordingly (``2H`` -> 12) and falls back to 1
-    when it is not a whole number of steps.
+    Each base unit has its natural cycles: the hour, day and week for minutes; the
+    day and week for hours; the week and year for days; the year for weeks, months
+    and quarters. A cycle that is a whole number of base units (a week is 7 days)
+    is counted in the fewest steps that hold a whole number of cycles, so 2D data
+    repeat its weekdays every 7 steps (two weeks) and 5H data its hours of the day
+    every 24 steps (five days). The year, 365.25 days, is rounded to whole steps
+    (2D: 183, W: 52). Cycles of one step, and cycles longer than
+    ``MAX_SEASON_STEPS`` (the week of 1min data), are left out; a cycle that
+    repeats in as many steps as a shorter one appears once.
+
+    >>> cycles("2D"), cycles("8H")
+    ([('two weeks', 7), ('year', 183)], [('day', 3), ('week', 21)])
+    >>> [m for _, m in cycles("15min")], cycles("2W"), cycles("Q"), cycles("Y")
+    ([4, 96, 672], [('year', 26)], [('year', 4)], [])
     """
     mult, base = parse(freq)
-    s = _SEASONS[base]
-    if base == "min":
-        # a day of minutes would be too long for most engines: use the hour
-        s = 60
-    if mult > 1:
-        s = s // mult if s % mult == 0 else 1
-    return max(int(s), 1)
+    out: list[tuple[str, int]] = []
+    for name, length in _CYCLES[base]:
+        if float(length).is_integer():
+            whole = math.lcm(int(length), mult)
+            steps, k = whole // mult, whole // int(length)
+        else:  # the year in days or weeks: never whole, rounded
+            steps, k = int(round(length / mult)), 1
+        if steps < 2 or steps > MAX_SEASON_STEPS or any(steps == m for _, m in out):
+            continue
+        same = [n for n, c in _CYCLES[base] if k > 1 and c == k * length]  # 7min: seven days are a week
+        out.append((same[0] if same else name if k == 1 else f"{_NUMBERS.get(k, k)} {name}s", int(steps)))
+    return sorted(out, key=lambda c: c[1])
 
 
 def seasonalities(freq: str) -> list[int]:
-    """All seasonal periods worth modelling for ``freq``, shortest first.
+    """All seasonal periods worth modelling for ``freq`` in steps, shortest first (see :func:`cycles`).
 
-    >>> seasonalities("H")
-    [24, 168]
-    >>> seasonalities("D")
-    [7, 365]
+    >>> seasonalities("H"), seasonalities("D"), seasonalities("2D"), seasonalities("8H"), seasonalities("M")
+    ([24, 168], [7, 365], [7, 183], [3, 21], [12])
+    """
+    return [m for _, m in cycles(freq)]
+
+
+def season_length(freq: str) -> int:
+    """The main seasonal period in steps of ``freq``, for models that take one season.
+
+    The main cycle is the base unit's first one (the hour for minutes, the day for
+    hours, the week for days, the year for weeks, months and quarters) in the
+    steps of :func:`cycles`: 24 for H, 3 for 8H, 7 for D and for 2D (two weeks), 52
+    for W, 26 for 2W, 12 for M. Where that cycle is left out (a single step), the
+    next one is used; 1 (no season) where there is none, as for Y.
+
+    >>> season_length("H"), season_length("8H"), season_length("2D"), season_length("15min"), season_length("Y")
+    (24, 3, 7, 4, 1)
     """
     mult, base = parse(freq)
-    per_base = {
-        "min": [60, 1440],
-        "H": [24, 168],
-        "D": [7, 365],
-        "W": [52],
-        "M": [12],
-        "Q": [4],
-        "Y": [],
-    }[base]
-    out = [p // mult for p in per_base if p % mult == 0 and p // mult > 1]
-    return out
+    found = dict(cycles(freq))
+    for name, length in _CYCLES[base]:
+        if float(length).is_integer():
+            whole = math.lcm(int(length), mult)
+            steps = whole // mult
+        else:
+            steps = int(round(length / mult))
+        if steps in found.values():
+            return int(steps)
+    return 1
 
 
 def is_coarser_or_equal(coarse: str, fine: str) -> bool:
@@ -261,10 +302,17 @@ def date_range(start, periods: int, freq: str) -> pd.DatetimeIndex:
 
 
 def validate_minutes(freq: str) -> None:
-    """Refuse minute frequencies Amazon Forecast does not offer (e.g. 7min)."""
+    """Refuse multiples Amazon Forecast does not offer: 1-59 min, 1-23 H (a longer step is the
+    next unit, e.g. 60min is H, 24H is D).
+
+    >>> validate_minutes("7min"), validate_minutes("23H")
+    (None, None)
+    """
     mult, base = parse(freq)
-    if base == "min" and mult not in _MINUTE_STEPS:
-        raise ConfigError(f"frequency {freq!r}: minute frequencies are 1min, 5min, 10min, 15min or 30min.")
+    top = {"min": (59, "H"), "H": (23, "D")}.get(base)
+    if top is not None and mult > top[0]:
+        raise ConfigError(f"frequency {freq!r}: {base} steps go from 1 to {top[0]}; "
+                          f"use the next unit ({top[1]} or a multiple of it) instead.")
 
 
 def step_index(timestamps, origin, freq: str) -> np.ndarray:

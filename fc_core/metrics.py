@@ -486,7 +486,8 @@ def evaluate(actuals, observed, forecast, insample, season_length: int,
     actuals : ndarray, shape (n, H)
         Values of the window (NaN where absent).
     observed : ndarray of bool, shape (n, H)
-        True where a value was observed; filled or absent points are not scored.
+        True where a value is known: observed, or filled with a real value (zero- or value-filled
+        counts); points filled with an estimate (nan, mean, median, min, max) or absent are not scored.
     forecast : ForecastArrays
         Forecasts of the same ``n`` items and ``H`` steps (``forecast.mean`` is
         the point forecast, as in Amazon Forecast).

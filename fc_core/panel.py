@@ -28,7 +28,8 @@ import pandas as pd
 from . import frequency as fq
 from .errors import DataError
 
-FILLED = "_filled"  # boolean column of the canonical frame: True where a value was filled, not observed
+FILLED = "_filled"  # boolean column of the canonical frame: True where the fill added or completed the value
+ESTIMATED = "_estimated"  # True where that value is an estimate (mean, median, min, max fill): not observed
 
 
 @dataclass
@@ -46,7 +47,8 @@ class Panel:
     values : ndarray of float64
         Target values on the regular grid; NaN where missing.
     observed : ndarray of bool
-        True where the value was observed (not filled, not missing). Scoring uses only these.
+        True where the value is known: observed, or filled with a real value (zero or value fill,
+        :mod:`fc_core.featurization`); not for estimates or missing values. Training and scoring use only these.
     frequency : str
         Amazon Forecast's frequency name (``"H"``, ``"D"``, ...).
     related : ndarray of float64, shape (m, F), optional
@@ -56,6 +58,10 @@ class Panel:
     related_names : list of str
     static : DataFrame, optional
         Item metadata aligned row by row with ``keys`` (strings; missing as "").
+    forecast_from : {"global_end", "item_end"}
+        Where forecasts and backtest cutoffs are laid from: the latest end of all series
+        (Amazon Forecast's behaviour; items ending early were back-filled to it) or each
+        series' own end (``DatasetGroup(..., forecast_from="item_end")``).
     """
 
     keys: pd.DataFrame
@@ -68,6 +74,7 @@ class Panel:
     related_indptr: np.ndarray | None = None
     related_names: list = field(default_factory=list)
     static: pd.DataFrame | None = None
+    forecast_from: str = "global_end"
 
     # ------------------------------------------------------------------ basics
     @property
@@ -184,14 +191,24 @@ class Panel:
             static=None if self.static is None else self.static.iloc[rows].reset_index(drop=True),
         )
 
+    def cutoff_index(self, cutoff) -> pd.DatetimeIndex:
+        """One cutoff per series: ``cutoff`` repeated, or ``cutoff`` itself when it holds one per series."""
+        if np.ndim(cutoff) == 0:
+            return pd.DatetimeIndex([pd.Timestamp(cutoff)] * self.n_series)
+        out = pd.DatetimeIndex(cutoff)
+        if len(out) != self.n_series:
+            raise ValueError(f"{len(out)} cutoffs for {self.n_series} series")
+        return out
+
     def truncate(self, cutoff: pd.Timestamp, keep_related_future: int | None = None) -> "Panel":
-        """Each series cut to the timestamps ``<= cutoff`` (a backtest's training data).
+        """Each series cut to the timestamps ``<= cutoff`` (a backtest's training data; ``cutoff``
+        may hold one timestamp per series).
 
         Related series keep ``keep_related_future`` steps past the cutoff (the
         forecast horizon, for future-known features); by default all of them.
         Series that start after the cutoff come back empty (length 0).
         """
-        pos = fq.step_index(pd.DatetimeIndex([cutoff] * self.n_series), self.starts, self.frequency)
+        pos = fq.step_index(self.cutoff_index(cutoff), self.starts, self.frequency)
         keep = np.clip(np.floor(pos + 1e-9).astype(np.int64) + 1, 0, self.lengths)
         new_lens = keep
         indptr = np.concatenate([[0], np.cumsum(new_lens)]).astype(np.int64)
@@ -209,7 +226,7 @@ class Panel:
     def actuals_after(self, cutoff: pd.Timestamp, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``horizon`` values after ``cutoff`` per series, as (n, horizon) arrays of
         values (NaN where absent) and of the observed mask."""
-        pos = fq.step_index(pd.DatetimeIndex([cutoff] * self.n_series), self.starts, self.frequency)
+        pos = fq.step_index(self.cutoff_index(cutoff), self.starts, self.frequency)
         first = np.floor(pos + 1e-9).astype(np.int64) + 1
         vals = np.full((self.n_series, horizon), np.nan)
         obs = np.zeros((self.n_series, horizon), dtype=bool)
@@ -230,7 +247,8 @@ class Panel:
         """Pack a canonical long frame (sorted or not) into a Panel.
 
         Missing grid steps become NaN with ``observed=False``; rows marked in the
-        ``_filled`` column count as not observed. ``extra_keys`` adds series with
+        ``_estimated`` column count as not observed (filled with an estimate); rows marked
+        ``_filled`` only (zero or value fill) are real values. ``extra_keys`` adds series with
         no history (cold-start items) at the end, which start where the related
         data for them starts (or at the group's end).
         """
@@ -264,8 +282,8 @@ class Panel:
         y = pd.to_numeric(keys_sorted[target_column], errors="coerce").to_numpy(dtype=float)
         values[flat] = y
         obs = ~np.isnan(y)
-        if FILLED in keys_sorted.columns:
-            obs &= ~keys_sorted[FILLED].to_numpy(dtype=bool)
+        if ESTIMATED in keys_sorted.columns:
+            obs &= ~keys_sorted[ESTIMATED].to_numpy(dtype=bool)
         observed[flat] = obs
         keys = uniques.reset_index(drop=True)
         panel = cls(keys=keys, starts=pd.DatetimeIndex(starts), indptr=indptr, values=values,

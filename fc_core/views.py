@@ -449,7 +449,15 @@ def export_csv(frame: pd.DataFrame, path: str) -> str:
 
 # -------------------------------------------------------------- leaderboard
 LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end", "n_items", "n_observed",
-                    "weight", "items_chosen", "train_seconds")
+                    "weight", "items_chosen", "train_seconds", "fallback_items", "fallback_share", "mostly_fallback")
+
+
+def fallback_text(predictor) -> str:
+    """One line: per algorithm, the items that got the fallback forecast in the backtests, and why
+    (:func:`fc_core.automl.fallback_text`)."""
+    from .automl import fallback_text as _text
+
+    return _text(predictor)
 
 
 def metric_columns(board: pd.DataFrame) -> list[str]:
@@ -899,16 +907,17 @@ def build_dataset_group(sources: dict, domain: str = "CUSTOM", frequency: str | 
 
 def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An import summary as two small tables: the overall statistics (name, value) and the
-    items with the most missing steps."""
+    items with the most missing steps (then the most NaN values, then ending earliest)."""
     overall = pd.DataFrame({"statistic": list(summary.overall), "value": [str(v) for v in summary.overall.values()]})
     per = summary.per_item
-    top = per.sort_values(["missing", "nan_values"], ascending=False, kind="stable").head(worst)
+    by = [c for c in ("missing", "nan_values", "ends_early_by") if c in per.columns]
+    top = per.sort_values(by, ascending=False, kind="stable").head(worst)
     return overall, top.reset_index(drop=True)
 
 
 __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
-           "export_csv", "training_steps", "progress_text", "ensemble_check_text", "blend_summary", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "export_csv", "training_steps", "progress_text", "ensemble_check_text", "blend_summary", "fallback_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
            "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 

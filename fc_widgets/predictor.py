@@ -12,7 +12,7 @@ from fc_core.backtest import max_forecast_horizon
 from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
 from fc_core.errors import ConfigError, NotTrainedError, TrainingStopped
 from fc_core.metrics import metric_goal
-from fc_core.views import blend_summary, metric_columns, progress_text, rank_leaderboard, training_steps
+from fc_core.views import blend_summary, fallback_text, metric_columns, progress_text, rank_leaderboard, training_steps
 
 from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
 
@@ -118,7 +118,7 @@ class LeaderboardPanel(PanelBase):
         p = self.predictor
         blend = blend_summary(p.weights_, p.ensemble_check_, getattr(p, "item_choice_", None), board, metric)
         self.summary.value = message_html([f"best by {metric} ({where}): {self.best} ({metric_goal(metric)})",
-                                           *blend], "ok")
+                                           *blend, fallback_text(p)], "ok")
 
 
 class TrainingPanel(PanelBase):

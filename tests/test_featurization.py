@@ -56,10 +56,10 @@ def test_target_value_and_nan_fill(gappy):
     assert values(dg, "a") == [1, -1, 3, -1, 5]
     b = values(dg, "b")
     assert b[:2] == [10, 20] and np.isnan(b[2:]).all()
-    # NaN-filled points are still marked, so scoring skips them; the Panel sees them as missing
+    # a value fill states a real value: trained on and scored; NaN-filled points are missing
     panel = dg.to_panel()
     assert panel.lengths.tolist() == [5, 5]
-    assert panel.observed.tolist() == [True, False, True, False, True, True, True, False, False, False]
+    assert panel.observed.tolist() == [True, True, True, True, True, True, True, False, False, False]
 
 
 def test_median_with_an_even_count_and_empty_values():
@@ -233,7 +233,7 @@ def test_weekly_boundaries_monday_by_default_sunday_by_alignment(hourly):
     a = w.target[w.target.item_id == "a"]
     assert a["timestamp"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-08"]
     assert a["target_value"].tolist() == [276.0 * 7] * 2
-    s = dg.aggregate("W", align={"DayOfWeek": "SUNDAY"})
+    s = dg.aggregate("W", align={"DayOfWeek": "SUNDAY"}, partial="keep")
     a = s.target[s.target.item_id == "a"]
     assert s.frequency == "W-SUN"
     assert a["timestamp"].dt.strftime("%Y-%m-%d").tolist() == ["2023-12-31", "2024-01-07", "2024-01-14"]
@@ -253,14 +253,14 @@ def test_monthly_and_yearly_alignment():
     dg = DatasetGroup(target=df, frequency="D")
     m = dg.aggregate("M")
     assert m.target["target_value"].iloc[:3].tolist() == [31, 28, 31]
-    m15 = dg.aggregate("M", align={"DayOfMonth": 15})
+    m15 = dg.aggregate("M", align={"DayOfMonth": 15}, partial="keep")
     assert m15.frequency == "M-15"
     assert m15.target["timestamp"].iloc[1] == pd.Timestamp("2023-01-15")
     assert m15.target["target_value"].iloc[:2].tolist() == [14, 31]
     assert m15.to_panel().future_timestamps(1)[0][0] == pd.Timestamp("2025-01-15")
     q = dg.aggregate("3M", method="sum")
     assert q.target["target_value"].tolist() == [90, 91, 92, 92, 91, 91, 92, 92]
-    y = dg.aggregate("Y", align={"Month": "APRIL"})
+    y = dg.aggregate("Y", align={"Month": "APRIL"}, partial="keep")
     assert y.frequency == "Y-APR"
     assert y.target["timestamp"].dt.strftime("%Y-%m-%d").tolist() == ["2022-04-01", "2023-04-01", "2024-04-01"]
     assert y.target["target_value"].tolist() == [90, 366, 275]
@@ -274,7 +274,7 @@ def test_aggregation_then_fill_and_related_average():
                         "price": np.repeat([1.0, 2.0, 3.0, 4.0], 24), "promo": np.tile([0.0, 1.0], 48)})
     dg = DatasetGroup(target=tgt, related=rel, frequency="H",
                       fill={"related": {"*": {"middlefill": "zero"}}})
-    d = dg.aggregate("D", related_method={"promo": "max"})
+    d = dg.aggregate("D", related_method={"promo": "max"}, partial="keep")
     assert d.target["target_value"].tolist() == [24.0, 0.0, 0.0, 1.0]
     assert d.target[FILLED].tolist() == [False, True, True, False]
     assert d.related["price"].tolist() == [1, 2, 3, 4] and d.related["promo"].tolist() == [1, 1, 1, 1]
