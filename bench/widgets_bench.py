@@ -81,7 +81,7 @@ def run_bench(n_items: int = 1000, days: int = 60, repeats: int = 5, seed: int =
     predictor = training.predictor
     link(dataset, backtest, training)  # linked: a backtest slider also moves the training panel's box
     change("BacktestPanel: backtest windows (linked TrainingPanel follows)", backtest.windows, [3, 2])
-    assert training.windows.value == 2 and backtest.error_text == "", backtest.error_text
+    assert training.windows.value == backtest.windows.value and backtest.error_text == "", backtest.error_text
     assert predictor is not None, training.error_text
 
     board = LeaderboardPanel(predictor)
