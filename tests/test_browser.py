@@ -139,7 +139,7 @@ def page(browser, tmp_path_factory):
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(f"{base}/?token={token}")
         try:  # every panel is rendered once the last cell's panel shows its chart
-            pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=120_000)
+            pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=240_000)
         except Exception:
             pytest.fail("the notebook did not render in Voila: " + log.read_text()[-3000:])
         pg.export_path = export
