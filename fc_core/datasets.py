@@ -746,7 +746,8 @@ class DatasetGroup:
         region = np.array(["", "middlefill", "backfill"], dtype=object)[self._fill_region[idx]] if len(idx) else \
             np.zeros(0, object)
         out["region"] = region
-        out["method"] = [trules[r].describe() if trules.get(r) is not None else "" for r in region]
+        out["method"] = np.array([trules[r].describe() if trules.get(r) is not None else "" for r in region],
+                                 dtype=object)
         out["scored"] = ~self._estimated[idx] if len(idx) else np.zeros(0, bool)
         return out.reset_index(drop=True)
 
@@ -864,7 +865,8 @@ def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str,
     score well in the backtests and have no such values when it forecasts.
 
     The values are compared on the first ``max_keys`` target items (a copy of the target equals it
-    on any of them); at least 3 shared points with 2 different values are needed to call it a copy.
+    on any of them); at least 10 shared points with 2 different values are needed to call it a copy
+    (fewer prove nothing: a short price list may match a short sales history).
 
     Raises
     ------
@@ -892,7 +894,7 @@ def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str,
     for f in numeric:
         x = both[f].to_numpy(dtype=float)
         ok = ~np.isnan(x) & ~np.isnan(y)
-        if ok.sum() >= 3 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
+        if ok.sum() >= 10 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
             items = ", ".join(tblock.key_label(int(k)) for k in pd.unique(both.loc[ok, "k"])[:3])
             raise DataError(f"related time series field '{f}' equals the target '{target_field}' on all "
                             f"{int(ok.sum())} item-timestamps where both have a value (items {items} ...): it is a "

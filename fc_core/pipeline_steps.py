@@ -225,7 +225,9 @@ def check_drop(path: str, data: bytes, frame: pd.DataFrame, key_columns: Sequenc
         return (f"{name}: {int(inf.sum())} non-finite value(s) (inf) in column {target}, {where} at "
                 f"{frame['timestamp'].iloc[i]}; fix the producer or remove those rows, then drop the file again"), warn
     empty = np.isnan(y)
-    item = frame[keys].astype(str).agg("/".join, axis=1) if len(keys) > 1 else frame[keys[0]].astype(str)
+    item = frame[keys[0]].astype(str)
+    for k in keys[1:]:
+        item = item + "/" + frame[k].astype(str)
     if empty.any():
         all_empty = pd.Series(empty).groupby(item.to_numpy()).all()
         dead = all_empty[all_empty].index.tolist()

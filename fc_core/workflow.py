@@ -245,7 +245,9 @@ _INJECTED_HEADER = "# Parameters"  # the first line of the cell papermill inject
 
 def check_parameters(namespace: dict) -> dict:
     """The notebook's parameters (the annotated names of its parameters cell) with their values;
-    refuses a name that papermill injected but the parameters cell does not declare.
+    refuses a name that papermill injected but the parameters cell does not declare, and parses
+    the text papermill's ``-p`` gives a ``list`` or ``dict`` parameter (JSON or YAML,
+    ``'["0.1","0.5"]'``) in ``namespace``, so later cells see a list.
 
     Call it in the first cell after the parameters cell: ``params = check_parameters(globals())``.
     papermill only warns about an unknown ``-p`` name and runs on, so a misspelt ``target_pth``
@@ -275,12 +277,18 @@ def check_parameters(namespace: dict) -> dict:
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown}: this notebook's parameters are "
                           f"{', '.join(declared)}. Check the spelling of -p {unknown[0]}.")
+    for n, ann in declared.items():  # -p passes text: a list or dict parameter is parsed in place
+        kind = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
+        if n in namespace and isinstance(namespace[n], str):
+            if kind == "list":
+                namespace[n] = parse_list(n, namespace[n])
+            elif kind == "dict":
+                namespace[n] = parse_mapping(n, namespace[n])
     return {n: namespace[n] for n in declared if n in namespace}
 
 
 # ------------------------------------------------------------------ loading data
 _DATASETS = ("target", "related", "item_metadata")
-_AGG_DEFAULTS = {"aggregation": "sum", "related_aggregation": "avg"}
 
 
 def _rename_api_words(exc: ForecastError, paths: dict) -> ForecastError:
@@ -292,9 +300,12 @@ def _rename_api_words(exc: ForecastError, paths: dict) -> ForecastError:
         if p and str(p) in msg:
             which = ds
             break
-    for api, nb in (("schema=", f"{which}_schema="), ("column_map=", f"{which}_columns="),
-                    ("timestamp_format=", "timestamp_format="),
-                    ("DatasetGroup.aggregate(", "the frequency parameter (forecast frequency), not aggregate(")):
+    import re
+
+    msg = re.sub(r"DatasetGroup\.aggregate\('([^']*)'[^)]*\)",
+                 r"data_frequency (the data's own frequency) and frequency='\1' (the forecast's): the data is then "
+                 "aggregated", msg)
+    for api, nb in (("schema=", f"{which}_schema="), ("column_map=", f"{which}_columns=")):
         msg = msg.replace(api, nb)
     new = type(exc)(msg)
     new.__cause__ = exc.__cause__
@@ -400,20 +411,33 @@ def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_ag
         try:
             group = _single_series_ok(DatasetGroup, common, data_freq, notes)
         except ForecastError as exc:
-            if "off the declared frequency" not in str(exc) or forecast_freq is None:
+            if forecast_freq is None:
                 raise
-            group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
+            if "could not infer the frequency" in str(exc):
+                group = _single_series_ok(DatasetGroup, common, forecast_freq, notes)
+            elif any(m in str(exc) for m in ("off the declared frequency", "start on different boundaries",
+                                             "must start on the 1st")):
+                group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
+            else:
+                raise
         if forecast_freq is not None and fq.parse(group.frequency) != fq.parse(forecast_freq):
+            if not fq.is_coarser_or_equal(forecast_freq, group.frequency) and not data_freq \
+                    and _gappy(group):
+                # sparse data (only the non-zero days written) looks coarser than it is: read it at
+                # the forecast frequency, the steps in between missing
+                inferred = group.frequency
+                group = _single_series_ok(DatasetGroup, common, forecast_freq, notes)
+                notes.append(f"the most common step between time stamps is {inferred}, but the steps vary (sparse "
+                             f"data); read at the forecast frequency {forecast_freq}, the steps in between "
+                             "missing (give data_frequency to say otherwise).")
             if not fq.is_coarser_or_equal(forecast_freq, group.frequency):
                 raise ConfigError(
                     f"frequency={forecast_freq!r} is finer than the data's frequency {group.frequency}"
                     f"{' (inferred)' if not data_freq else ''}; forecast at {group.frequency} or coarser "
                     "(the data cannot be split into finer steps).")
             before = group.frequency
-            group, partial = _without_partial_last_bucket(group, forecast_freq, align)
+            # a last period the data only partly cover is left out (aggregate warns; the warning is a note)
             group = group.aggregate(forecast_freq, method=target_agg, align=align, related_method=related_agg)
-            if partial:
-                notes.append(partial)
             notes.append(f"aggregated the {before} data to the forecast frequency {group.frequency}: target by "
                          f"{target_agg}" + (f", related fields by {related_agg}" if paths["related"] else "")
                          + (f", buckets aligned on {align}" if align else "") + "; each bucket is dated by its "
@@ -443,34 +467,14 @@ def _check_timestamp_format(group, fmt, path) -> None:
             f"{t['timestamp'].min()}. Check timestamp_format against the file.")
 
 
-def _without_partial_last_bucket(group, freq: str, align):
-    """The group without the target's data in its last ``freq`` bucket when the data ends before that
-    bucket does (its sum would be a part of a period, scored and continued as if whole); and the
-    sentence saying so (None when nothing was cut)."""
+def _gappy(group) -> bool:
+    """Whether over a tenth of the group's steps (at its inferred frequency) are missing: sparse
+    data, whose most common step says little about its frequency."""
     import numpy as np
-    import pandas as pd
 
-    from . import frequency as fq
-    from .featurization import SeriesBlock, bucket_start
-
-    raw = group._raw_target
-    if not raw.n_rows:
-        return group, None
-    end = int(raw.ts.max())
-    start = int(bucket_start(np.array([end], np.int64), freq, align)[0])
-    bucket_end = pd.Timestamp(start) + fq.to_offset(freq)
-    if pd.Timestamp(end) + fq.to_offset(group.frequency) >= bucket_end:
-        return group, None
-    keep = np.flatnonzero(raw.ts < start)
-    if len(np.unique(raw.codes[keep])) < raw.n_keys:
-        return group, None  # an item lives only in that bucket: keep it whole rather than lose it
-    cut = SeriesBlock(raw.keys, raw.codes[keep], raw.ts[keep], {k: v[keep] for k, v in raw.fields.items()},
-                      None, None, None, raw.duplicates)
-    trimmed = type(group)._from_parts(group, group.frequency, cut, group._raw_related, group._meta)
-    return trimmed, (f"the data ends at {pd.Timestamp(end)}, inside the {freq} period starting "
-                     f"{pd.Timestamp(start)} (which runs to {bucket_end}); that incomplete period "
-                     f"({raw.n_rows - len(keep)} rows) is left out so that no partial {freq} total is "
-                     "scored or forecast from.")
+    st = group._stats
+    rows = int(np.sum(st["rows"]))
+    return int(np.sum(st["missing"])) > 0.1 * max(rows, 1)
 
 
 def _single_series_ok(DatasetGroup, common: dict, freq, notes: list):
@@ -537,9 +541,10 @@ def fill_notes(group, fill: dict | None = None) -> list[str]:
     from .featurization import TARGET_DEFAULT_FILL
     from .panel import FILLED
 
+    out = _related_fill_notes(group, fill)
     t = group.target
     if FILLED not in t.columns or not t[FILLED].any():
-        return []
+        return out
     rules = {**TARGET_DEFAULT_FILL, **((fill or {}).get("target") or {})}
     keys = group.key_columns
     filled = t[FILLED].to_numpy(bool)
@@ -568,7 +573,30 @@ def fill_notes(group, fill: dict | None = None) -> list[str]:
                      f"with {how('backfill')} (back fill)")
     n_items = len(group.items)
     return [f"target: {', '.join(parts)}, in {len(items)} of {n_items} item(s) (first: {names}); change this with "
-            'target_fill, e.g. {"middlefill": "nan"} keeps them missing.']
+            'target_fill, e.g. {"middlefill": "nan"} keeps them missing.'] + out
+
+
+def _related_fill_notes(group, fill: dict | None) -> list[str]:
+    """What the related series' fill rules did: steps added, blanks, and the rule of each field."""
+    import numpy as np
+
+    raw = getattr(group, "_raw_related", None)
+    if group.related is None or raw is None:
+        return []
+    spec = dict((fill or {}).get("related") or {})
+    star = spec.get("*")
+    added = len(group.related) - raw.n_rows
+    blanks = {f: int(np.isnan(v).sum()) for f, v in raw.fields.items() if v.dtype.kind == "f"}
+    left = {f: int(group.related[f].isna().sum()) for f in raw.fields if f in group.related.columns}
+    if added <= 0 and not any(blanks.values()):
+        return []
+    rules = []
+    for f in raw.fields:
+        r = spec.get(f, star)
+        rules.append(f"{f}: " + (", ".join(f"{k} {v}" for k, v in r.items()) if r else "no rule")
+                     + f" ({blanks.get(f, 0)} blank, {left.get(f, 0)} still missing)")
+    return [f"related: {max(added, 0)} time step(s) added (gaps, and the forecast horizon past the target's end) "
+            f"and blank values filled by field as related_fill says: {'; '.join(rules)}."]
 
 
 def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, notes: list):
@@ -593,8 +621,8 @@ def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, note
         frames[ds] = df
         if moved:
             notes.append(f"{moved} of {len(df)} {ds} time stamps lie inside {freq} periods rather than on their "
-                         f"first instant (e.g. {pd_ts(ts[b != ts][0])}); each is put in its period, dated "
-                         f"{pd_ts(b[b != ts][0])}, as Amazon Forecast buckets them.")
+                         f"first instant (e.g. {_ts_text(ts[b != ts][0])}); each is put in its period, dated "
+                         f"{_ts_text(b[b != ts][0])}, as Amazon Forecast buckets them.")
     rest = {k: v for k, v in common.items() if k not in ("target", "related", "target_schema", "related_schema")}
     rest["read_options"] = {"item_metadata": common["read_options"].get("item_metadata") or {}}
     return DatasetGroup(frequency=freq, target=frames["target"], related=frames.get("related"),
@@ -602,7 +630,7 @@ def _bucketed(common: dict, freq: str, target_agg: str, related_agg, align, note
                                     else "avg"}, **rest)
 
 
-def pd_ts(ns) -> str:
+def _ts_text(ns) -> str:
     import pandas as pd
 
     return str(pd.Timestamp(int(ns)))

@@ -44,9 +44,11 @@ def test_an_injected_unknown_parameter_is_refused_with_the_known_ones():
         check_parameters(ns)
     ns["In"][2] = "# Parameters\ntarget_path = \"a.csv\"\nseed = 1\n"
     assert check_parameters(ns) == {"target_path": "", "seed": 1}
+    ns.update({"__annotations__": {"target_path": str, "seed": int, "algorithms": list}, "algorithms": '["ETS"]'})
+    assert check_parameters(ns)["algorithms"] == ["ETS"] and ns["algorithms"] == ["ETS"]  # parsed in place
     # run interactively (no injected cell): the cell before is anything else, nothing is refused
     ns["In"][2] = "cfg = 3"
-    assert check_parameters(ns) == {"target_path": "", "seed": 1}
+    assert check_parameters(ns) == {"target_path": "", "seed": 1, "algorithms": ["ETS"]}
 
 
 # ------------------------------------------------------------ columns and schema
@@ -144,7 +146,7 @@ def test_hourly_data_is_aggregated_to_the_forecast_frequency(tmp_path):
     _hourly(p, hours=100)
     g = load_dataset_group({"target_path": str(p), "target_schema": SCHEMA, "frequency": "8H"})
     assert len(g.target) == 2 * 12 and g.target["timestamp"].max() == pd.Timestamp("2014-01-04 16:00")
-    assert any("incomplete period (8 rows) is left out" in n for n in g.import_notes)
+    assert any("holds 4 of 8 H steps: dropped" in n for n in g.import_notes)
 
 
 def test_monthly_stamps_on_a_late_day_at_nine_are_bucketed_by_month(tmp_path):
@@ -301,3 +303,42 @@ def test_item_metadata_header_behind_an_all_text_schema_is_not_a_cold_start_item
                             "item_metadata_path": str(m), "item_metadata_schema": "item_id:string,category:string"})
     assert g.item_metadata["item_id"].tolist() == ["client_1", "client_2"]
     assert any("read as a header" in n for n in g.import_notes)
+
+
+def test_sparse_headerless_counts_are_read_at_the_forecast_frequency(tmp_path):
+    # counts written only on the days with sales, on even days: the most common step is 2 days
+    days = pd.date_range("2023-01-01", periods=120, freq="D")
+    rng = np.random.default_rng(3)
+    rows = [(d.strftime("%Y-%m-%d"), int(rng.integers(1, 5)), it) for it in ("s1", "s2")
+            for k, d in enumerate(days) if k % 2 == 0 and rng.random() < 0.6]
+    p = tmp_path / "sparse.csv"
+    pd.DataFrame(rows).to_csv(p, index=False, header=False)
+    g = load_dataset_group({"target_path": str(p), "target_schema": SCHEMA, "frequency": "D"})
+    assert g.frequency == "D"
+    assert g.target["target_value"].sum() == sum(r[1] for r in rows)
+    assert any("sparse" in n for n in g.import_notes)
+
+
+def test_related_fills_are_parameters_and_said(tmp_path, capsys):
+    t, r = tmp_path / "t.csv", tmp_path / "r.csv"
+    per = pd.date_range("2020-01-01", periods=15, freq="MS")
+    pd.DataFrame({"item_id": "a", "timestamp": per[:12], "target_value": np.arange(12.0)}).to_csv(t, index=False)
+    rel = pd.DataFrame({"item_id": "a", "timestamp": per[:13], "price": np.arange(13.0) + 1})
+    rel.loc[5, "price"] = np.nan
+    rel.to_csv(r, index=False)
+    g = load_dataset_group({"target_path": str(t), "related_path": str(r), "frequency": "M", "forecast_horizon": 3,
+                            "related_fill": '{"price": {"middlefill": "median", "futurefill": "max"}}'})
+    assert g.related["price"].tolist()[5] == pytest.approx(7.5) and g.related["price"].tolist()[-2:] == [13.0, 13.0]
+    out = capsys.readouterr().out
+    assert "related: 2 time step(s) added" in out and "price: middlefill median, futurefill max (1 blank" in out
+
+
+def test_items_on_different_days_of_the_month_are_bucketed_together(tmp_path):
+    per = pd.date_range("2020-01-01", periods=12, freq="MS")
+    df = pd.concat([pd.DataFrame({"item_id": "a", "timestamp": per + pd.Timedelta(days=14), "target_value": 1.0}),
+                    pd.DataFrame({"item_id": "b", "timestamp": per + pd.Timedelta(days=27, hours=9),
+                                  "target_value": 2.0})])
+    p = tmp_path / "m.csv"
+    df.to_csv(p, index=False)
+    g = load_dataset_group({"target_path": str(p), "frequency": "M"})
+    assert g.frequency == "M" and len(g.target) == 24 and set(g.target["timestamp"]) == set(per)

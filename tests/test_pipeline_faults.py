@@ -141,8 +141,8 @@ def test_an_accuracy_that_cannot_be_computed_is_a_failed_check(tmp_path):
 
     cat = Catalog(tmp_path / "catalog.db")
     acc = cat.record_accuracy(1, 1, 1, 2, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02"),
-                              {"AverageWeightedQuantileLoss": float("nan"), "n_observed": 24}, "AverageWeightedQuantileLoss",
-                              0.2, None)
+                              {"AverageWeightedQuantileLoss": float("nan"), "n_observed": 24},
+                              "AverageWeightedQuantileLoss", 0.2, None)
     assert acc["exceeded"] is True
     trig, why = retrain_trigger({"version": 1, "data_version": 1, "data_end": "2024-01-01"}, acc,
                                 {"version": 2, "end": "2024-01-02"}, "H")
@@ -187,15 +187,15 @@ def check_after_kill(cfg, stream, point):
     assert Pipeline(cfg).run().status == "unchanged" and versions(url, cfg["name"]) == [1, 2]
 
 
-@pytest.mark.parametrize("point", ["snapshot_written", "forecast_recorded", "staged", "switched", "retired",
-                                   "published"])
+# every named point is killed in bench/fault_campaign.py; here the ones that duplicated a version before
+@pytest.mark.parametrize("point", ["switched", "retired", "published"])
 def test_sigkill_at_each_point_sqlite(tmp_path, stream, point):
     cfg, _, _ = started(tmp_path, stream)
     check_after_kill(cfg, stream, point)
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("point", ["switched", "published"])
+@pytest.mark.parametrize("point", ["switched"])
 def test_sigkill_at_each_point_postgres(tmp_path, stream, point, pg_server):  # noqa: F811
     cfg, _, _ = started(tmp_path, stream, db_url=pg_server.url, name=f"pg-kill-{point}")
     check_after_kill(cfg, stream, point)
@@ -381,6 +381,7 @@ def _plain_leftovers(folder) -> list:
     return [p for p in Path(folder).glob("fc_core_plain_*")]
 
 
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm on this machine")
 def test_no_plaintext_on_disk_after_a_kill_during_an_encrypted_save(tmp_path):
     key = security.generate_key()
     before = set(_plain_leftovers(tempfile.gettempdir()))
