@@ -211,7 +211,7 @@ class PipelineConfig:
                               "and for programs that read the forecast.")
         if pr["algorithms"] is not None:
             pr["algorithms"] = [canonical_name(a) for a in pr["algorithms"]]
-        from .automl import PRESETS
+        from ..automl import PRESETS
 
         if pr["presets"] not in PRESETS:
             raise ConfigError(f"predictor.presets {pr['presets']!r}: choose one of {', '.join(PRESETS)}.")
