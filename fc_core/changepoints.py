@@ -306,21 +306,7 @@ def truncate_history(panel, positions: np.ndarray):
     positions = np.clip(np.asarray(positions, dtype=np.int64), 0, panel.lengths)
     if not positions.any():
         return panel
-    lens = panel.lengths - positions
-    indptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    idx = np.concatenate([np.arange(panel.indptr[i] + positions[i], panel.indptr[i + 1])
-                          for i in range(panel.n_series)]) if panel.n_series else np.zeros(0, np.int64)
-    off = fq.to_offset(panel.frequency)
-    starts = pd.DatetimeIndex([s + int(p) * off for s, p in zip(panel.starts, positions)])
-    rel = rel_ptr = None
-    if panel.related is not None:
-        rl = np.diff(panel.related_indptr) - positions
-        rel_ptr = np.concatenate([[0], np.cumsum(rl)]).astype(np.int64)
-        ridx = np.concatenate([np.arange(panel.related_indptr[i] + positions[i], panel.related_indptr[i + 1])
-                               for i in range(panel.n_series)])
-        rel = panel.related[ridx]
-    return replace(panel, starts=starts, indptr=indptr, values=panel.values[idx], observed=panel.observed[idx],
-                   related=rel, related_indptr=rel_ptr)
+    return panel.slice(first=positions)
 
 
 def default_min_history(frequency: str) -> int:

@@ -191,6 +191,40 @@ class Panel:
             static=None if self.static is None else self.static.iloc[rows].reset_index(drop=True),
         )
 
+    def slice(self, first=0, stop=None, related_stop=None) -> "Panel":
+        """Each series ``i`` cut to its positions ``first[i]:stop[i]`` (one number, or one per series).
+
+        ``first`` (default 0) moves each start forward by that many steps; ``stop`` (default: the
+        whole series) is exclusive. Related series keep positions ``first[i]:related_stop[i]``
+        (default: to their end, so values past ``stop`` stay as future-known values). The one way
+        series are cut out of a Panel: :meth:`truncate`, the changepoint cut and GBM's backtest
+        windows use it.
+
+        >>> p = Panel(keys=pd.DataFrame({"item_id": ["a", "b"]}), starts=pd.DatetimeIndex(["2020-01-01"] * 2),
+        ...           indptr=np.array([0, 4, 7]), values=np.arange(7.0), observed=np.ones(7, bool), frequency="D")
+        >>> q = p.slice(first=[1, 0], stop=[3, 2])
+        >>> q.series(0).tolist(), q.series(1).tolist(), [str(t.date()) for t in q.starts]
+        ([1.0, 2.0], [4.0, 5.0], ['2020-01-02', '2020-01-01'])
+        """
+        n = self.n_series
+        lens = self.lengths
+        first = np.clip(np.broadcast_to(np.asarray(first, dtype=np.int64), (n,)), 0, lens)
+        stop = lens if stop is None else np.broadcast_to(np.asarray(stop, dtype=np.int64), (n,))
+        stop = np.clip(stop, first, lens)
+        indptr, idx = _gather(self.indptr, first, stop)
+        starts = self.starts
+        if first.any():
+            off = fq.to_offset(self.frequency)
+            starts = pd.DatetimeIndex([s + int(k) * off for s, k in zip(self.starts, first)])
+        rel = rel_ptr = None
+        if self.related is not None:
+            avail = np.diff(self.related_indptr)
+            rstop = avail if related_stop is None else np.broadcast_to(np.asarray(related_stop, dtype=np.int64), (n,))
+            rel_ptr, ridx = _gather(self.related_indptr, np.minimum(first, avail), np.clip(rstop, np.minimum(first, avail), avail))
+            rel = self.related[ridx]
+        return replace(self, starts=starts, indptr=indptr, values=self.values[idx], observed=self.observed[idx],
+                       related=rel, related_indptr=rel_ptr)
+
     def cutoff_index(self, cutoff) -> pd.DatetimeIndex:
         """One cutoff per series: ``cutoff`` repeated, or ``cutoff`` itself when it holds one per series."""
         if np.ndim(cutoff) == 0:
@@ -210,18 +244,10 @@ class Panel:
         """
         pos = fq.step_index(self.cutoff_index(cutoff), self.starts, self.frequency)
         keep = np.clip(np.floor(pos + 1e-9).astype(np.int64) + 1, 0, self.lengths)
-        new_lens = keep
-        indptr = np.concatenate([[0], np.cumsum(new_lens)]).astype(np.int64)
-        idx = np.concatenate([np.arange(self.indptr[i], self.indptr[i] + new_lens[i]) for i in range(self.n_series)]) if self.n_series else np.zeros(0, np.int64)
-        rel = rel_ptr = None
-        if self.related is not None:
-            avail = np.diff(self.related_indptr)
-            want = avail if keep_related_future is None else np.minimum(avail, new_lens + keep_related_future)
-            rel_ptr = np.concatenate([[0], np.cumsum(want)]).astype(np.int64)
-            ridx = np.concatenate([np.arange(self.related_indptr[i], self.related_indptr[i] + want[i]) for i in range(self.n_series)]) if self.n_series else np.zeros(0, np.int64)
-            rel = self.related[ridx]
-        return replace(self, indptr=indptr, values=self.values[idx], observed=self.observed[idx],
-                       related=rel, related_indptr=rel_ptr)
+        related_stop = None
+        if self.related is not None and keep_related_future is not None:
+            related_stop = np.minimum(np.diff(self.related_indptr), keep + keep_related_future)
+        return self.slice(0, keep, related_stop)
 
     def actuals_after(self, cutoff: pd.Timestamp, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``horizon`` values after ``cutoff`` per series, as (n, horizon) arrays of
@@ -356,6 +382,14 @@ class Panel:
             return pd.DataFrame(columns=[*self.key_columns, "timestamp", target_column])
         out = pd.concat(parts, ignore_index=True)
         return out.dropna(subset=[target_column]).reset_index(drop=True)
+
+
+def _gather(indptr: np.ndarray, first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The new ``indptr`` and the flat positions of the values ``indptr[i] + first[i] : indptr[i] + stop[i]``."""
+    lens = (stop - first).astype(np.int64)
+    new_ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    idx = np.repeat(indptr[:-1] + first - new_ptr[:-1], lens) + np.arange(new_ptr[-1], dtype=np.int64)
+    return new_ptr, idx.astype(np.int64)
 
 
 def _factorize_keys(df: pd.DataFrame, key_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

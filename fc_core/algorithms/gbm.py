@@ -365,14 +365,8 @@ def _calendar(ts: pd.DatetimeIndex, freq: str) -> np.ndarray:
 def _cut(panel: Panel, k: np.ndarray) -> Panel:
     """Each series without its last ``k[i]`` values; related data are kept whole, so the
     cut-off part becomes future-known related values (a backtest window)."""
-    from dataclasses import replace
-
     k = np.minimum(np.broadcast_to(np.asarray(k, dtype=np.int64), (panel.n_series,)), panel.lengths)
-    new = panel.lengths - k
-    indptr = np.concatenate([[0], np.cumsum(new)]).astype(np.int64)
-    idx = np.concatenate([np.arange(panel.indptr[i], panel.indptr[i] + new[i]) for i in range(panel.n_series)]
-                         ) if panel.n_series else np.zeros(0, np.int64)
-    return replace(panel, indptr=indptr, values=panel.values[idx], observed=panel.observed[idx])
+    return panel.slice(stop=panel.lengths - k)
 
 
 def _related_names(panel: Panel) -> list[str]:
