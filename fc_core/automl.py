@@ -33,6 +33,7 @@ from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor,
                               get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
 from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
 from .errors import ConfigError, NotTrainedError
+from .explain import explain_blend
 from .forecast import Forecast
 from .io import atomic_dir, load_panel, save_panel
 from .panel import Panel
@@ -118,7 +119,9 @@ class AutoPredictor:
         window the blend and the best single candidate chosen without it and their scores on
         it (``held_out``); ``decision`` is ``"blend"`` or ``"single: <algorithm>"``.
     item_choice_ : DataFrame
-        Per item: ``AutoPredictor`` (the global blend), one algorithm, or a pair ``"A+B"``.
+        Per item: ``algorithms``, a tuple of algorithm names (``("AutoPredictor",)`` for the global
+        blend, one algorithm, or a pair blended evenly), and ``algorithm``, a label for people
+        (``"AutoPredictor"``, ``"GBM"``, ``"DeepAR+ & GBM"``) that is never parsed.
     item_switch_margin_ : float
         The relative backtest improvement an item's own choice had to show.
 
@@ -136,7 +139,7 @@ class AutoPredictor:
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
                  item_switch_margin: float | None = None, keep_all_candidates: bool = False, history: str = "all",
-                 end_of_life=None, holidays=None):
+                 end_of_life=None, holidays=None, non_negative="auto"):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
         if optimization_metric not in OPTIMIZATION_METRICS:
@@ -173,6 +176,10 @@ class AutoPredictor:
 
         holidays_country(holidays)  # validate early
         self.holidays = holidays
+        from .algorithms.guard import check_non_negative
+
+        self.non_negative = check_non_negative(non_negative)
+        self.fallbacks_: dict = {}  # algorithm -> backtest fallback summary (fc_core.algorithms.guard)
         self.history_choice_: pd.DataFrame | None = None
         self.cost_log_ = costs.CostLog()
         # fitted state
@@ -198,7 +205,8 @@ class AutoPredictor:
                 "device": self.device, "algorithm_params": self.algorithm_params, "ensemble": self.ensemble,
                 "seed": self.seed, "n_jobs": self.n_jobs, "item_selection": self.item_selection,
                 "item_switch_margin": self.item_switch_margin, "keep_all_candidates": self.keep_all_candidates,
-                "history": self.history, "end_of_life": self.end_of_life, "holidays": self.holidays}
+                "history": self.history, "end_of_life": self.end_of_life, "holidays": self.holidays,
+                "non_negative": self.non_negative}
 
     def __repr__(self) -> str:
         state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
@@ -214,6 +222,7 @@ class AutoPredictor:
         params = dict(self.algorithm_params.get(name, {}))
         if "nonnegative" in cls.defaults and domain_count_like:
             params.setdefault("nonnegative", True)
+        params.setdefault("non_negative", self.non_negative)
         if "device" in cls.defaults:
             params.setdefault("device", self.device)
         if "n_jobs" in cls.defaults and self.n_jobs is not None:
@@ -251,6 +260,7 @@ class AutoPredictor:
             raise ConfigError(f"forecast_dimensions {self.forecast_dimensions} differ from the dataset group's "
                               f"{panel.key_columns[1:]}; build the group with the same dimensions.")
         check_horizon(self.forecast_horizon, int(panel.lengths.max(initial=0)))
+        self._check_related_future(dataset_group, panel)
         count_like = bool(getattr(getattr(dataset_group, "domain", None), "count_like", False))
         target_field = getattr(dataset_group, "target_field", self.target_field)
         windows = panel_windows(panel, self.forecast_horizon, self.backtest_windows, self.backtest_offset)
@@ -315,16 +325,17 @@ class AutoPredictor:
 
             # ---- scoring, ranking and the ensemble
             board, item_metrics = self._score(results, ok, season, metrics)
-            weights, check = self._checked_weights(results, ok, season, metrics) if self.ensemble and len(ok) > 1 else ({}, {})
+            fallbacks = _fallback_summaries(results, ok)
+            cands = _blend_candidates(ok, fallbacks)
+            weights, check = self._checked_weights(results, cands, season, metrics) if self.ensemble and len(cands) > 1 else ({}, {})
             if not weights:
-                best = board.groupby("algorithm")[self.optimization_metric].mean().loc[ok].idxmin()
+                best = board.groupby("algorithm")[self.optimization_metric].mean().loc[cands].idxmin()
                 weights = {best: 1.0}
             glob_results = [_blend_arrays(r.forecasts, weights) for r in results]
-            table = self._item_score_table(results, glob_results, ok, season, metrics, panel.n_series)
-            margin, margin_losses = self._choose_margin(table, results, glob_results, ok, season, metrics)
-            choice = panel.keys.copy()
-            choice["algorithm"] = self._choose_labels(table, ok, margin, range(len(results)))
-            ens_results = [self._apply_choice(r.forecasts, g, choice["algorithm"].to_numpy()[r.rows])
+            table = self._item_score_table(results, glob_results, cands, season, metrics, panel.n_series)
+            margin, margin_losses = self._choose_margin(table, results, glob_results, cands, season, metrics)
+            choices = self._choose_labels(table, cands, margin, range(len(results)))
+            ens_results = [self._apply_choice(r.forecasts, g, choices[r.rows])
                            for r, g in zip(results, glob_results)]
             board, item_metrics = self._add_ensemble_scores(board, item_metrics, results, ens_results, season, metrics)
 
@@ -332,8 +343,8 @@ class AutoPredictor:
             used = set(weights)
             if (panel.lengths == 0).any():  # cold-start items need a candidate that can forecast them
                 used |= {a for a in ok if get_estimator_class(a).capabilities.cold_start}
-            for lab in set(choice["algorithm"]) - {ENSEMBLE}:
-                used |= set(lab.split("+"))
+            for ch in set(choices):
+                used |= set(ch) - {ENSEMBLE}
             if self.keep_all_candidates:
                 used |= set(ok)
             used = sorted(used, key=self.algorithms.index)
@@ -359,8 +370,8 @@ class AutoPredictor:
         weights = {a: w for a, w in weights.items() if a in predictors}
         tot = sum(weights.values())
         weights = {a: w / tot for a, w in weights.items()} if tot > 0 else {next(iter(predictors)): 1.0}
-        lost = choice["algorithm"].map(lambda lab: lab != ENSEMBLE and not set(lab.split("+")) <= set(predictors))
-        choice.loc[lost, "algorithm"] = ENSEMBLE
+        choices = _choice_array([ch if set(ch) - {ENSEMBLE} <= set(predictors) else (ENSEMBLE,) for ch in choices])
+        choice = _choice_frame(panel.keys, choices)
 
         # commit the fitted state only now
         self.target_field = target_field
@@ -374,6 +385,7 @@ class AutoPredictor:
         self.margin_losses_ = margin_losses
         self.predictors_ = predictors
         self.failed_ = failed
+        self.fallbacks_ = fallbacks
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
         self.history_choice_ = policy.choice_frame(panel, history_choice)
         self.backtest_frame_ = self._backtest_frame(panel, results, ens_results)
@@ -385,12 +397,54 @@ class AutoPredictor:
         return self
 
     # ------------------------------------------------------------- internals
+    def _check_related_future(self, data, panel: Panel) -> None:
+        """Amazon Forecast's rule: related series a candidate trains with must reach the end of the
+        forecast horizon for every item (their future values are what the forecast reads).
+
+        Raises
+        ------
+        DataError
+            Naming the items and dates missing, and how to supply or futurefill them.
+        """
+        from .errors import DataError
+
+        if panel.related is None or not panel.related_names:
+            return
+        users = [a for a in self.algorithms if get_estimator_class(a).capabilities.uses_related]
+        if not users:
+            return
+        if hasattr(data, "check_related_horizon"):
+            try:
+                data.check_related_horizon(self.forecast_horizon)
+            except DataError as exc:
+                raise DataError(f"{exc} ({', '.join(users)} train with the related series.)") from None
+            return
+        future = panel.related_future_length()
+        short = np.flatnonzero(future < self.forecast_horizon)
+        if len(short):
+            k = int(short[0])
+            ends = panel.end_timestamps()
+            off = fq.to_offset(panel.frequency)
+            names = ", ".join(panel.key_strings("|")[short[:5]].tolist())
+            raise DataError(
+                f"the related series stop before the forecast horizon for {len(short)} item(s) ({names}"
+                f"{' ...' if len(short) > 5 else ''}): item {panel.key_strings('|')[k]} has {int(future[k])} of the "
+                f"{self.forecast_horizon} future steps, so it lacks {ends[k] + (int(future[k]) + 1) * off} to "
+                f"{ends[k] + self.forecast_horizon * off}; {', '.join(users)} train with them. Add the future "
+                "values, or futurefill them (DatasetGroup(..., forecast_horizon=..., fill={'related': ...})).")
+
     def _score_one(self, name: str, r: _WindowResult, arr: ForecastArrays, season, metrics):
         """One leaderboard row and the per-item metrics of forecasts ``arr`` of window ``r``."""
         per_item, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
         row = {"algorithm": name, "backtest_window": r.window.index,
                "window_start": r.window.start, "window_end": r.window.end, **overall}
+        fb = (arr.info or {}).get("fallback_summary")
+        reasons = (arr.info or {}).get("fallback_reasons") or {}
+        row["fallback_items"] = fb["fallback_items"] if fb else np.nan
+        row["fallback_share"] = fb["fallback_share"] if fb else np.nan
+        row["fallback_reasons"] = "; ".join(f"{k} {v}" for k, v in fb["reasons"].items()) if fb else ""
         per_item = per_item.copy()
+        per_item["fallback_reason"] = [reasons.get(k, "") for k in r.insample.key_strings("|")]
         per_item.insert(0, "algorithm", name)
         per_item.insert(1, "backtest_window", r.window.index)
         per_item.insert(2, "row", r.rows)
@@ -506,12 +560,13 @@ class AutoPredictor:
         return (pd.concat([board, pd.DataFrame([x[0] for x in scored])], ignore_index=True),
                 pd.concat([item_metrics, *[x[1] for x in scored]], ignore_index=True))
 
-    def _apply_choice(self, forecasts: dict, glob: ForecastArrays, labels: np.ndarray) -> ForecastArrays:
-        """The global blend with each item's own choice put in where it has one."""
+    def _apply_choice(self, forecasts: dict, glob: ForecastArrays, choices: np.ndarray) -> ForecastArrays:
+        """The global blend with each item's own choice (a tuple of names) put in where it has one."""
         q, m = glob.quantiles.copy(), glob.mean.copy()
-        for lab in set(labels) - {ENSEMBLE}:
-            sel = labels == lab
-            b = _blend_arrays(forecasts, self.blend_weights(lab))
+        choices = list(choices)
+        for ch in set(choices) - {(ENSEMBLE,)}:
+            sel = np.array([c == ch for c in choices], dtype=bool)
+            b = _blend_arrays(forecasts, self.blend_weights(ch))
             q[sel], m[sel] = b.quantiles[sel], b.mean[sel]
         return ForecastArrays(glob.quantile_levels, np.sort(q, axis=-1), m, glob.start)
 
@@ -520,48 +575,47 @@ class AutoPredictor:
         the even blend of every pair of candidates: ``label -> array (windows, n_series)`` (NaN where an
         item was not scored in a window)."""
         m = self.optimization_metric
-        labels = {ENSEMBLE: None, **{a: {a: 1.0} for a in algos}}
+        labels = {(ENSEMBLE,): None, **{(a,): {a: 1.0} for a in algos}}
         if len(algos) > 1:
             for i, x in enumerate(algos):
                 for y in algos[i + 1:]:
-                    labels["+".join(sorted((x, y)))] = {x: 0.5, y: 0.5}
+                    labels[tuple(sorted((x, y)))] = {x: 0.5, y: 0.5}
         table = {lab: np.full((len(results), n_series), np.nan) for lab in labels}
         for w, (r, g) in enumerate(zip(results, glob_results)):
             for lab, wts in labels.items():
-                arr = g if wts is None else (r.forecasts[lab] if len(wts) == 1 else _blend_arrays(r.forecasts, wts))
+                arr = g if wts is None else (r.forecasts[lab[0]] if len(wts) == 1 else _blend_arrays(r.forecasts, wts))
                 per_item, _ = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
                 table[lab][w, r.rows] = per_item[m].to_numpy()
         return table
 
     def _choose_labels(self, table: dict, algos, margin: float, windows) -> np.ndarray:
-        """Per item: the global blend, unless one candidate or the even blend of the item's two best
-        candidates scored better on the item's backtests in ``windows`` by the relative ``margin``
-        on average and no worse in any single window (a choice that wins only once is noise)."""
+        """Per item (a tuple of names): the global blend, unless one candidate or the even blend of the
+        item's two best candidates scored better on the item's backtests in ``windows`` by the relative
+        ``margin`` on average and no worse in any single window (a choice that wins only once is noise)."""
         windows = list(windows)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # items not scored in these windows: all-NaN
             means = {lab: np.nanmean(v[windows], axis=0) for lab, v in table.items()}
-        n = len(means[ENSEMBLE])
-        labels = np.full(n, ENSEMBLE, dtype=object)
+        n = len(means[(ENSEMBLE,)])
+        labels = _choice_array([(ENSEMBLE,)] * n)
         if len(algos) < 2 or not self.item_selection or not np.isfinite(margin):
             return labels
-        singles = np.stack([means[a] for a in algos], axis=1)
+        singles = np.stack([means[(a,)] for a in algos], axis=1)
         filled = np.where(np.isnan(singles), np.inf, singles)
         order = np.argsort(filled, axis=1, kind="stable")
         best_single = filled[np.arange(n), order[:, 0]]
-        names = np.array(algos, dtype=object)
-        pair_lab = np.array(["+".join(sorted((algos[i], algos[j]))) for i, j in order[:, :2]], dtype=object)
+        pair_lab = _choice_array([tuple(sorted((algos[i], algos[j]))) for i, j in order[:, :2]])
         pair_val = np.array([means[lab][k] for k, lab in enumerate(pair_lab)])
         pair_val = np.where(np.isnan(pair_val), np.inf, pair_val)
         use_pair = pair_val < best_single
         best_val = np.where(use_pair, pair_val, best_single)
-        best_lab = np.where(use_pair, pair_lab, names[order[:, 0]])
-        base = means[ENSEMBLE]
+        best_lab = _choice_array([pair_lab[k] if use_pair[k] else (algos[order[k, 0]],) for k in range(n)])
+        base = means[(ENSEMBLE,)]
         better = np.isfinite(best_val) & ~np.isnan(base) & (best_val < base * (1 - margin) - 1e-12)
         # and consistently: the item's own choice must not lose to the blend in any scored window
         for w in windows:
             alt = np.array([table[lab][w, k] for k, lab in enumerate(best_lab)])
-            ref = table[ENSEMBLE][w]
+            ref = table[(ENSEMBLE,)][w]
             scored = ~np.isnan(alt) & ~np.isnan(ref)
             better &= ~scored | (alt <= ref + 1e-12)
         labels[better] = best_lab[better]
@@ -593,13 +647,12 @@ class AutoPredictor:
             return {a: v for a, v in w.items() if v > 0}
         return {a: 1.0 for a in able}
 
-    def blend_weights(self, label: str) -> dict:
-        """Weights of a per-item choice label: the global blend, one algorithm, or ``"A+B"``."""
-        if label == ENSEMBLE:
+    def blend_weights(self, choice) -> dict:
+        """Weights of a per-item choice: a tuple of algorithm names (the global blend is
+        ``("AutoPredictor",)``), blended evenly; a single name is one algorithm."""
+        names = (choice,) if isinstance(choice, str) else tuple(choice)
+        if names == (ENSEMBLE,):
             return dict(self.weights_)
-        if label == "__cold__":
-            return {"__cold__": 1.0}
-        names = label.split("+")
         return {a: 1.0 / len(names) for a in names}
 
     def _backtest_frame(self, panel, results, ens_results) -> pd.DataFrame:
@@ -630,8 +683,13 @@ class AutoPredictor:
             return b.sort_values(["backtest_window", self.optimization_metric]).reset_index(drop=True)
         num = b.drop(columns=["backtest_window", "window_start", "window_end"]).groupby("algorithm").mean(numeric_only=True)
         num = num.sort_values(self.optimization_metric)
+        why = b.groupby("algorithm")["fallback_reasons"].agg(lambda v: " / ".join(dict.fromkeys(x for x in v if x))) \
+            if "fallback_reasons" in b else pd.Series(dtype=object)
+        num["fallback_reasons"] = [why.get(a, "") for a in num.index]
+        num["mostly_fallback"] = [bool(self.fallbacks_.get(a, {}).get("mostly_fallback", False)) for a in num.index]
         num["weight"] = [self.weights_.get(a, 0.0) if a != ENSEMBLE else np.nan for a in num.index]
-        num["items_chosen"] = [int((self.item_choice_["algorithm"] == a).sum()) for a in num.index]
+        chosen = list(self.item_choice_["algorithms"])
+        num["items_chosen"] = [sum(c == (a,) for c in chosen) for a in num.index]
         num["train_seconds"] = [self.timings_.get(a, np.nan) for a in num.index]
         return num.reset_index()
 
@@ -688,13 +746,40 @@ class AutoPredictor:
         choice = self._choice_for(panel)
         cold = self._cold_start_blend()
         if cold and (panel.lengths == 0).any():
-            choice = np.where(panel.lengths == 0, "__cold__", choice).astype(object)
+            choice = _choice_array([("__cold__",) if n == 0 else c for n, c in zip(panel.lengths, choice)])
             arrays = {**arrays, "__cold__": _blend_arrays(arrays, cold)}
         out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), choice)
         out = lifecycle.apply_end_of_life(out, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
         frame = to_forecast_frame(panel, out, self.forecast_types)
         return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
                         info={"weights": dict(self.weights_)})
+
+    def explain(self, items=None, start=None, end=None, max_items: int | None = None, n_permutations: int = 20,
+                seed: int | None = None, progress: bool = False):
+        """Impact scores of the attributes (Amazon Forecast's Explainability), from the members
+        that use attributes, weighted by each item's blend weights (:func:`fc_core.explain.explain_blend`).
+
+        Same arguments as :meth:`fc_core.algorithms.base.Predictor.explain`; ``.items`` of the result
+        gives each explained item's weight on models that use attributes, and the notes name items
+        forecast only by models that use none.
+        """
+        self._check()
+        labels = self._choice_for(self.panel)
+        cold = self._cold_start_blend()
+        rows = []
+        for i, lab in enumerate(labels):
+            wts = cold if (self.panel.lengths[i] == 0 and cold) else self.blend_weights(lab)
+            wts = {a: v for a, v in wts.items() if a in self.predictors_}
+            tot = sum(wts.values()) or 1.0
+            rows.append({a: wts.get(a, 0.0) / tot for a in self.predictors_})
+        weights = pd.DataFrame(rows, columns=list(self.predictors_)).fillna(0.0)
+        return explain_blend(self.predictors_, self.panel, weights, items=items, start=start, end=end,
+                             max_items=max_items, n_permutations=n_permutations,
+                             seed=self.seed if seed is None else int(seed), progress=progress, name=ENSEMBLE)
+
+    def feature_importance(self, **kwargs) -> pd.DataFrame:
+        """AutoGluon-style alias: the predictor-level impact table (``explain(**kwargs).predictor_level()``)."""
+        return self.explain(**kwargs).predictor_level()
 
     def candidate_forecast(self, algorithm: str, items=None) -> Forecast:
         """Forecasts of one retrained candidate alone (for side-by-side comparisons)."""
@@ -716,9 +801,9 @@ class AutoPredictor:
     def _choice_for(self, panel: Panel) -> np.ndarray:
         ch = self.item_choice_
         keys = panel.key_columns
-        lut = dict(zip(ch[keys].astype(str).apply(tuple, axis=1), ch["algorithm"]))
+        lut = dict(zip(ch[keys].astype(str).apply(tuple, axis=1), ch["algorithms"]))
         mine = panel.keys[keys].astype(str).apply(tuple, axis=1)
-        return np.array([lut.get(k, ENSEMBLE) for k in mine], dtype=object)
+        return _choice_array([tuple(lut.get(k, (ENSEMBLE,))) for k in mine])
 
     # ---------------------------------------------------------------- retrain
     def retrain(self, dataset_group, progress: bool = True) -> "AutoPredictor":
@@ -758,7 +843,7 @@ class AutoPredictor:
             if self.history_choice_ is not None:
                 self.history_choice_.to_parquet(tmp / "history_choice.parquet", index=False)
             doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
-                   "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "timings": self.timings_,
+                   "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "fallbacks": self.fallbacks_, "timings": self.timings_,
                    "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
             (tmp / "fc_artifact.json").write_text(json.dumps(doc, indent=2, default=str))
         return Path(path)
@@ -789,7 +874,7 @@ class AutoPredictor:
         self.predictors_ = {a: Predictor.load(folder / "predictors" / s) for a, s in doc["predictors"].items()}
         self.leaderboard_ = pd.read_parquet(folder / "leaderboard.parquet")
         self.item_metrics_ = pd.read_parquet(folder / "item_metrics.parquet")
-        self.item_choice_ = pd.read_parquet(folder / "item_choice.parquet")
+        self.item_choice_ = _read_choices(folder / "item_choice.parquet", set(self.predictors_) | set(self.algorithms))
         self.backtest_frame_ = pd.read_parquet(folder / "backtest_forecasts.parquet")
         sk = folder / "skipped_items.parquet"
         self.skipped_items_ = pd.read_parquet(sk) if sk.exists() else None
@@ -799,6 +884,7 @@ class AutoPredictor:
         self.item_switch_margin_ = doc.get("item_switch_margin_")
         self.ensemble_check_ = doc.get("ensemble_check_", {})
         self.failed_ = doc["failed"]
+        self.fallbacks_ = doc.get("fallbacks", {})
         self.timings_ = doc["timings"]
         self.target_field = doc["target_field"]
         self.trained = True
@@ -834,6 +920,59 @@ def _concat_panels(panels: list[Panel]) -> Panel:
                  frequency=panels[0].frequency)
 
 
+def _choice_array(choices) -> np.ndarray:
+    """A 1-D object array of per-item choices (tuples of names); ``np.array`` would make it 2-D."""
+    out = np.empty(len(choices), dtype=object)
+    out[:] = [tuple(c) for c in choices]
+    return out
+
+
+def choice_label(choice) -> str:
+    """How a per-item choice reads for people: ``"GBM"``, ``"DeepAR+ & GBM"`` (never parsed back)."""
+    return " & ".join(choice)
+
+
+def _choice_frame(keys: pd.DataFrame, choices) -> pd.DataFrame:
+    out = keys.copy()
+    out["algorithm"] = [choice_label(c) for c in choices]
+    out["algorithms"] = list(_choice_array(choices))
+    return out
+
+
+def _legacy_choice(label: str, known: set) -> tuple:
+    """A label saved before choices were tuples (``"DeepAR++GBM"``: names joined on ``+``), split into
+    known names (names may themselves contain ``+``); an unreadable label is the global blend.
+
+    >>> _legacy_choice("DeepAR++GBM", {"DeepAR+", "GBM", "ETS"})
+    ('DeepAR+', 'GBM')
+    >>> _legacy_choice("DeepAR+", {"DeepAR+", "GBM"})
+    ('DeepAR+',)
+    """
+    known = set(known) | {ENSEMBLE}
+
+    def split(rest: str):
+        if rest in known:
+            return (rest,)
+        for name in sorted(known, key=len, reverse=True):
+            if rest.startswith(name + "+"):
+                tail = split(rest[len(name) + 1:])
+                if tail is not None:
+                    return (name, *tail)
+        return None
+
+    return split(label) or (ENSEMBLE,)
+
+
+def _read_choices(path, known: set) -> pd.DataFrame:
+    """``item_choice.parquet``, with tuples restored (or rebuilt from an older file's labels)."""
+    ch = pd.read_parquet(path)
+    if "algorithms" in ch.columns:
+        choices = [tuple(str(a) for a in c) for c in ch["algorithms"]]
+    else:
+        choices = [_legacy_choice(str(lab), known) for lab in ch["algorithm"]]
+    return _choice_frame(ch.drop(columns=[c for c in ("algorithm", "algorithms") if c in ch.columns]), choices)
+
+
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
@@ -861,3 +1000,55 @@ def _progress(total: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc)
+
+
+def _fallback_summaries(results, algos) -> dict:
+    """Per algorithm, its fallbacks in the backtests: mean share of items, counts per reason, and
+    whether it fell back on most items (then it is no blend candidate)."""
+    from .algorithms.guard import MOSTLY_FALLBACK_SHARE
+
+    out = {}
+    for a in algos:
+        sums = [r.forecasts[a].info.get("fallback_summary") for r in results]
+        sums = [x for x in sums if x]
+        if not sums:
+            continue
+        reasons: dict = {}
+        for x in sums:
+            for k, v in x["reasons"].items():
+                reasons[k] = reasons.get(k, 0) + v
+        share = float(np.mean([x["fallback_share"] for x in sums]))
+        out[a] = {"items": int(sum(x["items"] for x in sums)), "fallback_items": int(sum(x["fallback_items"] for x in sums)),
+                  "fallback_share": round(share, 4), "reasons": reasons,
+                  "mostly_fallback": share > MOSTLY_FALLBACK_SHARE}
+    return out
+
+
+def _blend_candidates(algos, fallbacks: dict) -> list:
+    """The algorithms that may enter the blend: not those that fell back on most items (their
+    scores are the fallback's, not their own), unless every algorithm did."""
+    mostly = [a for a in algos if fallbacks.get(a, {}).get("mostly_fallback")]
+    for a in mostly:
+        warnings.warn(f"{a} fell back to seasonal naive on {fallbacks[a]['fallback_share']:.0%} of the items in the "
+                      f"backtests ({fallbacks[a]['reasons']}); it is not used in the blend.", UserWarning, stacklevel=3)
+    return [a for a in algos if a not in mostly] or list(algos)
+
+
+def fallback_text(predictor) -> str:
+    """One line saying, per algorithm, how many items got the fallback forecast in the backtests and why
+    (the notebooks print it).
+
+    >>> class P: fallbacks_ = {"GBM": {"items": 10, "fallback_items": 10, "fallback_share": 1.0,
+    ...                                "reasons": {"history too short": 10}, "mostly_fallback": True}}
+    >>> fallback_text(P())
+    'Fallbacks in the backtests: GBM 10 of 10 items (100%: history too short 10) - mostly fallback, not in the blend'
+    """
+    fb = getattr(predictor, "fallbacks_", None) or {}
+    parts = []
+    for a, x in fb.items():
+        if not x["fallback_items"]:
+            continue
+        why = ", ".join(f"{k} {v}" for k, v in x["reasons"].items())
+        flag = " - mostly fallback, not in the blend" if x.get("mostly_fallback") else ""
+        parts.append(f"{a} {x['fallback_items']} of {x['items']} items ({x['fallback_share']:.0%}: {why}){flag}")
+    return "Fallbacks in the backtests: " + ("; ".join(parts) if parts else "none (every algorithm forecast every item itself)")

@@ -23,6 +23,11 @@ Tables (one row per ...):
 Versions are the tables' integer ids; each record is written in one transaction
 after its artifact is on disk, so a run killed in between leaves at most an
 unreferenced file.
+
+A damaged catalog is refused with :class:`CatalogError` (one line: the file and the
+fix); the pipeline also refuses to start without a catalog while its state folder
+holds data snapshots, and ``python -m fc_core.pipeline rebuild-catalog CONFIG``
+rebuilds one from the state folder (:meth:`Catalog.adopt`).
 """
 from __future__ import annotations
 
@@ -32,7 +37,13 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Catalog"]
+from .errors import ForecastError
+
+__all__ = ["Catalog", "CatalogError"]
+
+
+class CatalogError(ForecastError, RuntimeError):
+    """The catalog is missing or damaged while the state folder holds artifacts."""
 
 
 def _now() -> _dt.datetime:
@@ -101,7 +112,27 @@ class Catalog:
             sa.Column("threshold", num), sa.Column("exceeded", sa.Boolean), sa.Column("wql", num),
             sa.Column("wape", num), sa.Column("metrics", txt), sa.Column("per_item", txt),
             sa.Column("scored_at", ts), sa.UniqueConstraint("forecast_version", "data_version"))
-        md.create_all(self.engine)
+        try:
+            with self.engine.connect() as c:
+                ok = c.exec_driver_sql("PRAGMA quick_check").scalar()
+            if ok != "ok":
+                raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(str(ok)))
+            md.create_all(self.engine)
+        except sa.exc.DBAPIError as exc:
+            from .publish import _first_line, _transient
+
+            if _transient(exc):
+                raise
+            line = _first_line(exc)
+            low = line.lower()
+            if "readonly" in low or "read-only" in low or "unable to open" in low:
+                fix = "make the state folder and catalog.db writable"
+            elif "full" in low:
+                fix = "free space on that disk"
+            else:
+                fix = ("the file is damaged: move it away, then run 'python -m fc_core.pipeline rebuild-catalog "
+                       "CONFIG' to rebuild it from the state folder")
+            raise CatalogError(f"catalog {self.path}: {line} ({fix}).") from None
         self._md = md
 
     # -------------------------------------------------------------- helpers
@@ -131,6 +162,10 @@ class Catalog:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(table).order_by(pk)).mappings().all()
         return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+
+    def adopt(self, table: str, version: int, **values) -> None:
+        """Record ``version`` in ``table`` under its own number (rebuilding a lost catalog)."""
+        self._insert(self._md.tables[table], version=version, **values)
 
     # ----------------------------------------------------------------- runs
     def start_run(self, pid: int) -> int:
@@ -162,6 +197,16 @@ class Catalog:
 
         with self.engine.connect() as c:
             return {tuple(r) for r in c.execute(sa.select(self.files.c.path, self.files.c.signature)).all()}
+
+    def last_ingested_rows(self) -> int | None:
+        """Rows of the newest ingested file, once two or more were ingested (the first is the history)."""
+        import sqlalchemy as sa
+
+        f = self.files
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(f.c.rows).where(f.c.status == "ingested")
+                             .order_by(f.c.recorded_at.desc(), f.c.data_version.desc()).limit(2)).scalars().all()
+        return int(rows[0]) if len(rows) == 2 and rows[0] else None
 
     def record_quarantine(self, run_id: int, sha256: str, path: str, size: int, reason: str, copy: str,
                           signature: str | None = None) -> None:
@@ -233,7 +278,8 @@ class Catalog:
                         window_start, window_end, overall: dict, metric: str, threshold: float | None,
                         per_item: str | None) -> dict:
         value = overall.get(metric)
-        exceeded = bool(threshold is not None and value is not None and value == value and value > threshold)
+        # a score that cannot be computed (NaN, missing) is a failed check, not a pass
+        exceeded = bool(value is None or value != value or (threshold is not None and value > threshold))
         self._insert(self.accuracy, run_id=run_id, forecast_version=forecast_version,
                      predictor_version=predictor_version, data_version=data_version, window_start=window_start,
                      window_end=window_end, n_items=overall.get("n_items"), n_observed=overall.get("n_observed"),

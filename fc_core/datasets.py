@@ -53,7 +53,7 @@ from .errors import ConfigError, DataError
 from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
                             partial_last_bucket, resolve_duplicates, sort_block)
-from .panel import FILLED, Panel
+from .panel import ESTIMATED, FILLED, Panel
 from .readers import Columns, read_columns
 from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
 
@@ -89,6 +89,8 @@ def _read_block(source, dataset_type: str, domain, dims: list[str], schema, dupl
         return source
     if isinstance(source, pd.DataFrame) and FILLED in source.columns:
         source = source.loc[~source[FILLED].to_numpy(dtype=bool)]
+    if isinstance(source, pd.DataFrame) and ESTIMATED in source.columns:
+        source = source.drop(columns=ESTIMATED)
     opts = dict(opts)
     item_id = opts.pop("item_id", None)
     constants = dict(opts.pop("constants", None) or {})
@@ -291,7 +293,10 @@ class DatasetGroup:
         Amazon Forecast's frequency name.
     target, related, item_metadata : DataFrame
         Canonical long frames (sorted by keys and time). When any target point was filled the
-        target has a boolean ``_filled`` column marking them (``fc_core.panel.FILLED``).
+        target has a boolean ``_filled`` column marking them (``fc_core.panel.FILLED``), and where
+        some were filled with an estimate (mean, median, min, max) an ``_estimated`` column
+        marking those (``fc_core.panel.ESTIMATED``): they are neither trained on nor scored.
+        :meth:`filled_rows` lists the filled rows and what each means.
     forecast_dimensions : list of str
     key_columns : list of str
         The item field followed by the forecast dimensions.
@@ -379,6 +384,8 @@ class DatasetGroup:
         cold, rblock_kept, dropped = self._cold_start(tblock, rblock, meta, settings.get("cold_start", False))
         self._cold = cold
         origin = None if rblock_kept is None else self._related_origin(tblock, rblock_kept)
+        if rblock_kept is not None:
+            _refuse_leakage(tblock, rblock_kept, tf)
         self._stats = dict(
             missing=missing, first=tblock.first_ts(), last=tblock.last_ts(), rows=np.diff(tblock.indptr),
             nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
@@ -393,6 +400,9 @@ class DatasetGroup:
         self._tblock = tres.block
         self._present, self._raw_nan = tres.present, tres.raw_nan  # to rebuild the data as imported
         self._stats["filled"] = tres.filled_per_key
+        self._estimated, self._fill_region = tres.estimated, tres.region  # see featurization: what a fill means
+        self._stats["estimated"] = np.zeros(self._tblock.n_keys, np.int64) if tres.estimated is None else \
+            np.bincount(self._tblock.codes[tres.estimated], minlength=self._tblock.n_keys).astype(np.int64)
         self._rblock = None
         if rblock_kept is not None:
             rres = fill_block(rblock_kept, self.frequency, end, rrules, horizon=int(horizon or 0), origin=origin,
@@ -400,6 +410,8 @@ class DatasetGroup:
             self._rblock = rres.block
         kd = settings.get("key_dtype", "object")
         self.target = self._tblock.to_frame(kd, filled_column=tres.changed)
+        if tres.estimated is not None and (tres.estimated & ~np.isnan(self._tblock.fields[tf])).any():
+            self.target[ESTIMATED] = tres.estimated  # mean/median/min/max fills: estimates, not observed
         self.related = None if self._rblock is None else self._rblock.to_frame(kd)
         if horizon:
             self.check_related_horizon(int(horizon))
@@ -659,6 +671,7 @@ class DatasetGroup:
         per["nan_values"] = self._stats["nan"]
         per["duplicates"] = self._stats["dups"]
         per["filled"] = self._stats["filled"]
+        per["estimated"] = self._stats["estimated"]
         per["ends_early_by"] = self._stats["ends_early"]
         if self._inferred is None:
             self._inferred = infer_frequency(self._raw_target) or self.frequency
@@ -674,6 +687,10 @@ class DatasetGroup:
             "nan_values": int(per["nan_values"].sum()),
             "duplicates": int(per["duplicates"].sum()),
             "filled": int(per["filled"].sum()),
+            # filled with zero or a value: trained on and scored as real values (Amazon Forecast's meaning)
+            "filled_as_values": int(per["filled"].sum() - per["estimated"].sum()),
+            # filled with nan, mean, median, min or max: estimates, neither trained on nor scored
+            "estimated": int(per["estimated"].sum()),
             "items_with_missing": int((per["missing"] > 0).sum()),
             "cold_start_items": int(len(self._cold)),
             **self._ends_early_summary(per["ends_early_by"].to_numpy()),
@@ -684,11 +701,54 @@ class DatasetGroup:
                            related_keys_ignored=int(self._stats["related_dropped"]))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
+        # items whose every target value is missing: forecast as cold starts (fc_core.algorithms.guard)
+        all_missing = (per["rows"] > 0) & (per["nan_values"] >= per["rows"])
+        overall["all_missing_items"] = int(all_missing.sum())
+        if all_missing.any():
+            labels = per.loc[all_missing, self.key_columns].astype(str).agg("|".join, axis=1).tolist()
+            warnings.warn(f"{len(labels)} item(s) have no observed target value (every value missing): "
+                          f"{', '.join(labels[:5])}{' ...' if len(labels) > 5 else ''}; they are forecast as "
+                          "cold starts (the average of similar items), never as 0.", UserWarning, stacklevel=2)
         if self._settings.get("partial_last_bucket"):
             overall["partial_last_bucket"] = self._settings["partial_last_bucket"]
-        quiet = quiet_items(self.to_panel(), min_run=quiet_min_run, factor=quiet_factor)
+        quiet = quiet_items(self, min_run=quiet_min_run, factor=quiet_factor)
         overall["quiet_items"] = int(len(quiet))
         return DatasetSummary(overall, per, quiet)
+
+    def _last_row_steps(self) -> np.ndarray:
+        """Per target item, the step (from its start) of its last imported row."""
+        return floor_steps(self._stats["last"], self._stats["first"], self.frequency)[0].astype(np.int64)
+
+    def filled_rows(self, scored: bool | None = None) -> pd.DataFrame:
+        """The target rows the fill added or completed, and what each means for training and scoring.
+
+        Returns a frame with the key columns, ``timestamp``, the filled value, ``region``
+        (``middlefill`` for a gap or an empty value, ``backfill`` after the item's last row),
+        ``method`` (the fill rule) and ``scored``: True where the fill states a real value
+        (``zero``, ``value``), so the point is trained on and scored like an observed one; False
+        for an estimate (``nan``, ``mean``, ``median``, ``min``, ``max``). ``scored`` selects one kind.
+
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"item_id": "a", "timestamp": ["2020-01-01", "2020-01-02", "2020-01-04"],
+        ...                    "target_value": [4.0, 2.0, 3.0]})
+        >>> DatasetGroup(target=df, frequency="D").filled_rows()[["timestamp", "target_value", "method", "scored"]]
+           timestamp  target_value method  scored
+        0 2020-01-03           0.0   zero    True
+        >>> DatasetGroup(target=df, frequency="D", fill={"target": {"middlefill": "mean"}}).filled_rows()["scored"].tolist()
+        [False]
+        """
+        b = self._tblock
+        idx = np.zeros(0, np.int64) if b.filled is None or self._fill_region is None else np.flatnonzero(b.filled)
+        if scored is not None:
+            idx = idx[self._estimated[idx] != bool(scored)]
+        out = b.take(idx).to_frame(self._settings.get("key_dtype", "object"))
+        trules, _ = parse_fill(self._settings.get("fill"), [])
+        region = np.array(["", "middlefill", "backfill"], dtype=object)[self._fill_region[idx]] if len(idx) else \
+            np.zeros(0, object)
+        out["region"] = region
+        out["method"] = [trules[r].describe() if trules.get(r) is not None else "" for r in region]
+        out["scored"] = ~self._estimated[idx] if len(idx) else np.zeros(0, bool)
+        return out.reset_index(drop=True)
 
     def _ends_early_summary(self, short: np.ndarray) -> dict:
         """``items_ending_early`` and, when there are some, by how many steps and what was done."""
@@ -717,9 +777,10 @@ class DatasetGroup:
             # would compute, without sorting the frame again)
             b = self._tblock
             values = np.array(b.fields[self.target_field], dtype=float)
+            # zero- and value-filled points are real values (trained on, scored); estimates are not
             observed = ~np.isnan(values)
-            if b.filled is not None:
-                observed &= ~b.filled
+            if getattr(self, "_estimated", None) is not None:
+                observed &= ~self._estimated
             panel = Panel(keys=b.keys.copy(), starts=pd.DatetimeIndex(b.first_ts().view("M8[ns]")),
                           indptr=b.indptr.copy(), values=values, observed=observed, frequency=self.frequency,
                           forecast_from=self.forecast_from)
@@ -795,6 +856,49 @@ def _data_anchor(freq: str, blk: SeriesBlock) -> str:
         raise DataError(f"frequency {freq} was declared but the data's periods start on {first[0].date()} "
                         f"(that is {got}); declare frequency='{got}' or fix the timestamps.")
     return got
+
+
+def _refuse_leakage(tblock: SeriesBlock, rblock: SeriesBlock, target_field: str, max_keys: int = 2000) -> None:
+    """Refuse a related field that is the target, or whose values equal the target's wherever both
+    have one (e.g. the target file given again as the related series): a model reading it would
+    score well in the backtests and have no such values when it forecasts.
+
+    The values are compared on the first ``max_keys`` target items (a copy of the target equals it
+    on any of them); at least 10 shared points with 2 different values are needed to call it a copy
+    (fewer prove nothing: a short price list may match a short sales history).
+
+    Raises
+    ------
+    DataError
+        Naming the field and the fix.
+    """
+    fix = ("remove that column from the related time series (e.g. read_options={'related': {'columns': [...the "
+           "other fields...]}}), or give a related file that holds only values known in advance (prices, "
+           "promotions, weather, ...)")
+    if target_field in rblock.fields:
+        raise DataError(f"the related time series has a field '{target_field}', the target itself: a model "
+                        f"given it would read the answer (leakage) and look accurate in the backtests; {fix}.")
+    numeric = [f for f, v in rblock.fields.items() if v.dtype != object]
+    if not numeric or not tblock.n_rows or not rblock.n_rows:
+        return
+    tk = min(tblock.n_keys, max_keys)
+    t_end = int(tblock.indptr[tk])
+    t = pd.DataFrame({"k": tblock.codes[:t_end], "ts": tblock.ts[:t_end], "y": tblock.fields[target_field][:t_end]})
+    rmap = _key_index(tblock.keys, rblock.keys)  # related key -> target key (-1: not a target item)
+    rcode = rmap[rblock.codes]
+    keep = (rcode >= 0) & (rcode < tk)
+    r = pd.DataFrame({"k": rcode[keep], "ts": rblock.ts[keep], **{f: rblock.fields[f][keep] for f in numeric}})
+    both = t.merge(r, on=["k", "ts"], how="inner")
+    y = both["y"].to_numpy(dtype=float)
+    for f in numeric:
+        x = both[f].to_numpy(dtype=float)
+        ok = ~np.isnan(x) & ~np.isnan(y)
+        if ok.sum() >= 10 and len(np.unique(y[ok])) >= 2 and np.array_equal(x[ok], y[ok]):
+            items = ", ".join(tblock.key_label(int(k)) for k in pd.unique(both.loc[ok, "k"])[:3])
+            raise DataError(f"related time series field '{f}' equals the target '{target_field}' on all "
+                            f"{int(ok.sum())} item-timestamps where both have a value (items {items} ...): it is a "
+                            f"copy of the target, so a model given it would read the answer (leakage) and look "
+                            f"accurate in the backtests; {fix}.")
 
 
 def _uses_step(blk: SeriesBlock, freq: str) -> bool:

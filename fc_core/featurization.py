@@ -20,7 +20,14 @@ Each region takes one of ``zero``, ``nan``, ``value`` (with ``<region>_value``),
 observed values of the same series (item). The target defaults to
 ``middlefill=zero, backfill=zero``; related fields have no default, so a gap
 there without a rule is a :class:`~fc_core.errors.DataError`. Filled target
-points are marked in the ``_filled`` column so scoring leaves them out.
+points are marked in the ``_filled`` column.
+
+What a filled target point means follows the fill method, as in Amazon Forecast,
+whose models read a zero-filled point as a recorded zero and ignore a NaN-filled one:
+``zero`` and ``value`` state a real value (an absent row of counts is a zero), so
+those points are trained on and scored like observed ones; ``nan``, ``mean``,
+``median``, ``min`` and ``max`` are estimates (:data:`ESTIMATE_METHODS`), marked
+*estimated*: algorithms do not learn from them and backtests do not score them.
 
 Aggregation
 -----------
@@ -49,6 +56,8 @@ from . import frequency as fq
 from .errors import ConfigError, DataError
 
 FILL_METHODS = ("zero", "nan", "value", "mean", "median", "min", "max")
+ESTIMATE_METHODS = ("nan", "mean", "median", "min", "max")  # fills that guess a value: never scored
+FILL_REGION_CODES = {0: "", 1: "middlefill", 2: "backfill"}  # FillResult.region
 TARGET_REGIONS = ("frontfill", "middlefill", "backfill")
 RELATED_REGIONS = ("frontfill", "middlefill", "backfill", "futurefill")
 TARGET_DEFAULT_FILL = {"frontfill": "none", "middlefill": "zero", "backfill": "zero"}
@@ -533,13 +542,17 @@ def parse_fill(fill: dict | None, related_fields=()) -> tuple[dict, dict]:
 @dataclass
 class FillResult:
     """The filled block; ``present`` marks its rows that existed before (None: unchanged);
-    ``raw_nan`` the positions of existing rows whose marked field was empty."""
+    ``raw_nan`` the positions of existing rows whose marked field was empty; for the marked
+    field, ``estimated`` marks the rows filled with an estimate (:data:`ESTIMATE_METHODS`) and
+    ``region`` the region each filled row belongs to (:data:`FILL_REGION_CODES`, 0 = not filled)."""
 
     block: SeriesBlock
     filled_per_key: np.ndarray  # filled target points per key (target) or cells (related)
     changed: bool
     present: np.ndarray | None = None
     raw_nan: np.ndarray | None = None
+    estimated: np.ndarray | None = None
+    region: np.ndarray | None = None
 
 
 def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 0,
@@ -627,6 +640,8 @@ def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 
         blk.fields = {}
     filled_k = np.zeros(n, np.int64)
     filled = np.zeros(N2, bool) if mark_field else None
+    estimated = np.zeros(N2, bool) if mark_field else None
+    fill_region = np.zeros(N2, np.int8) if mark_field else None
     raw_nan = None
     errors = []
     for name, nv in new_fields.items():
@@ -651,6 +666,9 @@ def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 
                 continue  # the target's frontfill is none: never reached
             nv[miss[sel]] = _fill_values(rule, is_obj[name], stats.get((name, rule.method)), km[sel], name, rname)
             done[sel] = True
+            if mark_field == name:
+                fill_region[miss[sel]] = r
+                estimated[miss[sel]] = rule.method in ESTIMATE_METHODS
         if mark_field == name:
             filled[miss] = True
             filled_k += np.bincount(km, minlength=n)
@@ -671,7 +689,7 @@ def fill_block(blk: SeriesBlock, freq: str, end, rules: dict, *, horizon: int = 
         wpos = np.arange(N2, dtype=np.int64) - np.repeat(ip2[:-1], T)
         ts = grid_time(np.repeat(o, T), wpos, freq)
     out = SeriesBlock(labels.keys, codes, ts, new_fields, where, None, filled, dups)
-    return FillResult(out, filled_k, True, present, raw_nan)
+    return FillResult(out, filled_k, True, present, raw_nan, estimated, fill_region)
 
 
 def _fill_values(rule: FillRule, is_object: bool, stat, keys_sel: np.ndarray, name: str, region: str):
@@ -883,4 +901,4 @@ def partial_last_bucket(blk: SeriesBlock, src: str, dst: str, align: dict | None
 
 __all__ = ["SeriesBlock", "FillRule", "parse_fill", "fill_block", "bucket_start", "aggregate_block",
            "partial_last_bucket",
-           "check_aggregation", "infer_frequency", "check_grid", "FILL_METHODS", "AGG_METHODS"]
+           "check_aggregation", "infer_frequency", "check_grid", "FILL_METHODS", "AGG_METHODS", "ESTIMATE_METHODS"]

@@ -98,21 +98,43 @@ class Forecast:
             mask &= f["timestamp"] <= pd.Timestamp(end)
         return f.loc[mask].reset_index(drop=True)
 
-    def to_export_frame(self) -> pd.DataFrame:
-        """Amazon Forecast's export layout: keys, ``date`` (ISO 8601), forecast types."""
+    def to_export_frame(self, timestamps: str = "amazon", as_text: bool = True) -> pd.DataFrame:
+        """Amazon Forecast's export layout: keys, ``date``, forecast types.
+
+        ``timestamps="amazon"`` (default) writes ``date`` as Amazon Forecast does,
+        ``2014-01-01T00:00:00Z``; ``"local"`` writes the naive local time stamps of the data
+        (``2014-01-01 00:00:00``), for files read back by tools that would shift a ``Z``. With
+        ``as_text=False`` (Parquet) ``date`` stays a timestamp type (UTC for ``"amazon"``).
+
+        Raises
+        ------
+        ConfigError
+            For another ``timestamps``.
+        """
+        if timestamps not in ("amazon", "local"):
+            raise ConfigError(f"timestamps={timestamps!r}: use 'amazon' (2014-01-01T00:00:00Z) or 'local' "
+                              "(2014-01-01 00:00:00).")
         out = self.frame.rename(columns={"timestamp": "date"})
-        out["date"] = pd.to_datetime(out["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        d = pd.to_datetime(out["date"])
+        if as_text:
+            out["date"] = d.dt.strftime("%Y-%m-%dT%H:%M:%SZ" if timestamps == "amazon" else "%Y-%m-%d %H:%M:%S")
+        else:
+            out["date"] = d.dt.tz_localize("UTC") if timestamps == "amazon" else d
         return out[[*self.key_columns, "date", *self.forecast_types]]
 
-    def export(self, path, fmt: str | None = None, key=None) -> str:
+    def export(self, path, fmt: str | None = None, key=None, timestamps: str = "amazon") -> str:
         """Write the forecasts (CSV or Parquet, local path or fsspec URL), atomically; ``key``
         (:func:`fc_core.security.generate_key`) encrypts the file (read it with
-        :func:`fc_core.security.read_frame`)."""
+        :func:`fc_core.security.read_frame`). ``timestamps``: see :meth:`to_export_frame`; in
+        Parquet ``date`` is a timestamp column."""
+        parquet = (fmt or "").lower() == "parquet" or (fmt is None and str(path).lower().endswith(
+            (".parquet", ".pq")))
+        frame = self.to_export_frame(timestamps, as_text=not parquet)
         if key is not None:
             from .security import write_encrypted_frame
 
-            return write_encrypted_frame(self.to_export_frame(), path, key, fmt)
-        return write_frame(self.to_export_frame(), path, fmt)
+            return write_encrypted_frame(frame, path, key, fmt)
+        return write_frame(frame, path, fmt)
 
     def evaluate(self, actuals, history=None, season_length: int | None = None) -> tuple[pd.DataFrame, dict]:
         """Score these forecasts against actuals that have arrived since (monitoring).

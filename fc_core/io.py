@@ -53,6 +53,7 @@ def atomic_path(path) -> Iterator[Path]:
     target = _local(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; the file gets the modes any new file gets
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -63,6 +64,20 @@ def atomic_path(path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def umask() -> int:
+    """The process's umask (read from /proc where it is, so no other thread sees it changed)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def atomic_write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
@@ -71,13 +86,19 @@ def atomic_write_text(path, text: str) -> None:
 def write_frame(df: pd.DataFrame, path, fmt: str | None = None, **kwargs) -> str:
     """Write ``df`` as CSV or Parquet (by ``fmt`` or the file suffix), atomically."""
     fmt = (fmt or ("parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv")).lower()
-    with atomic_path(path) as tmp:
-        if fmt == "parquet":
-            df.to_parquet(tmp, index=False, **kwargs)
-        elif fmt == "csv":
-            df.to_csv(tmp, index=False, **kwargs)
-        else:
-            raise ValueError(f"unknown export format {fmt!r}: use 'csv' or 'parquet'.")
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown export format {fmt!r}: use 'csv' or 'parquet'.")
+    try:
+        with atomic_path(path) as tmp:
+            if fmt == "parquet":
+                df.to_parquet(tmp, index=False, **kwargs)
+            else:
+                df.to_csv(tmp, index=False, **kwargs)
+    except OSError as exc:  # name the file (Arrow's errors do not), keep the errno
+        if exc.filename:
+            raise
+        code = exc.errno or (28 if "No space left" in str(exc) else None)
+        raise OSError(code, exc.strerror or str(exc).strip().splitlines()[0], str(path)) from exc
     return str(path)
 
 
@@ -87,6 +108,7 @@ def atomic_dir(path) -> Iterator[Path]:
     target = _local(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~umask())
     try:
         yield tmp
         old = None

@@ -104,6 +104,10 @@ def quiet_items(data, min_run: int = 3, factor: float = 2.0) -> pd.DataFrame:
 
     last_obs = np.full(n, -1, np.int64)
     np.maximum.at(last_obs, sid[obs], pos[obs])
+    rows_end = getattr(data, "_last_row_steps", None)  # a DatasetGroup: zero back-fill is observed,
+    if rows_end is not None:                           # but the data stopped at its last imported row
+        k = rows_end()
+        last_obs[:len(k)] = np.minimum(last_obs[:len(k)], k)
     last_nz = np.full(n, -1, np.int64)
     np.maximum.at(last_nz, sid[nz], pos[nz])
     first_nz = np.full(n, np.iinfo(np.int64).max, np.int64)

@@ -33,6 +33,7 @@ quantile forecasts for wQL. ``sMAPE``, ``MSIS`` and ``Coverage`` are additions
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ ZERO_TOLERANCE = 1e-10
 
 __all__ = [
     "wql", "average_wql", "wape", "rmse", "mape", "smape", "mase", "msis", "coverage",
-    "seasonal_scale", "evaluate", "metric_names", "ZERO_TOLERANCE",
+    "seasonal_scale", "evaluate", "metric_names", "ranking_score", "metric_goal", "ZERO_TOLERANCE",
 ]
 
 
@@ -402,6 +403,45 @@ def metric_names(quantiles: Sequence[float]) -> list[str]:
     return names
 
 
+_COVERAGE = re.compile(r"^Coverage\[([0-9.]+)\]$")
+
+
+def nominal_coverage(metric: str) -> float | None:
+    """The nominal level of a ``Coverage[level]`` metric name; None for any other metric.
+
+    >>> nominal_coverage("Coverage[0.8]"), nominal_coverage("WAPE")
+    (0.8, None)
+    """
+    m = _COVERAGE.match(str(metric))
+    return float(m.group(1)) if m else None
+
+
+def ranking_score(metric: str, values):
+    """What ranks algorithms by ``metric``, lower being better: the value itself for the
+    error metrics, and ``|coverage - level|`` for ``Coverage[level]`` (an 80 % interval
+    that holds 78 % of the actuals beats one that holds 60 % or 95 %). NaN stays NaN.
+
+    >>> ranking_score("Coverage[0.8]", np.array([0.78, 0.60, 0.95])).round(2).tolist()
+    [0.02, 0.2, 0.15]
+    >>> ranking_score("WAPE", np.array([0.3, 0.1])).tolist()
+    [0.3, 0.1]
+    """
+    level = nominal_coverage(metric)
+    if level is None:
+        return values
+    return abs(values - level)
+
+
+def metric_goal(metric: str) -> str:
+    """How ``metric`` ranks, in words, for axis labels and summaries.
+
+    >>> metric_goal("Coverage[0.8]"), metric_goal("MASE")
+    ('closest to 0.8 is best', 'lower is better')
+    """
+    level = nominal_coverage(metric)
+    return "lower is better" if level is None else f"closest to {level:g} is best"
+
+
 def _insample_scale(insample, n: int, season_length: int) -> np.ndarray:
     """Per-item MASE denominator from a Panel (vectorised over its flat arrays) or a list of arrays."""
     from .panel import Panel
@@ -446,7 +486,8 @@ def evaluate(actuals, observed, forecast, insample, season_length: int,
     actuals : ndarray, shape (n, H)
         Values of the window (NaN where absent).
     observed : ndarray of bool, shape (n, H)
-        True where a value was observed; filled or absent points are not scored.
+        True where a value is known: observed, or filled with a real value (zero- or value-filled
+        counts); points filled with an estimate (nan, mean, median, min, max) or absent are not scored.
     forecast : ForecastArrays
         Forecasts of the same ``n`` items and ``H`` steps (``forecast.mean`` is
         the point forecast, as in Amazon Forecast).

@@ -28,7 +28,8 @@ import pandas as pd
 from . import frequency as fq
 from .errors import DataError
 
-FILLED = "_filled"  # boolean column of the canonical frame: True where a value was filled, not observed
+FILLED = "_filled"  # boolean column of the canonical frame: True where the fill added or completed the value
+ESTIMATED = "_estimated"  # True where that value is an estimate (mean, median, min, max fill): not observed
 
 
 @dataclass
@@ -46,7 +47,8 @@ class Panel:
     values : ndarray of float64
         Target values on the regular grid; NaN where missing.
     observed : ndarray of bool
-        True where the value was observed (not filled, not missing). Scoring uses only these.
+        True where the value is known: observed, or filled with a real value (zero or value fill,
+        :mod:`fc_core.featurization`); not for estimates or missing values. Training and scoring use only these.
     frequency : str
         Amazon Forecast's frequency name (``"H"``, ``"D"``, ...).
     related : ndarray of float64, shape (m, F), optional
@@ -245,7 +247,8 @@ class Panel:
         """Pack a canonical long frame (sorted or not) into a Panel.
 
         Missing grid steps become NaN with ``observed=False``; rows marked in the
-        ``_filled`` column count as not observed. ``extra_keys`` adds series with
+        ``_estimated`` column count as not observed (filled with an estimate); rows marked
+        ``_filled`` only (zero or value fill) are real values. ``extra_keys`` adds series with
         no history (cold-start items) at the end, which start where the related
         data for them starts (or at the group's end).
         """
@@ -279,8 +282,8 @@ class Panel:
         y = pd.to_numeric(keys_sorted[target_column], errors="coerce").to_numpy(dtype=float)
         values[flat] = y
         obs = ~np.isnan(y)
-        if FILLED in keys_sorted.columns:
-            obs &= ~keys_sorted[FILLED].to_numpy(dtype=bool)
+        if ESTIMATED in keys_sorted.columns:
+            obs &= ~keys_sorted[ESTIMATED].to_numpy(dtype=bool)
         observed[flat] = obs
         keys = uniques.reset_index(drop=True)
         panel = cls(keys=keys, starts=pd.DatetimeIndex(starts), indptr=indptr, values=values,

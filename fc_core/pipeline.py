@@ -22,9 +22,20 @@ on the same input changes nothing, and a run killed anywhere is completed by the
 next (a publication killed halfway leaves the previous forecast live). Two runs
 at once are refused (:class:`~fc_core.pipeline_steps.RunLock`).
 
-Exit codes of the command line: 0 done (also "nothing new"), 1 error, 2 bad
-configuration, 75 try again later (another run holds the lock, or the database
-stayed unreachable; the forecast is kept and published by the next run).
+Faults: every drop is checked against what the pipeline holds before it is
+ingested (:func:`~fc_core.pipeline_steps.check_drop`: cut-short files, ``inf``,
+items without values or ending early are quarantined with a reason); a forecast
+with a non-finite value is never published; a publication repeated after a kill
+publishes nothing new (content hash); a lost or damaged catalog is refused until
+``rebuild-catalog``; the state folder has an owner id, and a second state folder
+publishing under the same name is refused before anything is written.
+
+Exit codes of the command line: 0 done (also "nothing new"); 75 try again later
+(temporary: another run holds the lock, or the database stayed unreachable; the
+forecast is kept and published by the next run); 2 bad configuration (also a
+database that does not exist, a pipeline name owned by another state folder);
+1 any other permanent failure (read-only or full disk, damaged file, bad data),
+said in one line naming the path and the fix (``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
@@ -44,14 +55,17 @@ import pandas as pd
 
 from .errors import ConfigError, DataError, ForecastError, SchemaError
 from .pipeline_config import PipelineConfig, load_config
-from .pipeline_steps import (MALFORMED, PipelineBusyError, RunLock, fetch, list_drops, quarantine, read_drop,
-                             retrain_trigger, score_forecast, sha256)
+from .pipeline_steps import (MALFORMED, PipelineBusyError, RunLock, check_drop, fetch, list_drops, quarantine,
+                             read_drop, retrain_trigger, score_forecast, sha256)
 from .publish import PublicationError, publish_forecast, query_forecast
 
 __all__ = ["Pipeline", "RunResult", "PipelineConfig", "load_config", "query_forecast", "main"]
 
 log = logging.getLogger("fc_core.pipeline")
 _KEEP = {"data": 2, "predictors": 3, "forecasts": 10}
+#: the named points of a cycle, in order (``hooks={"point": f}`` calls ``f(name)`` at each)
+POINTS = ("locked", "snapshot_written", "ingested", "monitored", "trained", "forecast_written", "exported",
+          "forecast_recorded", "staged", "switched", "retired", "published", "recorded")
 
 
 @dataclass
@@ -91,7 +105,8 @@ class Pipeline:
         A checked config, a dict (relative paths against the working directory) or a YAML file.
     hooks : dict, optional
         Callables for instrumentation and fault tests: ``publish_chunk(rows_written, rows_total)``
-        after each committed batch of the publication, ``sleep(seconds)`` between database retries.
+        after each committed batch of the publication, ``sleep(seconds)`` between database retries,
+        ``point(name)`` at each named point of a cycle (:data:`POINTS`).
 
     Raises
     ------
@@ -108,6 +123,7 @@ class Pipeline:
             self.config = load_config(config)
         self.hooks = dict(hooks or {})
         self._catalog = None
+        self.key = self.config.encryption_key()
 
     @classmethod
     def from_yaml(cls, path, **kw) -> "Pipeline":
@@ -119,12 +135,54 @@ class Pipeline:
 
     @property
     def catalog(self):
-        from .catalog import Catalog
+        from .catalog import Catalog, CatalogError
 
         if self._catalog is None:
+            path = self.state_dir / "catalog.db"
+            snaps = sorted((self.state_dir / "data").glob("v*.parquet")) if self.state_dir.is_dir() else []
+            if not path.exists() and snaps:
+                raise CatalogError(
+                    f"the catalog {path} is missing but {self.state_dir / 'data'} holds {len(snaps)} data "
+                    f"snapshot(s); refusing to start over beside them. Restore catalog.db, or run 'python -m "
+                    "fc_core.pipeline rebuild-catalog CONFIG' to rebuild it from the state folder.")
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            self._catalog = Catalog(self.state_dir / "catalog.db")
+            self._catalog = Catalog(path)
         return self._catalog
+
+    @property
+    def owner(self) -> str:
+        """This state folder's owner id (made on first use): the database refuses another state folder
+        publishing under the same pipeline name."""
+        import uuid
+
+        f = self.state_dir / "owner.id"
+        if not f.exists():
+            from .io import atomic_write_text
+
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(f, uuid.uuid4().hex + "\n")
+        return f.read_text().strip()
+
+    def _write(self, frame: pd.DataFrame, path) -> None:
+        """Write a state Parquet file (encrypted with the pipeline's key when ``encryption`` is set)."""
+        if self.key is not None:
+            from .security import write_encrypted_frame
+
+            write_encrypted_frame(frame, path, self.key, "parquet")
+        else:
+            from .io import write_frame
+
+            write_frame(frame, path)
+
+    def _read(self, path) -> pd.DataFrame:
+        from .security import read_frame
+
+        return read_frame(path, self.key, "parquet")
+
+    def _point(self, name: str) -> None:
+        hook = self.hooks.get("point")
+        if hook is not None:
+            hook(name)
 
     @property
     def db_url(self) -> str:
@@ -148,6 +206,7 @@ class Pipeline:
             cat = self.catalog
             cat.mark_abandoned()
             res = RunResult(run_id=cat.start_run(os.getpid()))
+            self._point("locked")
             try:
                 self._run(res, force_retrain, progress)
             except BaseException as exc:
@@ -228,7 +287,7 @@ class Pipeline:
     def _load_group(self, data: dict | None):
         if data is None:
             return None
-        frame = pd.read_parquet(data["snapshot"])
+        frame = self._read(data["snapshot"])
         return self._group(frame)
 
     def _group(self, frame: pd.DataFrame, base=None):
@@ -248,6 +307,11 @@ class Pipeline:
         inp = cfg.input
         known = cat.known_files()
         signatures = cat.known_signatures()
+        from .schema import get_domain
+
+        target = get_domain(inp["domain"]).target_field
+        checks = inp.get("checks") or {"final_newline": True, "incomplete_items": "quarantine"}
+        previous_rows = cat.last_ingested_rows()
         good, seen = [], set()
         for path, sig in list_drops(inp["location"], inp["pattern"], detail=True):
             if (path, sig) in signatures:
@@ -262,6 +326,13 @@ class Pipeline:
                                   inp["duplicates"], inp["read_options"])
                 if frame.empty:
                     raise DataError(f"{path} holds no data rows.")
+                reason, notes = check_drop(path, data, frame, cfg.key_columns, target, cfg.frequency,
+                                           previous_rows=previous_rows, final_newline=checks["final_newline"],
+                                           incomplete=checks["incomplete_items"])
+                if reason:
+                    raise DataError(reason)
+                for note in notes:
+                    self._say(res, note)
             except MALFORMED as exc:
                 if isinstance(exc, ConfigError):
                     raise
@@ -272,6 +343,9 @@ class Pipeline:
         if not good:
             return bool(res.files_quarantined)
         base = group.get()
+        good = self._check_missing_items(res, base, good, checks["incomplete_items"])
+        if not good:
+            return True
         new, kept = self._combine(res, base, good)
         if not kept:
             return True
@@ -286,10 +360,9 @@ class Pipeline:
                 new = self._group(frame)
         version = 1 + (cur["version"] if cur else 0)
         snap = self.state_dir / "data" / f"v{version:05d}.parquet"
-        from .io import write_frame
-
         # keys as categories: the snapshot writes, reads and becomes a group about twice as fast
-        write_frame(frame.astype({k: "category" for k in new.key_columns}), snap)
+        self._write(frame.astype({k: "category" for k in new.key_columns}), snap)
+        self._point("snapshot_written")
         chain = hashlib.sha256(((cur or {}).get("content_hash") or "").encode()
                                + "".join(sorted(f["sha256"] for f in kept)).encode()).hexdigest()
         ts = frame["timestamp"]
@@ -298,9 +371,46 @@ class Pipeline:
                                     [{k: f[k] for k in ("path", "sha256", "size", "rows", "signature")} for f in kept])
         res.files_new = [f["path"] for f in kept]
         group.set(new)
-        _prune(self.state_dir / "data", "v*.parquet", _KEEP["data"])
+        self._point("ingested")
+        _prune(self.state_dir / "data", "v*.parquet", _KEEP["data"], protect=snap)
         log.info("ingested %d file(s) into data version %d (%d rows, end %s)", len(kept), v, len(frame), ts.max())
         return True
+
+    def _say(self, res: RunResult, msg: str) -> None:
+        """A warning the operator sees: in the run report, as a Python warning and in the log."""
+        res.messages.append(msg)
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
+
+    def _check_missing_items(self, res: RunResult, base, good: list[dict], policy: str) -> list[dict]:
+        """Items the data had up to its end that none of the new files continues (a drop cut at a line
+        boundary between items): quarantined when one file came, said when several did."""
+        if base is None:
+            return good
+        raw = _raw_target(base)
+        keys = base.key_columns
+        end = raw["timestamp"].max()
+        live = set(map(tuple, raw.loc[raw["timestamp"] == end, keys].astype(str).to_numpy()))
+        new_end = max(f["frame"]["timestamp"].max() for f in good)
+        if new_end <= end:
+            return good
+        seen = set()
+        for f in good:
+            seen |= set(map(tuple, f["frame"][keys].astype(str).drop_duplicates().to_numpy()))
+        missing = sorted(live - seen)
+        if not missing:
+            return good
+        names = ["/".join(m) for m in missing]
+        msg = (f"{len(missing)} item(s) that the data had up to {end} are absent from the new data ({names[:5]}): "
+               "their rows up to " f"{new_end} would be filled in")
+        if policy == "quarantine" and len(good) == 1:
+            f = good[0]
+            self._quarantine(res, f["path"], f["data"], f["sha256"],
+                             f"DataError: {f['path']}: {msg}; the file looks truncated. Drop the complete file again "
+                             "(items that really stopped: set input.checks.incomplete_items: warn)", f["signature"])
+            return []
+        self._say(res, msg)
+        return good
 
     def _combine(self, res: RunResult, base, good: list[dict]):
         """Append every good file at once; if the group refuses the lot, find the culprits file by file."""
@@ -323,6 +433,10 @@ class Pipeline:
 
     def _quarantine(self, res: RunResult, path: str, data: bytes, digest: str, reason: str,
                     signature: str | None = None) -> None:
+        if self.key is not None:  # the copy of the user's data is encrypted like the rest of the state
+            from .security import encrypt_bytes
+
+            data = encrypt_bytes(data, self.key, context="quarantine")
         copy = quarantine(self.config.quarantine_dir, path, data, digest, reason)
         self.catalog.record_quarantine(res.run_id, digest, path, len(data), reason, copy, signature)
         res.files_quarantined.append((path, reason))
@@ -334,18 +448,21 @@ class Pipeline:
     # -------------------------------------------------------------- monitor
     def _monitor(self, res: RunResult, prev: dict, data: dict, group) -> dict | None:
         cfg, cat = self.config, self.catalog
-        fc = pd.read_parquet(prev["path"])
+        fc = self._read(prev["path"])
         keys = group.key_columns
         scored = score_forecast(fc, group.to_panel(), keys)
         if scored is None:
             return None
         per_item, overall, w0, w1 = scored
         path = self.state_dir / "monitoring" / f"forecast{prev['version']:05d}_data{data['version']:05d}.parquet"
-        from .io import write_frame
-
-        write_frame(per_item, path)
+        self._write(per_item, path)
         acc = cat.record_accuracy(res.run_id, prev["version"], prev["predictor_version"], data["version"], w0, w1,
                                   overall, cfg.monitoring["metric"], cfg.monitoring["threshold"], str(path))
+        self._point("monitored")
+        if acc["value"] is None or acc["value"] != acc["value"]:
+            self._say(res, f"monitoring: {acc['metric']} of forecast v{prev['version']} could not be computed "
+                           "(non-finite forecast or actuals); counted as a failed check")
+            return acc
         log.info("forecast v%d scored on %d point(s) %s..%s: %s = %.4f (threshold %s)", prev["version"],
                  overall["n_observed"], w0, w1, acc["metric"], acc["value"], acc["threshold"])
         return acc
@@ -359,11 +476,12 @@ class Pipeline:
         if pred is None:
             ap = AutoPredictor(**cfg.predictor_kwargs()).train(group, progress=progress)
         else:
-            ap = AutoPredictor.load(pred["path"]).retrain(group, progress=progress)
+            ap = AutoPredictor.load(pred["path"], key=self.key).retrain(group, progress=progress)
         secs = time.perf_counter() - t0
         version = 1 + (pred["version"] if pred else 0)
         path = self.state_dir / "predictors" / f"v{version:05d}"
-        ap.save(path)
+        ap.save(path, key=self.key)
+        self._point("trained")
         board = ap.leaderboard()
         metric = ap.optimization_metric
         top = board.loc[board["algorithm"] == "AutoPredictor", metric]
@@ -372,7 +490,7 @@ class Pipeline:
                                  board, ap.weights_, ap.config())
         res.trigger, res.trigger_reason = trig, why
         res.messages.append(f"trained predictor v{v} ({trig}: {why})")
-        _prune(self.state_dir / "predictors", "v*", _KEEP["predictors"])
+        _prune(self.state_dir / "predictors", "v*", _KEEP["predictors"], protect=path)
         log.info("trained predictor v%d (%s: %s) in %.1f s, backtest %s %.4f", v, trig, why, secs, metric, score)
         return ap, cat.current_predictor()
 
@@ -381,40 +499,128 @@ class Pipeline:
         from .automl import AutoPredictor
 
         cfg, cat = self.config, self.catalog
-        ap = predictor if predictor is not None else AutoPredictor.load(pred["path"])
+        ap = predictor if predictor is not None else AutoPredictor.load(pred["path"], key=self.key)
         fc = ap.forecast(data=group)
+        _refuse_non_finite(fc.frame, cfg.key_columns)
         top = cat.latest_forecast()
         version = 1 + (top["version"] if top else 0)
         path = self.state_dir / "forecasts" / f"v{version:05d}.parquet"
-        from .io import write_frame
-
-        write_frame(fc.frame, path)
+        self._write(fc.frame, path)
+        self._point("forecast_written")
         exported = None
         if cfg.output["location"]:
             fmt = cfg.output["format"]
             loc = str(cfg.output["location"]).rstrip("/")
-            exported = fc.export(f"{loc}/forecast_v{version:05d}.{fmt}", fmt)
+            exported = fc.export(f"{loc}/forecast_v{version:05d}.{fmt}", fmt, key=self.key)
             _copy_atomic(exported, f"{loc}/forecast_latest.{fmt}")
+            self._point("exported")
         ts = fc.frame["timestamp"]
         v = cat.record_forecast(res.run_id, pred["version"], data["version"], str(path), ts.min(), ts.max(),
                                 len(fc.frame), len(fc.items), exported)
-        _prune(self.state_dir / "forecasts", "v*.parquet", _KEEP["forecasts"])
+        self._point("forecast_recorded")
+        _prune(self.state_dir / "forecasts", "v*.parquet", _KEEP["forecasts"], protect=path)
         log.info("forecast v%d: %d items, %s..%s", v, len(fc.items), ts.min(), ts.max())
         return cat.latest_forecast()
 
     # -------------------------------------------------------------- publish
     def _publish(self, res: RunResult, latest: dict) -> None:
         cfg, db = self.config, self.config.database
-        frame = pd.read_parquet(latest["path"])
+        frame = self._read(latest["path"])
         keys = cfg.key_columns
         info = {"forecast_version": latest["version"], "predictor_version": latest["predictor_version"],
                 "data_version": latest["data_version"], "run_id": res.run_id}
         version = publish_forecast(self.db_url, frame, keys, pipeline=cfg.name, table=db["table"], info=info,
                                    retries=db["retries"], backoff=db["backoff_seconds"], chunk_rows=db["chunk_rows"],
                                    keep_versions=db["keep_versions"], on_chunk=self.hooks.get("publish_chunk"),
-                                   sleep=self.hooks.get("sleep", time.sleep))
+                                   sleep=self.hooks.get("sleep", time.sleep), owner=self.owner,
+                                   owner_description=f"state folder {self.state_dir}", on_point=self._point)
+        self._point("published")
         self.catalog.mark_published(latest["version"], version)
+        self._point("recorded")
         log.info("published forecast v%d as database version %d", latest["version"], version)
+
+    # ------------------------------------------------------------ recovery
+    def rebuild_catalog(self) -> dict:
+        """Rebuild a lost or damaged ``catalog.db`` from the state folder; returns what was recorded.
+
+        A damaged catalog is first moved aside (``catalog.db.damaged-<time>``). Data snapshots,
+        predictors and forecast files are recorded under their own version numbers (so numbering
+        continues and cleanup keeps the newest); the newest predictor and forecast count as made
+        from the newest data. Files in the input location whose rows all lie within the newest
+        snapshot's time range are recorded as ingested; the rest are read by the next run. The
+        newest forecast is recorded as unpublished: the next run publishes it, which adds no version
+        when the database already holds it (content hash).
+        """
+        from .catalog import Catalog, CatalogError
+
+        path = self.state_dir / "catalog.db"
+        moved = None
+        if path.exists():
+            try:
+                Catalog(path).engine.dispose()
+                raise ConfigError(f"the catalog {path} is readable; nothing to rebuild (move it away first to "
+                                  "rebuild it anyway).")
+            except CatalogError:
+                moved = path.with_name(f"catalog.db.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+                from .publish import _ENGINES
+
+                eng = _ENGINES.pop(f"sqlite:///{path}", None)
+                if eng is not None:
+                    eng.dispose()
+                os.replace(path, moved)
+                for ext in ("-wal", "-shm"):
+                    side = Path(str(path) + ext)
+                    if side.exists():
+                        os.replace(side, Path(str(moved) + ext))
+        self._catalog = None
+        with RunLock(self.state_dir / "pipeline.lock"):
+            cat = Catalog(path)
+            self._catalog = cat
+            out = {"moved_aside": str(moved) if moved else None, "data_versions": [], "predictors": [],
+                   "forecasts": [], "files": 0}
+            data = None
+            for snap in sorted((self.state_dir / "data").glob("v*.parquet"), key=_number):
+                f = self._read(snap)
+                ts = f["timestamp"]
+                v = _number(snap)
+                data = {"version": v, "end": ts.max()}
+                cat.adopt("data_versions", v, run_id=None, parent=None, content_hash=sha256(snap.read_bytes()),
+                          snapshot=str(snap), rows=len(f), items=len(f[self.config.key_columns].drop_duplicates()),
+                          start=ts.min(), end=ts.max(), files="[]", created_at=pd.Timestamp.now())
+                out["data_versions"].append(v)
+            if data is None:
+                return out
+            pred_v = None
+            for folder in sorted((self.state_dir / "predictors").glob("v*"), key=_number):
+                if folder.is_dir():
+                    pred_v = _number(folder)
+                    cat.adopt("predictors", pred_v, data_version=data["version"], data_end=data["end"],
+                              trigger="rebuilt", reason="recorded by rebuild-catalog (training data unknown)",
+                              path=str(folder), leaderboard="[]", weights="{}", config="{}")
+                    out["predictors"].append(pred_v)
+            for fpath in sorted((self.state_dir / "forecasts").glob("v*.parquet"), key=_number):
+                if pred_v is None:
+                    break
+                f = self._read(fpath)
+                v = _number(fpath)
+                cat.adopt("forecasts", v, predictor_version=pred_v, data_version=data["version"], path=str(fpath),
+                          start=f["timestamp"].min(), end=f["timestamp"].max(), rows=len(f),
+                          items=len(f[self.config.key_columns].drop_duplicates()), created_at=pd.Timestamp.now())
+                out["forecasts"].append(v)
+            inp = self.config.input
+            for p, sig in list_drops(inp["location"], inp["pattern"], detail=True):
+                raw = fetch(p)
+                try:
+                    frame = read_drop(p, raw, inp["domain"], inp["schema"], inp["forecast_dimensions"],
+                                      inp["duplicates"], inp["read_options"])
+                except MALFORMED:
+                    continue
+                if len(frame) and frame["timestamp"].max() <= data["end"]:
+                    cat._insert(cat.files, sha256=sha256(raw), path=p, size=len(raw), signature=sig,
+                                status="ingested", rows=len(frame), data_version=data["version"],
+                                recorded_at=pd.Timestamp.now())
+                    out["files"] += 1
+        return out
 
     # ------------------------------------------------------------- reading
     def query(self, item, start=None, end=None, **dimensions) -> pd.DataFrame:
@@ -427,7 +633,7 @@ class Pipeline:
         hist = self.catalog.accuracy_history()
         if not per_item or hist.empty:
             return hist
-        parts = [pd.read_parquet(p).assign(forecast_version=fv, window_start=ws)
+        parts = [self._read(p).assign(forecast_version=fv, window_start=ws)
                  for p, fv, ws in zip(hist["per_item"], hist["forecast_version"], hist["window_start"])
                  if p and Path(p).exists()]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -495,10 +701,31 @@ def _copy_atomic(src: str, dst: str) -> None:
         shutil.copyfileobj(fi, fo, 1 << 20)
 
 
-def _prune(folder: Path, pattern: str, keep: int) -> None:
+def _refuse_non_finite(frame: pd.DataFrame, keys: list[str]) -> None:
+    import numpy as np
+
+    cols = [c for c in frame.columns if c not in (*keys, "timestamp")]
+    bad = ~np.isfinite(frame[cols].to_numpy(dtype=float))
+    if bad.any():
+        items = frame[keys[0]][bad.any(axis=1)].astype(str).unique().tolist()
+        raise DataError(f"the new forecast has {int(bad.sum())} non-finite value(s) (inf or NaN) for item(s) "
+                        f"{items[:5]}; it is neither recorded nor published, and the previous forecast stays live. "
+                        "Check the data of those items (a drop with extreme values?) and retrain.")
+
+
+def _number(p: Path) -> int:
+    digits = "".join(ch for ch in p.name.split(".")[0] if ch.isdigit())
+    return int(digits) if digits else -1
+
+
+def _prune(folder: Path, pattern: str, keep: int, protect=None) -> None:
+    """Delete all but the ``keep`` highest-numbered versions; never ``protect`` (the one just written)."""
     import shutil
 
-    items = sorted(folder.glob(pattern))
+    items = sorted(folder.glob(pattern), key=_number)
+    if protect is not None:
+        items = [p for p in items if p.resolve() != Path(protect).resolve()]
+        keep = max(keep - 1, 0)
     for p in items[:-keep] if keep else items:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -529,6 +756,10 @@ def main(argv=None) -> int:
     rq = sub.add_parser("retry-quarantined", help="forget quarantined files so that the next run reads them again")
     rq.add_argument("config")
     rq.add_argument("--sha256", help="only the file whose content hash starts with this")
+    rb = sub.add_parser("rebuild-catalog", help="rebuild a lost or damaged catalog.db from the state folder")
+    rb.add_argument("config")
+    for p in (r, s, q, h, rq, rb):
+        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
@@ -539,6 +770,8 @@ def main(argv=None) -> int:
                              | {"monitored": (res.monitored or {}).get("value")}, default=str, indent=1))
         elif args.command == "status":
             print(json.dumps(pipe.status(), default=str, indent=1))
+        elif args.command == "rebuild-catalog":
+            print(json.dumps(pipe.rebuild_catalog(), default=str, indent=1))
         elif args.command == "retry-quarantined":
             n = pipe.catalog.forget_quarantined(args.sha256)
             print(f"{n} quarantined file(s) will be read again by the next run")
@@ -553,16 +786,41 @@ def main(argv=None) -> int:
                 from .plotting import save_figure
 
                 save_figure(pipe.plot_accuracy(), args.chart)
-    except (PipelineBusyError, PublicationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 75
-    except (ConfigError, SchemaError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ForecastError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        code, line = exit_code(exc)
+        if getattr(args, "debug", False):
+            log.exception("traceback")
+        print(f"error: {line}", file=sys.stderr)
+        return code
     return 0
+
+
+def exit_code(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message of an error ending a command (see the module docstring)."""
+    import errno
+
+    if isinstance(exc, (PipelineBusyError, PublicationError)):
+        return 75, _one_line(exc)
+    if isinstance(exc, (ConfigError, SchemaError)):
+        return 2, _one_line(exc)
+    if isinstance(exc, ForecastError):
+        return 1, _one_line(exc)
+    if isinstance(exc, OSError):
+        path = exc.filename or ""
+        text = str(exc)
+        if exc.errno == errno.ENOSPC or "No space left" in text:
+            return 1, f"no space left on the device holding {path or 'a pipeline folder'}; free space there (or " \
+                      "point state_dir / output.location elsewhere) and run again."
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only" in text:
+            return 1, f"cannot write {path or 'a pipeline folder'}: {exc.strerror or text}; make it writable (or " \
+                      "point state_dir / output.location / input.quarantine elsewhere) and run again."
+        return 1, f"{path + ': ' if path else ''}{exc.strerror or _one_line(exc)}"
+    return 1, f"{type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return " ".join(text.split()) if text else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@
       fill: null                    # missing-value rules (fc_core.featurization.parse_fill)
       keep_history: null            # keep only the last so many steps (default: everything)
       quarantine: null              # where malformed files are copied (default <state_dir>/quarantine)
+      checks:                       # drops checked against what the pipeline holds (quarantined when they fail)
+        final_newline: true         # a CSV whose last line has no line end was cut short
+        incomplete_items: quarantine  # an item ending before the drop's last time: quarantine | warn
     predictor:                      # AutoPredictor's parameters; retraining reuses them unchanged
       forecast_horizon: 24
       forecast_types: ["0.1", "0.5", "0.9", "mean"]
@@ -38,6 +41,11 @@
       backoff_seconds: 0.5
       keep_versions: 3              # published versions kept in the table
       chunk_rows: 50000             # rows per committed insert batch
+    encryption:
+      key_env: null                 # name of an environment variable holding a key (fc_core.security.generate_key):
+                                    # data snapshots, predictors, forecasts, accuracy files, quarantined copies and
+                                    # exports are then encrypted at rest (AES-256-GCM); catalog.db (versions, hashes,
+                                    # metrics) and the publication database are not
 
 Relative paths are relative to the YAML file's folder.
 """
@@ -56,7 +64,7 @@ DEFAULTS: dict = {
     "state_dir": "state",
     "input": {"location": None, "pattern": "*", "domain": "CUSTOM", "frequency": None, "forecast_dimensions": [],
               "schema": None, "read_options": {}, "duplicates": "error", "fill": None, "keep_history": None,
-              "quarantine": None},
+              "quarantine": None, "checks": {"final_newline": True, "incomplete_items": "quarantine"}},
     "predictor": {"forecast_horizon": None, "forecast_types": ["0.1", "0.5", "0.9", "mean"], "algorithms": None,
                   "backtest_windows": 1, "backtest_offset": None, "optimization_metric": "AverageWeightedQuantileLoss",
                   "algorithm_params": {}, "ensemble": True, "seed": 0, "n_jobs": None, "item_selection": True,
@@ -66,6 +74,7 @@ DEFAULTS: dict = {
     "output": {"location": None, "format": "csv"},
     "database": {"url": None, "table": "forecasts", "retries": 4, "backoff_seconds": 0.5, "keep_versions": 3,
                  "chunk_rows": 50_000},
+    "encryption": {"key_env": None},
 }
 _READ_KEYS = ("column_map", "timezone", "timestamp_format", "constants", "item_id", "columns", "header")
 
@@ -82,7 +91,30 @@ class PipelineConfig:
     retraining: dict
     output: dict
     database: dict
+    encryption: dict = field(default_factory=lambda: {"key_env": None})
     base_dir: Path = field(default_factory=Path.cwd)
+
+    def encryption_key(self) -> str | None:
+        """The key named by ``encryption.key_env`` (None when the state is not encrypted).
+
+        Raises
+        ------
+        ConfigError
+            When the variable is unset, or holds something that is not a key.
+        """
+        import os
+
+        from .security import _key_bytes
+
+        name = self.encryption.get("key_env")
+        if not name:
+            return None
+        key = os.environ.get(name)
+        if not key:
+            raise ConfigError(f"encryption.key_env names the environment variable {name}, which is not set; set it "
+                              "to the pipeline's key (fc_core.security.generate_key()).")
+        _key_bytes(key)
+        return key
 
     @property
     def db_url(self) -> str:
@@ -156,6 +188,13 @@ class PipelineConfig:
         if not isinstance(inp["read_options"], dict) or set(inp["read_options"]) - set(_READ_KEYS):
             raise ConfigError(f"input.read_options: allowed keys are {list(_READ_KEYS)}, got {inp['read_options']!r}.")
         _whole(inp, "keep_history", "input", allow_none=True)
+        checks = {"final_newline": True, "incomplete_items": "quarantine"}
+        if not isinstance(inp["checks"] or {}, dict) or set(inp["checks"] or {}) - set(checks):
+            raise ConfigError(f"input.checks: allowed keys are {sorted(checks)}, got {inp['checks']!r}.")
+        inp["checks"] = {**checks, **(inp["checks"] or {})}
+        if inp["checks"]["incomplete_items"] not in ("quarantine", "warn"):
+            raise ConfigError(f"input.checks.incomplete_items: quarantine or warn, got "
+                              f"{inp['checks']['incomplete_items']!r}.")
         h = pr["forecast_horizon"]
         if isinstance(h, bool) or not isinstance(h, int) or h < 1:
             raise ConfigError(f"predictor.forecast_horizon is required: a whole number of steps >= 1, got {h!r}.")
@@ -191,8 +230,11 @@ class PipelineConfig:
                 db["url"] = f"sqlite:///{_resolve(rel, base)}"
         if not str(db["table"]).replace("_", "").isalnum():
             raise ConfigError(f"database.table {db['table']!r}: use letters, digits and underscores.")
+        enc = c["encryption"]
+        if enc["key_env"] is not None and (not isinstance(enc["key_env"], str) or not enc["key_env"].strip()):
+            raise ConfigError(f"encryption.key_env: the name of an environment variable, got {enc['key_env']!r}.")
         return cls(name=c["name"], state_dir=Path(_resolve(c["state_dir"], base)), input=inp, predictor=pr,
-                   monitoring=mon, retraining=rt, output=out, database=db, base_dir=base)
+                   monitoring=mon, retraining=rt, output=out, database=db, encryption=enc, base_dir=base)
 
     def predictor_kwargs(self) -> dict:
         """The AutoPredictor's keyword arguments (unset ones left to its defaults)."""

@@ -32,7 +32,7 @@ import pandas as pd
 from . import frequency as fq
 from .errors import ConfigError, ForecastError, MissingDependencyError
 
-__all__ = ["RunLock", "PipelineBusyError", "list_drops", "fetch", "sha256", "read_drop", "quarantine",
+__all__ = ["RunLock", "PipelineBusyError", "list_drops", "fetch", "sha256", "read_drop", "check_drop", "quarantine",
            "MALFORMED", "score_forecast", "retrain_trigger", "steps_between"]
 
 #: exceptions that mark a data file as malformed (configuration errors are not among them)
@@ -186,6 +186,79 @@ def read_drop(path: str, data: bytes, domain: str, schema=None, forecast_dimensi
             raise new from None
 
 
+def check_drop(path: str, data: bytes, frame: pd.DataFrame, key_columns: Sequence[str], target: str,
+               frequency: str, live_items: pd.DataFrame | None = None, data_end=None,
+               previous_rows: int | None = None, final_newline: bool = True,
+               incomplete: str = "quarantine") -> tuple[str | None, list[str]]:
+    """Check a parsed drop against its bytes and against what the pipeline already holds.
+
+    Returns ``(reason, warnings)``: ``reason`` (a drop to quarantine) when the file is cut short
+    (a CSV whose last line has no line end), holds a non-finite value (``inf``), has an item
+    whose values are all empty, or (with ``incomplete="quarantine"``) ends an item before the
+    drop's last time or lacks an item that the data had up to its end (a file truncated at a
+    line boundary; those rows would otherwise be filled in silently). ``warnings`` are said in
+    the run report: some empty values (filled by the fill rules), fewer rows than the previous
+    drop, or incomplete items under ``incomplete="warn"``.
+
+    >>> f = pd.DataFrame({"item_id": ["a", "a"], "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+    ...                   "target_value": [1.0, float("inf")]})
+    >>> check_drop("d.csv", b"", f, ["item_id"], "target_value", "D")[0]
+    'd.csv: 1 non-finite value(s) (inf) in column target_value, item_id a at 2024-01-02 00:00:00; fix the producer or remove those rows, then drop the file again'
+    """
+    keys = list(key_columns)
+    name = str(path)
+    warn: list[str] = []
+    is_text = not data[:4] == b"PAR1" and not name.lower().endswith((".parquet", ".pq", ".gz", ".bz2", ".zip",
+                                                                     ".xz", ".zst"))
+    if final_newline and is_text and data and not data.endswith((b"\n", b"\r")):
+        tail = data[-40:].decode("utf-8", "replace").splitlines()[-1:] or [""]
+        return (f"{name}: the last line ({tail[0]!r}) has no line end: the file looks cut short (truncated "
+                "while written or copied); its last value may be wrong. Drop the complete file again (if the "
+                "producer writes no final newline, set input.checks.final_newline: false)"), warn
+    if frame.empty or target not in frame.columns:
+        return None, warn
+    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    inf = np.isinf(y)
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        where = ", ".join(f"{k} {frame[k].iloc[i]}" for k in keys)
+        return (f"{name}: {int(inf.sum())} non-finite value(s) (inf) in column {target}, {where} at "
+                f"{frame['timestamp'].iloc[i]}; fix the producer or remove those rows, then drop the file again"), warn
+    empty = np.isnan(y)
+    item = frame[keys[0]].astype(str)
+    for k in keys[1:]:
+        item = item + "/" + frame[k].astype(str)
+    if empty.any():
+        all_empty = pd.Series(empty).groupby(item.to_numpy()).all()
+        dead = all_empty[all_empty].index.tolist()
+        if dead:
+            return (f"{name}: every value of {len(dead)} item(s) is empty in column {target} ({dead[:5]}); a "
+                    "whole item without values is an export fault, not missing data. Fix the file and drop it "
+                    "again"), warn
+        warn.append(f"{name}: {int(empty.sum())} empty value(s) in column {target} are filled by the fill rules")
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    end = ts.max()
+    last = pd.Series(ts).groupby(item.to_numpy()).max()
+    short = last[last < end]
+    missing: list[str] = []
+    if live_items is not None and data_end is not None and end > pd.Timestamp(data_end):
+        missing = sorted(set(live_items) - set(last.index))
+    if len(short) or missing:
+        step = fq.to_offset(frequency)
+        lost = sum(steps_between(t, end, frequency) for t in short) + len(missing) * max(
+            steps_between(pd.Timestamp(data_end) if data_end is not None else ts.min() - step, end, frequency), 1)
+        msg = (f"{name}: {len(short) + len(missing)} item(s) end before the drop's last time {end} "
+               f"({[*short.index[:3], *missing[:3]]}...; {lost} expected row(s) absent): the file looks truncated, "
+               "and those rows would be filled in")
+        if incomplete == "quarantine":
+            return msg + (". Drop the complete file again (items that really stopped: set "
+                          "input.checks.incomplete_items: warn)"), warn
+        warn.append(msg)
+    if previous_rows and len(frame) < 0.5 * previous_rows:
+        warn.append(f"{name}: {len(frame)} rows where the previous drop had {previous_rows}")
+    return None, warn
+
+
 def quarantine(folder, path: str, data: bytes, digest: str, reason: str) -> str:
     """Copy a malformed file into ``folder`` with ``<name>.reason.txt``; the original is left alone."""
     from .io import atomic_path
@@ -327,7 +400,10 @@ def retrain_trigger(predictor: dict | None, accuracy: dict | None, data: dict, f
     if (on_threshold and accuracy is not None and accuracy.get("exceeded")
             and accuracy.get("predictor_version") == predictor["version"]
             and int(accuracy.get("n_observed") or 0) >= int(min_observed)):
-        return "threshold", f"{accuracy['metric']} {accuracy['value']:.4g} > threshold {accuracy['threshold']:.4g}"
+        v = accuracy.get("value")
+        if v is None or v != v:
+            return "threshold", f"{accuracy['metric']} could not be computed (a failed check, not a pass)"
+        return "threshold", f"{accuracy['metric']} {v:.4g} > threshold {accuracy['threshold']:.4g}"
     if every_steps:
         k = steps_between(predictor["data_end"], data["end"], frequency)
         if k >= int(every_steps):

@@ -148,13 +148,18 @@ def plot_backtest_windows(data, windows, item_id=None, ax=None, title: str | Non
 
 def plot_leaderboard(board: pd.DataFrame, metric: str = "AverageWeightedQuantileLoss", ax=None):
     """Horizontal bars of one metric per algorithm, best marked."""
-    b = board.dropna(subset=[metric]).sort_values(metric, ascending=False)
+    from .metrics import metric_goal, ranking_score
+
+    b = board.dropna(subset=[metric])
+    score = ranking_score(metric, b[metric]).to_numpy()
+    order = np.argsort(-score, kind="stable")  # best at the top
+    b, score = b.iloc[order], score[order]
     fig, ax = _figure(ax, figsize=(7, 0.45 * len(b) + 1.2))
-    colors = ["#2ca02c" if v == b[metric].min() else "#7f7f7f" for v in b[metric]]
+    colors = ["#2ca02c" if s == score.min() else "#7f7f7f" for s in score]
     ax.barh(b["algorithm"], b[metric], color=colors)
     for y, v in enumerate(b[metric]):
         ax.text(v, y, f" {v:.4g}", va="center", fontsize=8)
-    ax.set_xlabel(f"{metric} (lower is better)")
+    ax.set_xlabel(f"{metric} ({metric_goal(metric)})")
     ax.set_title(f"Leaderboard by {metric} (best in green)")
     return fig
 
@@ -235,3 +240,39 @@ def save_figure(fig, path) -> str:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     return str(path)
+
+
+RAISES_COLOR = "#1f77b4"  # Amazon Forecast's console: blue bars raise the forecast
+LOWERS_COLOR = "#d62728"  # ... red bars lower it
+
+
+def plot_impact_scores(table: pd.DataFrame, ax=None, title: str = "Impact scores"):
+    """Horizontal bars of impact magnitudes (0..1, ``|normalized_impact_score|``) per attribute,
+    blue for attributes that raise the forecast and red for those that lower it (the console's
+    view of :meth:`fc_core.explain.Explanation.predictor_level`)."""
+    t = table.iloc[::-1]
+    fig, ax = _figure(ax, figsize=(7, 0.45 * max(len(t), 1) + 1.3))
+    mag = t["normalized_impact_score"].abs().to_numpy(dtype=float) if len(t) else np.zeros(0)
+    colors = [RAISES_COLOR if v > 0 else LOWERS_COLOR for v in t["raw_impact_score"]]
+    ax.barh(t["attribute"].astype(str), mag, color=colors)
+    for y, (m, v) in enumerate(zip(mag, t["raw_impact_score"])):
+        ax.text(m, y, f" {m:.2f} ({'raises' if v > 0 else 'lowers' if v < 0 else 'none'})", va="center", fontsize=8)
+    ax.set_xlim(0, 1.25)
+    ax.set_xlabel("impact (normalized, 0 to 1); blue raises the forecast, red lowers it")
+    ax.set_title(title if len(t) else f"{title}: no attributes to score")
+    return fig
+
+
+def plot_impact_over_time(wide: pd.DataFrame, ax=None, title: str = "Impact over time"):
+    """One line per attribute of raw impact scores (target units) over the forecast time points
+    (``wide``: :meth:`fc_core.explain.Explanation.item`)."""
+    fig, ax = _figure(ax)
+    ts = pd.to_datetime(wide["timestamp"])
+    for c in wide.columns.drop("timestamp"):
+        ax.plot(ts, wide[c].to_numpy(dtype=float), marker="o", ms=3, lw=1.4, label=str(c))
+    ax.axhline(0, color="#888888", lw=0.8)
+    ax.set_ylabel("raw impact (target units)")
+    ax.set_title(title)
+    if len(wide.columns) > 1:
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    return fig

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ import pandas as pd
 from .errors import ConfigError, ForecastError
 
 __all__ = ["publish_forecast", "query_forecast", "live_version", "published_versions", "engine_for", "safe_url",
-           "PublicationError", "DEFAULT_TABLE"]
+           "PublicationError", "DatabaseFault", "PipelineOwnerError", "forecast_hash", "DEFAULT_TABLE"]
 
 DEFAULT_TABLE = "forecasts"
 _ENGINES: dict = {}
@@ -54,7 +55,16 @@ _ENGINES_LOCK = threading.Lock()
 
 
 class PublicationError(ForecastError, RuntimeError):
-    """The database could not be reached (or written) after every retry."""
+    """The database could not be reached after every retry (a temporary outage: try again later)."""
+
+
+class DatabaseFault(ForecastError, RuntimeError):
+    """The database answered, but with a permanent error (damaged file, read-only or full disk, refused
+    write): retrying will not help; the message names the database and the fix."""
+
+
+class PipelineOwnerError(ConfigError):
+    """Another state folder already publishes under this pipeline name in this table."""
 
 
 # ------------------------------------------------------------------ engines
@@ -90,7 +100,16 @@ def engine_for(url):
     key = str(url)
     with _ENGINES_LOCK:
         if key in _ENGINES:
-            return _ENGINES[key]
+            eng = _ENGINES[key]
+            ident = _file_identity(eng)
+            if ident == getattr(eng, "_fc_file", None):
+                return eng
+            # the SQLite file was deleted or replaced: pooled connections still see the old one
+            eng.dispose()
+            del _ENGINES[key]
+            _REFLECTED.pop((key, None), None)
+            for k in [k for k in _REFLECTED if k[0] == key]:
+                _REFLECTED.pop(k, None)
         try:
             u = make_url(key)
         except Exception as exc:
@@ -112,8 +131,26 @@ def engine_for(url):
             raise ConfigError(f"database url {safe_url(key)}: {exc}") from None
         if u.get_backend_name() == "sqlite":
             sa.event.listen(eng, "connect", _sqlite_pragmas)
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            try:  # create the file now, so that its identity is known from the start
+                with eng.connect():
+                    pass
+            except Exception:  # unwritable folder, damaged file: said by the first real use
+                pass
+        eng._fc_file = _file_identity(eng)
         _ENGINES[key] = eng
         return eng
+
+
+def _file_identity(eng):
+    """(device, inode) of a SQLite database file, None when it does not exist (or is not a file)."""
+    if eng.url.get_backend_name() != "sqlite" or not eng.url.database or eng.url.database == ":memory:":
+        return "n/a"
+    try:
+        st = os.stat(eng.url.database)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
@@ -125,13 +162,53 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.close()
 
 
+#: messages of errors that retrying cannot cure (a database that does not exist, a refused login,
+#: a damaged, read-only or full SQLite file); lower case
+_PERMANENT = ("does not exist", "authentication failed", "no password supplied", "permission denied",
+              "readonly database", "read-only", "unable to open database file", "file is not a database",
+              "malformed", "disk is full", "no space left", "disk i/o error", "no such table", "no such column",
+              "syntax error", "not authorized", "too many connections for role")
+_FIXES = {
+    "does not exist": "create it (createdb ...) or fix database.url",
+    "authentication failed": "check the user and password in database.url",
+    "readonly database": "make the database file and its folder writable, or point database.url elsewhere",
+    "unable to open database file": "make the folder writable (and existing), or point database.url elsewhere",
+    "read-only": "make the folder writable, or point database.url elsewhere",
+    "file is not a database": "the file is damaged: move it away; the next run recreates it and publishes again",
+    "malformed": "the file is damaged: move it away; the next run recreates it and publishes again",
+    "disk is full": "free space on that disk",
+    "no space left": "free space on that disk",
+}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _transient(exc: BaseException) -> bool:
-    """Errors worth retrying: the database is unreachable, restarting, or busy."""
+    """Errors worth retrying: the database is unreachable, restarting, or busy (not: it does not exist,
+    the login is refused, the file is damaged, read-only or full)."""
     from sqlalchemy import exc as sx
 
-    if isinstance(exc, (sx.OperationalError, sx.InterfaceError)):
+    if isinstance(exc, sx.DBAPIError) and bool(getattr(exc, "connection_invalidated", False)):
         return True
-    return isinstance(exc, sx.DBAPIError) and bool(getattr(exc, "connection_invalidated", False))
+    if not isinstance(exc, (sx.OperationalError, sx.InterfaceError)):
+        return False
+    msg = str(getattr(exc, "orig", None) or exc).lower()
+    return not any(p in msg for p in _PERMANENT)
+
+
+def permanent_error(exc: BaseException, url, what: str) -> ForecastError:
+    """A one-line error for a permanent database failure: a missing database is a configuration error,
+    anything else a :class:`DatabaseFault`; the message names the database and the fix."""
+    line = _first_line(exc)
+    low = line.lower()
+    fix = next((f for k, f in _FIXES.items() if k in low), "see the database's own log")
+    msg = f"{what}: the database {safe_url(url)} refused: {line} ({fix})."
+    if "does not exist" in low and ("database" in low or "role" in low):
+        return ConfigError(msg)
+    return DatabaseFault(msg)
 
 
 def with_retries(fn: Callable, url, what: str, retries: int = 4, backoff: float = 0.5,
@@ -145,14 +222,18 @@ def with_retries(fn: Callable, url, what: str, retries: int = 4, backoff: float 
     """
     t0 = time.monotonic()
     attempts = max(int(retries), 0) + 1
+    from sqlalchemy import exc as sx
+
     for k in range(attempts):
         try:
             return fn()
         except Exception as exc:
             if not _transient(exc):
+                if isinstance(exc, sx.DBAPIError):
+                    raise permanent_error(exc, url, what) from exc
                 raise
             if k == attempts - 1:
-                msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                msg = _first_line(exc)
                 raise PublicationError(
                     f"{what}: the database {safe_url(url)} could not be reached after {attempts} attempt(s) over "
                     f"{time.monotonic() - t0:.1f} s (last error: {type(exc).__name__}: {msg}). Check that the server "
@@ -192,6 +273,13 @@ def _tables(md, table: str, key_columns: Sequence[str], value_columns: Sequence[
         sa.Column("key_columns", sa.Text, nullable=False),
         sa.Column("published_at", sa.DateTime),
     )
+    sa.Table(  # which state folder publishes under each pipeline name
+        f"{table}_owners", md,
+        sa.Column("pipeline", sa.String(200), primary_key=True),
+        sa.Column("owner", sa.String(64), nullable=False),
+        sa.Column("described", sa.Text),
+        sa.Column("claimed_at", sa.DateTime),
+    )
     return values, versions, live
 
 
@@ -201,11 +289,21 @@ def _ensure_tables(eng, table: str, key_columns, value_columns):
     insp = sa.inspect(eng)
     if insp.has_table(table):
         have = [c["name"] for c in insp.get_columns(table)]
-        want = ["pipeline", "version", *key_columns, "timestamp", *value_columns]
-        if sorted(have) != sorted(want):
+        fixed = ["pipeline", "version", *key_columns, "timestamp"]
+        old_keys = [c for c in have if c not in value_columns and c not in fixed]
+        if any(c not in have for c in fixed) or any(not _is_value_name(c) for c in old_keys):
             raise ConfigError(
-                f"table {table!r} in {safe_url(eng.url)} has columns {have} but this forecast has {want}; "
-                "publish into another table (database.table in the pipeline config) or drop the old table.")
+                f"table {table!r} in {safe_url(eng.url)} has columns {have} but this forecast is keyed by "
+                f"{fixed}; publish into another table (database.table in the pipeline config) or drop the old table.")
+        # other forecast types: add the new columns, keep the old ones (readers never lose a column
+        # while they read; a version without a column leaves it empty and query_forecast omits it)
+        added = [c for c in value_columns if c not in have]
+        if added:
+            with eng.begin() as conn:
+                for c in added:
+                    conn.exec_driver_sql(f"ALTER TABLE {_quote(eng, table)} ADD COLUMN {_quote(eng, c)} "
+                                         f"{'DOUBLE PRECISION' if eng.dialect.name == 'postgresql' else 'FLOAT'}")
+        value_columns = [*[c for c in have if c not in fixed], *added]
     md = sa.MetaData()
     tabs = _tables(md, table, key_columns, value_columns)
     md.create_all(eng)
@@ -213,14 +311,22 @@ def _ensure_tables(eng, table: str, key_columns, value_columns):
     return tabs
 
 
+def _is_value_name(c: str) -> bool:
+    return c == "mean" or (c.startswith("p") and c[1:].replace(".", "", 1).isdigit())
+
+
+def _quote(eng, name: str) -> str:
+    return eng.dialect.identifier_preparer.quote(name)
+
+
 _REFLECTED: dict = {}
 
 
-def _reflect(eng, table: str):
+def _reflect(eng, table: str, fresh: bool = False):
     import sqlalchemy as sa
 
     key = (str(eng.url), table)
-    if key in _REFLECTED:
+    if key in _REFLECTED and not fresh:
         return _REFLECTED[key]
     md = sa.MetaData()
     try:
@@ -255,7 +361,7 @@ def _columns(frame: pd.DataFrame, key_columns, value_columns, pipeline: str, ver
 
 
 def _bulk_insert(conn, table, cols: dict) -> None:
-    compiled = table.insert().compile(dialect=conn.dialect)
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(cols))
     if compiled.positional:  # positiontup names the columns in the order of the placeholders
         params = list(zip(*(cols[c] for c in compiled.positiontup)))
     else:  # named placeholders use escaped names for columns such as "p2.5"
@@ -266,11 +372,28 @@ def _bulk_insert(conn, table, cols: dict) -> None:
 
 
 # ---------------------------------------------------------------- publish
+def forecast_hash(frame: pd.DataFrame, key_columns: Sequence[str]) -> str:
+    """SHA-256 of a forecast's content (columns, keys, times, values; row order does not matter).
+
+    The same forecast published twice has the same hash: :func:`publish_forecast` uses it so that a
+    publication repeated after a crash publishes nothing new.
+    """
+    import hashlib
+
+    keys = [*key_columns, "timestamp"]
+    f = frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    f = f.astype({k: str for k in key_columns})
+    h = hashlib.sha256(json.dumps(list(map(str, f.columns))).encode())
+    h.update(pd.util.hash_pandas_object(f, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
 def publish_forecast(db_url, frame: pd.DataFrame, key_columns: Sequence[str], *, pipeline: str,
                      table: str = DEFAULT_TABLE, info: dict | None = None, retries: int = 4, backoff: float = 0.5,
                      chunk_rows: int = 50_000, keep_versions: int = 3,
                      on_chunk: Callable[[int, int], None] | None = None,
-                     sleep: Callable[[float], None] = time.sleep) -> int:
+                     sleep: Callable[[float], None] = time.sleep, owner: str | None = None,
+                     owner_description: str = "", on_point: Callable[[str], None] | None = None) -> int:
     """Publish a forecast frame as the new live version of ``pipeline``; returns the version number.
 
     Parameters
@@ -291,14 +414,34 @@ def publish_forecast(db_url, frame: pd.DataFrame, key_columns: Sequence[str], *,
         Published versions kept (the live one included); older ones are deleted.
     on_chunk : callable, optional
         Called as ``on_chunk(rows_written, rows_total)`` after each committed batch (progress, tests).
+    owner : str, optional
+        Identity of the publisher (a pipeline's state folder): the first owner to publish under
+        ``pipeline`` in ``table`` claims the name; another owner is refused before anything is written.
+    on_point : callable, optional
+        Called as ``on_point(name)`` at ``staged``, ``switched`` (the new version is live) and
+        ``retired`` (fault tests kill the process there).
+
+    Exactly once: the live version's content hash (:func:`forecast_hash`) is kept with it; publishing
+    the same content again (a rerun after a kill between the switch and the caller's own record)
+    returns the live version and adds nothing.
 
     Raises
     ------
     ConfigError
-        For an empty frame, a missing column, or a table with other columns.
+        For an empty frame, a missing column, a table keyed otherwise, or a database that does not exist.
+    DataError
+        For non-finite values (inf, NaN) in the forecast: nothing is published.
+    PipelineOwnerError
+        When another owner publishes under ``pipeline``.
     PublicationError
         When the database stays unreachable; the live version is then unchanged.
+    DatabaseFault
+        For a permanent database error (damaged, read-only or full), in one line naming the database.
     """
+    import numpy as np
+
+    from .errors import DataError
+
     key_columns = list(key_columns)
     missing = [c for c in (*key_columns, "timestamp") if c not in frame.columns]
     if missing:
@@ -308,21 +451,36 @@ def publish_forecast(db_url, frame: pd.DataFrame, key_columns: Sequence[str], *,
     if int(keep_versions) < 1:
         raise ConfigError(f"keep_versions must be at least 1, got {keep_versions!r}.")
     value_columns = [c for c in frame.columns if c not in (*key_columns, "timestamp")]
+    bad = ~np.isfinite(frame[value_columns].to_numpy(dtype=float))
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        items = frame[key_columns[0]].iloc[rows].astype(str).unique().tolist()
+        raise DataError(f"refusing to publish the forecast of pipeline {pipeline!r}: {int(bad.sum())} non-finite "
+                        f"value(s) (inf or NaN) in {len(rows)} row(s), items {items[:5]}; nothing was published "
+                        "and the live forecast is unchanged.")
     eng = engine_for(db_url)
     state = {}
+    info = {**(info or {}), "content_sha256": forecast_hash(frame, key_columns), "columns": value_columns}
+    point = on_point or (lambda name: None)
 
     def attempt():
-        return _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info or {}, chunk_rows,
-                             keep_versions, on_chunk, state)
+        return _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info, chunk_rows,
+                             keep_versions, on_chunk, state, owner, owner_description, point)
 
     return with_retries(attempt, db_url, f"publishing the forecast of pipeline {pipeline!r}", retries, backoff, sleep)
 
 
 def _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info, chunk_rows, keep_versions,
-                  on_chunk, state) -> int:
+                  on_chunk, state, owner=None, owner_description="", point=lambda name: None) -> int:
     import sqlalchemy as sa
 
     values, versions, live = _ensure_tables(eng, table, key_columns, value_columns)
+    if owner is not None:
+        _claim(eng, table, pipeline, owner, owner_description)
+    done = _live_with_hash(eng, versions, live, pipeline, info["content_sha256"])
+    if done is not None:  # published already (the caller was killed before it could record it)
+        _retire(eng, values, versions, pipeline, keep_versions)
+        return done
     _delete_staged(eng, values, versions, pipeline)
     with eng.begin() as conn:
         top = conn.execute(sa.select(sa.func.max(versions.c.version)).where(versions.c.pipeline == pipeline)).scalar()
@@ -332,6 +490,7 @@ def _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info,
             pipeline=pipeline, version=version, status="staged", rows=int(len(frame)),
             items=int(frame[key_columns].drop_duplicates().shape[0]), first_timestamp=ts.min().to_pydatetime(),
             last_timestamp=ts.max().to_pydatetime(), created_at=_now(), info=json.dumps(info, default=str)))
+    point("staged")
     step = max(int(chunk_rows), 1)
     for lo in range(0, len(frame), step):
         cols = _columns(frame.iloc[lo:lo + step], key_columns, value_columns, pipeline, version, eng.dialect)
@@ -349,8 +508,50 @@ def _publish_once(eng, frame, key_columns, value_columns, pipeline, table, info,
         if upd.rowcount == 0:
             conn.execute(live.insert().values(pipeline=pipeline, version=version, item_field=key_columns[0],
                                               key_columns=json.dumps(key_columns), published_at=now))
+    point("switched")
     _retire(eng, values, versions, pipeline, keep_versions)
+    point("retired")
     return version
+
+
+def _claim(eng, table: str, pipeline: str, owner: str, described: str) -> None:
+    """Claim ``pipeline`` in ``table`` for ``owner``, or refuse when another owner holds it."""
+    import sqlalchemy as sa
+
+    owners = sa.Table(f"{table}_owners", sa.MetaData(), autoload_with=eng)
+    for _ in range(2):
+        with eng.begin() as conn:
+            row = conn.execute(sa.select(owners).where(owners.c.pipeline == pipeline)).mappings().first()
+            if row is None:
+                try:
+                    conn.execute(owners.insert().values(pipeline=pipeline, owner=owner, described=described,
+                                                        claimed_at=_now()))
+                    return
+                except sa.exc.IntegrityError:  # claimed at the same moment by another: read it again
+                    continue
+        if row["owner"] == owner:
+            return
+        raise PipelineOwnerError(
+            f"pipeline name {pipeline!r} in table {table!r} of {safe_url(eng.url)} is published by another state "
+            f"folder ({row['described'] or row['owner']}); this one is {described or owner}. Give this pipeline "
+            "another name (config key 'name') or another database.table; nothing was written.")
+
+
+def _live_with_hash(eng, versions, live, pipeline: str, digest: str) -> int | None:
+    """The live version of ``pipeline`` when its content hash is ``digest``."""
+    import sqlalchemy as sa
+
+    with eng.connect() as conn:
+        row = conn.execute(sa.select(versions.c.version, versions.c.info).select_from(
+            live.join(versions, (live.c.pipeline == versions.c.pipeline) & (live.c.version == versions.c.version)))
+            .where(live.c.pipeline == pipeline)).first()
+    if row is None:
+        return None
+    try:
+        same = json.loads(row[1] or "{}").get("content_sha256") == digest
+    except ValueError:
+        same = False
+    return int(row[0]) if same else None
 
 
 def _delete_staged(eng, values, versions, pipeline: str) -> int:
@@ -431,14 +632,34 @@ def query_forecast(db_url, item, start=None, end=None, *, table: str = DEFAULT_T
     import sqlalchemy as sa
 
     eng = engine_for(db_url)
-    values, versions, live = _reflect(eng, table)
+    try:
+        return _query(eng, db_url, item, start, end, table, pipeline, dimensions, _reflect(eng, table))
+    except sa.exc.DBAPIError as exc:
+        # the table was recreated since this process first read its layout: read it again, once
+        if _transient(exc) or "column" not in str(exc).lower():
+            raise
+        return _query(eng, db_url, item, start, end, table, pipeline, dimensions, _reflect(eng, table, fresh=True))
+
+
+def _query(eng, db_url, item, start, end, table, pipeline, dimensions, tables) -> pd.DataFrame:
+    import sqlalchemy as sa
+
+    values, versions, live = tables
     with eng.connect() as conn:
         lv = _pick_pipeline(conn, live, pipeline, db_url, table)
         keys = json.loads(lv["key_columns"])
         bad = sorted(set(dimensions) - set(keys[1:]))
         if bad:
             raise ConfigError(f"unknown forecast dimension(s) {bad}; this forecast's keys are {keys}.")
-        cols = [c for c in values.columns if c.name != "pipeline"]
+        info = conn.execute(sa.select(versions.c.info).where((versions.c.pipeline == lv["pipeline"])
+                                                             & (versions.c.version == lv["version"]))).scalar()
+        try:
+            own = json.loads(info or "{}").get("columns")
+        except ValueError:
+            own = None
+        # the live version's forecast types (columns added later for other versions are left out)
+        cols = [c for c in values.columns if c.name != "pipeline"
+                and (own is None or c.name in own or c.name in (*keys, "timestamp", "version"))]
         cond = [values.c.pipeline == lv["pipeline"], values.c[keys[0]] == str(item)]
         cond += [values.c[k] == str(v) for k, v in dimensions.items()]
         if start is not None:
@@ -454,6 +675,8 @@ def query_forecast(db_url, item, start=None, end=None, *, table: str = DEFAULT_T
     out["timestamp"] = pd.to_datetime(out["timestamp"])
     front = [*keys, "timestamp"]
     rest = [c for c in names if c not in front and c != "version"]
+    if own:
+        rest.sort(key=lambda c: own.index(c) if c in own else len(own))
     return out[[*front, *rest, "version"]]
 
 

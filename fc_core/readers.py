@@ -240,12 +240,68 @@ def _is_parquet(path: str) -> bool:
 
 
 def _first_row(path: str) -> list[str] | None:
-    """The first non-blank CSV record of ``path`` (BOM removed), or None for an empty file."""
+    """The first non-blank CSV record of ``path`` (BOM removed), or None for an empty file.
+
+    Raises
+    ------
+    DataError
+        For a file in UTF-16 or another encoding than UTF-8, or a broken compressed file.
+    """
+    check_encoding(path)
     with _open_text(path) as fh:
         for rec in csv.reader(fh):
             if rec and any(x.strip() for x in rec):
                 return [x.strip() for x in rec]
     return None
+
+
+def _read_head(path: str, n: int = 1 << 20) -> bytes:
+    try:
+        with _open_binary(path) as fh:
+            return fh.read(n)
+    except (OSError, EOFError) as exc:
+        if path.lower().endswith(_COMPRESSED):
+            raise DataError(f"file '{path}' cannot be decompressed ({exc}); the compressed file is truncated or "
+                            "damaged: copy or download it again.") from None
+        raise
+
+
+def check_encoding(path: str) -> None:
+    """Refuse, naming line and column, a CSV that is not UTF-8 (a UTF-8 BOM is fine).
+
+    Raises
+    ------
+    DataError
+    """
+    head = _read_head(path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 4 and head[1:4:2] == b"\x00\x00"):
+        raise DataError(f"file '{path}' is UTF-16 encoded; save it as UTF-8 (in Excel: 'CSV UTF-8'; or "
+                        "iconv -f UTF-16 -t UTF-8), as Amazon Forecast expects.")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 4 and exc.reason == "unexpected end of data":
+            return  # a character cut by the 1 MiB read
+        _raise_not_utf8(path, head, exc.start)
+
+
+def _raise_bad_utf8_anywhere(path: str) -> None:
+    with _open_binary(path) as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _raise_not_utf8(path, data, exc.start)
+
+
+def _raise_not_utf8(path: str, data: bytes, pos: int) -> None:
+    line = data.count(b"\n", 0, pos) + 1
+    col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
+    byte = data[pos]
+    guess = data[max(0, pos - 20):pos + 20].decode("latin-1").splitlines()
+    raise DataError(f"file '{path}', line {line}, character {col}: byte 0x{byte:02x} is not UTF-8 (the file looks "
+                    f"Latin-1 or Windows-1252 encoded: ...{guess[-1] if guess else ''}...); save it as UTF-8 "
+                    "(iconv -f latin1 -t utf-8), as Amazon Forecast expects.")
 
 
 # -------------------------------------------------------------- the result
@@ -435,9 +491,29 @@ def _parses_as(value: str, typ: str, fmt: str | None = None) -> bool:
     return True
 
 
+def _canonical_names(first: list[str], spec: _Spec) -> list[str]:
+    """File column names mapped by ``column_map`` (matched ignoring case) and, when they only differ
+    in case, to the canonical names (``Item_ID`` -> ``item_id``)."""
+    cmap = {str(k).strip().lower(): v for k, v in spec.column_map.items()}
+    known = {n.lower(): n for n in [*spec.required(), *(spec.schema.names if spec.schema is not None else [])]}
+    out = []
+    for x in first:
+        if x in spec.column_map:
+            out.append(spec.column_map[x])
+        elif x.lower() in cmap:
+            out.append(cmap[x.lower()])
+        else:
+            out.append(known.get(x.lower(), x))
+    return out
+
+
 def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str) -> tuple[bool, list[str]]:
     """Whether the first row is a header, and the canonical name of every file column."""
-    mapped = [spec.column_map.get(x, x) for x in first]
+    if len(first) == 1 and first[0].count(";") >= 1:
+        raise DataError(
+            f"file '{path}', line 1 ({first[0][:80]!r}) separates its fields with ';', but dataset files are "
+            "comma-separated (as in Amazon Forecast); save it as CSV with ',' between fields.")
+    mapped = _canonical_names(first, spec)
     if spec.schema is None:
         if header is False:
             raise SchemaError(
@@ -459,6 +535,14 @@ def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str
     if header is None:
         header = not (len(first) == len(names) and all(_parses_as(v, spec.schema.type_of(n), spec.timestamp_format)
                                                       for v, n in zip(first, names)))
+        typed = [(v, spec.schema.type_of(n)) for v, n in zip(first, names)
+                 if spec.schema.type_of(n) in ("timestamp", "float", "integer") and v != ""]
+        if header and len(first) == len(names) and (
+                any(_parses_as(v, t, spec.timestamp_format) for v, t in typed)
+                or any(v and _parses_as(v, "timestamp", spec.timestamp_format) for v in first)):
+            header = False  # a data row (bad value or columns out of order), not a header: its error names line 1
+    if len(first) == len(names) and not header:
+        _check_order(path, spec, names)
     if len(first) != len(names):
         if header:
             missing = [n for n in in_file if n not in mapped]
@@ -470,6 +554,55 @@ def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str
             f"file '{path}', line 1 has {len(first)} fields but the schema ({spec.schema}) has {len(names)}; "
             "a file without header must have exactly the schema's fields, in order.")
     return bool(header), list(names)
+
+
+def _first_rows(path: str, k: int) -> list[list[str]]:
+    out = []
+    with _open_text(path) as fh:
+        for rec in csv.reader(fh):
+            if rec and any(x.strip() for x in rec):
+                out.append([x.strip() for x in rec])
+                if len(out) >= k:
+                    break
+    return out
+
+
+def _check_order(path: str, spec: _Spec, names: list[str]) -> None:
+    """Refuse a schema whose order does not match a headerless file's: ids where numbers should be,
+    or every row a new item at a new time (the numbers read as ids)."""
+    rows = [r for r in _first_rows(path, 200) if len(r) == len(names)]
+    if not rows:
+        return
+    types = [spec.schema.type_of(n) for n in names]
+    num = [i for i, t in enumerate(types) if t in ("float", "integer")]
+    keys = [i for i, n in enumerate(names) if n in spec.key_columns]
+    order = ",".join(f"{n}:{t}" for n, t in zip(names, types))
+
+    def swapped(why: str):
+        raise SchemaError(f"file '{path}': the schema order looks swapped ({why}); the schema ({order}) must list "
+                          "the file's columns in the file's order: reorder it (for the notebooks, target_schema).")
+    ts = names.index(TIMESTAMP) if TIMESTAMP in names else None
+    if ts is not None and types[ts] == "timestamp":
+        bad = [r[ts] for r in rows if not _parses_as(r[ts], "timestamp", spec.timestamp_format)]
+        if len(bad) > len(rows) // 2:
+            cand = [j for j in range(len(names)) if j != ts
+                    and all(_parses_as(r[j], "timestamp", spec.timestamp_format) for r in rows)]
+            if cand:
+                swapped(f"column {ts + 1} ({TIMESTAMP}) holds {bad[0]!r} on line 1 while column {cand[0] + 1} "
+                        f"({names[cand[0]]}) holds time stamps such as {rows[0][cand[0]]!r}")
+    for i in num:
+        bad = [r[i] for r in rows if r[i] != "" and not _parses_as(r[i], "float")]
+        if len(bad) > len(rows) // 2:
+            cand = [j for j in keys if all(_parses_as(r[j], "float") for r in rows)]
+            hint = f" while column {cand[0] + 1} ({names[cand[0]]}) holds numbers such as {rows[0][cand[0]]!r}" \
+                if cand else ""
+            swapped(f"column {i + 1} ({names[i]}) holds text such as {bad[0]!r} on line 1{hint}")
+    if keys and ts is not None and len(rows) >= 20:
+        k = keys[0]
+        if all(_parses_as(r[k], "float") for r in rows) and len({r[k] for r in rows}) >= 0.9 * len(rows) \
+                and len({r[ts] for r in rows}) >= 0.5 * len(rows):
+            swapped(f"column {k + 1} ({names[k]}) holds a different number on nearly every line, so every item "
+                    f"would have a single row; that column looks like the {spec.domain.target_field}")
 
 
 def _first_data_value(path: str, has_header: bool, col: int) -> str | None:
@@ -556,6 +689,11 @@ def _read_csv(path: str, spec: _Spec, header: bool | None, allow_empty: bool):
             msg = str(exc)
             if "CSV parse error" in msg:
                 break
+            if "invalid UTF8" in msg or "invalid utf8" in msg.lower():
+                _raise_bad_utf8_anywhere(path)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"file '{path}' could not be read to the end ({exc}); a compressed file is truncated "
+                            "or damaged: copy or download it again.") from None
     if table is None and "expected no zone offset" in msg and ts_file in types:
         try:
             table = read({**types, ts_file: pa.timestamp("ns", "UTC")})
@@ -670,7 +808,11 @@ def _read_parquet(path: str, spec: _Spec):
 
     spec.check_schema(f"file '{path}'")
     with _open_binary(path) as fh:
-        pf = pq.ParquetFile(fh if _is_url(path) else _strip_file(path))
+        try:
+            pf = pq.ParquetFile(fh if _is_url(path) else _strip_file(path))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"file '{path}' is not a complete Parquet file ({exc}); it is truncated or damaged: "
+                            "write or download it again.") from None
         file_names = pf.schema_arrow.names
         mapped = [spec.column_map.get(x, x) for x in file_names]
         wanted = spec.wanted(mapped, f"file '{path}'")
@@ -824,7 +966,7 @@ def _columns_from_tables(parts, spec: _Spec, where: Provenance, dropped) -> Colu
     for name in names:
         chunks = cols.pop(name)
         if name in spec.key_columns:
-            keys[name] = _dict_codes(chunks)
+            keys[name] = _strip_keys(*_dict_codes(chunks), name, where)
             types[name] = "string"
             del chunks
             _release_arrow_memory()
@@ -892,6 +1034,25 @@ def _dict_codes(chunks) -> tuple[np.ndarray, np.ndarray]:
         pos += len(idx)
     del ca, chunks
     return _sorted_codes(codes, labels)
+
+
+def _strip_keys(codes: np.ndarray, labels: np.ndarray, col: str, where) -> tuple[np.ndarray, np.ndarray]:
+    """Key labels without surrounding spaces (``' a'`` and ``'a'`` are one item), said in a warning."""
+    import warnings
+
+    stripped = np.array([str(x).strip() for x in labels], dtype=object)
+    changed = stripped != labels
+    if not changed.any():
+        return codes, labels
+    n_rows = int(np.isin(codes, np.flatnonzero(changed)).sum())
+    names = getattr(where, "names", None)
+    src = names() if callable(names) else ""
+    warnings.warn(f"{src + ': ' if src else ''}column '{col}': {int(changed.sum())} value(s) such as "
+                  f"{labels[changed][0]!r} had spaces around them ({n_rows} row(s)); the spaces were removed, so "
+                  f"{labels[changed][0]!r} and {stripped[changed][0]!r} are the same {col}.", UserWarning,
+                  stacklevel=4)
+    uniq, inv = np.unique(stripped, return_inverse=True)
+    return inv.astype(np.int32)[codes], uniq.astype(object)
 
 
 def _sorted_codes(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -988,7 +1149,8 @@ def _frame_keys(s: pd.Series, col: str, where: Provenance) -> tuple[np.ndarray, 
         codes, uniq = pd.factorize(s, sort=False)
         labels = pd.Index(uniq).astype(str).to_numpy(object)
         codes = codes.astype(np.int32)
-    # labels that coincide once written as text (1 and "1") become one
+    # labels that coincide once written as text (1 and "1") or without surrounding spaces become one
+    labels = _strip_keys(codes, labels, col, where)[1]
     c2, u2 = pd.factorize(labels)
     if len(u2) != len(labels):
         codes = c2.astype(np.int32)[codes]
@@ -1107,3 +1269,55 @@ def _raise_mixed(zoned: np.ndarray, s: pd.Series, col: str, where: Provenance, i
 
 __all__ = ["read_columns", "expand_paths", "parse_timestamps", "parse_numbers", "Columns", "Provenance",
            "SourceInfo"]
+
+
+# ------------------------------------------------ header of a file without a schema
+#: column names read as the time column (also the dataset panel's first guess for ``timestamp``)
+TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds", "period")
+
+
+def cell_kind(v: str) -> str:
+    """``empty``, ``number``, ``date`` or ``text``: what one CSV cell looks like."""
+    v = str(v).strip()
+    if v == "":
+        return "empty"
+    try:
+        float(v)
+        return "number"
+    except ValueError:
+        pass
+    if re.match(r"^\d{4}-\d{2}-\d{2}", v) or re.match(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}", v):
+        return "date"
+    return "text"
+
+
+def looks_like_header(raw: pd.DataFrame) -> bool:
+    """Whether the first row of a text preview is a header: it names a schema field
+    (``item_id``, ``timestamp``, ``category`` ...) not repeated below, or some column's first
+    cell is text where the cells below are numbers or dates.
+
+    >>> looks_like_header(pd.DataFrame([["item_id", "timestamp", "v"], ["a", "2024-01-01", "1"]]))
+    True
+    >>> looks_like_header(pd.DataFrame([["a", "2024-01-01", "1"], ["a", "2024-01-02", "2"]]))
+    False
+    """
+    names = _known_field_names()
+    if any(str(v).strip().lower() in names and (raw[c].iloc[1:].astype(str).str.strip().str.lower()
+                                                != str(v).strip().lower()).all()
+           for c, v in zip(raw.columns, raw.iloc[0])):
+        return True  # a schema field name (item_id, timestamp, category ...) not repeated below
+    first = [cell_kind(v) for v in raw.iloc[0]]
+    for k, col in enumerate(raw.columns):
+        below = {cell_kind(v) for v in raw[col].iloc[1:]} - {"empty"}
+        if first[k] == "text" and below and below <= {"number", "date"}:
+            return True
+    return False
+
+
+def _known_field_names() -> set:
+    from .schema import DOMAINS
+
+    out = set(TIME_NAMES) | {"item_id"}
+    for d in DOMAINS.values():
+        out |= {d.item_field, d.target_field, *d.optional_dimensions, *d.related_suggested, *d.metadata_suggested}
+    return out

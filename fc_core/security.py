@@ -6,14 +6,18 @@ Encryption
 :func:`save_dataset` and ``Forecast.export(path, key=...)`` encrypt what they write
 with **AES-256-GCM** (authenticated: a wrong key or a changed byte is detected, never
 silently decoded). The key is 32 random bytes, handled as a 44-character URL-safe
-base64 string from :func:`generate_key`; fc_core never stores it. This is Amazon
-Forecast's customer-managed-key promise on one machine: without the key the files
-are opaque.
+base64 string from :func:`generate_key` (or derived from a password and a salt with
+scrypt by :func:`key_from_password`; raw bytes are refused, so a 32-byte password
+cannot pass for a key); fc_core never stores it. This is Amazon Forecast's
+customer-managed-key promise on one machine: without the key the files are opaque.
 
 * An encrypted *folder* (a predictor, a dataset snapshot) holds two files:
-  ``fc_artifact.json`` (``{"fc_core_artifact": "encrypted", "kind": ..., "cipher":
-  "AES-256-GCM"}``, no secrets) and ``payload.fcenc``: the plain folder packed as a
-  tar archive and encrypted as one message. It is written through
+  ``fc_artifact.json`` (``{"fc_core_artifact": "encrypted", "format": 2, "kind": ...,
+  "id": <random>, "cipher": "AES-256-GCM"}``, no secrets) and ``payload.fcenc``: the
+  plain folder packed as a tar archive and encrypted as one message, with the whole
+  manifest as associated data (a payload moved in from another artifact saved with the
+  same key is refused). Artifacts of format 1 (kind only) are refused with a message
+  saying to re-save them. It is written through
   :func:`fc_core.io.atomic_dir`: a crash or a wrong key never leaves a half-written
   artifact, and a failed save leaves the previous one in place.
 * An encrypted *file* (an export) is the encrypted bytes of the plain file, written
@@ -21,8 +25,11 @@ are opaque.
 * Encrypted bytes are ``b"FCENC1\\0\\0" + nonce (12 bytes) + ciphertext + tag``; the
   header and the artifact kind are authenticated too (a predictor payload cannot be
   passed off as a dataset).
-* Loading decrypts into a private temporary folder (mode 0700), loads from it and
-  deletes it.
+* The plain artifact exists only in memory while it is packed or unpacked: a private
+  folder (mode 0700) on ``/dev/shm`` (RAM), named with the process id; folders of
+  processes that died (even by SIGKILL) are removed by the next save or load. Where
+  there is no ``/dev/shm``, ``FC_CORE_PLAIN_DIR`` names a RAM-backed folder to use, or
+  the system temp folder is used with a warning.
 
 Artifact checks
 ---------------
@@ -60,7 +67,7 @@ PAYLOAD_FILE = "payload.fcenc"
 _NONCE = 12
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-__all__ = ["generate_key", "encrypt_bytes", "decrypt_bytes", "is_encrypted", "save_encrypted", "open_artifact",
+__all__ = ["generate_key", "key_from_password", "seal_payload", "encrypt_bytes", "decrypt_bytes", "is_encrypted", "save_encrypted", "open_artifact",
            "write_encrypted_frame", "read_frame", "save_dataset", "load_dataset", "safe_name", "CIPHER"]
 
 
@@ -74,16 +81,45 @@ def generate_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
 
 
-def _key_bytes(key) -> bytes:
-    """The 32 raw key bytes of ``key`` (base64 text or bytes, or 32 raw bytes).
+def key_from_password(password: str, salt) -> str:
+    """A key derived from a password with scrypt (n=2**15, r=8, p=1); keep the salt with the data.
+
+    ``salt``: at least 16 bytes (or text), e.g. ``os.urandom(16).hex()`` made once and stored
+    beside the encrypted files; the same password and salt give the same key.
 
     Raises
     ------
     ConfigError
-        For anything else.
+        For an empty password or a salt shorter than 16 bytes.
+
+    >>> k = key_from_password("correct horse battery staple", "0123456789abcdef")
+    >>> k == key_from_password("correct horse battery staple", "0123456789abcdef"), len(k)
+    (True, 44)
+    """
+    import hashlib
+
+    pw = password.encode("utf-8") if isinstance(password, str) else bytes(password)
+    sb = salt.encode("utf-8") if isinstance(salt, str) else bytes(salt)
+    if not pw:
+        raise ConfigError("key_from_password: the password is empty.")
+    if len(sb) < 16:
+        raise ConfigError("key_from_password: the salt must be at least 16 bytes (e.g. os.urandom(16).hex(), "
+                          "stored beside the encrypted files).")
+    raw = hashlib.scrypt(pw, salt=sb, n=2 ** 15, r=8, p=1, maxmem=64 * 2 ** 20, dklen=32)
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _key_bytes(key) -> bytes:
+    """The 32 raw key bytes of ``key`` (the base64 text of :func:`generate_key`, as str or bytes).
+
+    Raises
+    ------
+    ConfigError
+        For anything else: raw bytes are refused (a 32-byte password would pass for a key).
     """
     if isinstance(key, (bytes, bytearray)) and len(key) == 32:
-        return bytes(key)
+        raise ConfigError("raw bytes are not accepted as a key (a 32-character password would pass for one); use "
+                          "fc_core.security.generate_key(), or key_from_password(password, salt).")
     if isinstance(key, (bytes, bytearray)):
         key = bytes(key).decode("ascii", errors="replace")
     if isinstance(key, str):
@@ -94,7 +130,7 @@ def _key_bytes(key) -> bytes:
         if len(raw) == 32:
             return raw
     raise ConfigError("the key must be one made by fc_core.security.generate_key(): 44 characters of URL-safe "
-                      "base64 (32 bytes); a password is not a key.")
+                      "base64 (32 bytes); a password is not a key (derive one with key_from_password).")
 
 
 def _aesgcm(key):
@@ -107,6 +143,20 @@ def encrypt_bytes(data: bytes, key, context: str = "") -> bytes:
     """``data`` encrypted with AES-256-GCM; ``context`` (e.g. the artifact kind) is authenticated."""
     nonce = os.urandom(_NONCE)
     return MAGIC + nonce + _aesgcm(key).encrypt(nonce, bytes(data), MAGIC + context.encode())
+
+
+def _manifest_context(manifest: dict) -> str:
+    return "manifest:" + json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+
+
+def seal_payload(data: bytes, key, kind: str) -> tuple[dict, bytes]:
+    """``(manifest, encrypted payload)`` of an encrypted folder artifact: a new manifest (kind, a random
+    id) and ``data`` encrypted with that whole manifest as associated data."""
+    import uuid
+
+    manifest = {"fc_core_artifact": "encrypted", "format": 2, "kind": kind, "id": uuid.uuid4().hex,
+                "cipher": CIPHER, "payload": PAYLOAD_FILE}
+    return manifest, encrypt_bytes(data, key, context=_manifest_context(manifest))
 
 
 def decrypt_bytes(blob: bytes, key, context: str = "", source: str = "the data") -> bytes:
@@ -125,8 +175,10 @@ def decrypt_bytes(blob: bytes, key, context: str = "", source: str = "the data")
     try:
         return _aesgcm(key).decrypt(nonce, blob[len(MAGIC) + _NONCE:], MAGIC + context.encode())
     except InvalidTag:
-        raise ArtifactError(f"cannot decrypt {source}: wrong key, or the file was changed or is of another kind "
-                            f"than {context!r}. Use the key it was saved with.") from None
+        what = ("its payload belongs to another artifact" if context.startswith("manifest:")
+                else f"it is of another kind than {context!r}")
+        raise ArtifactError(f"cannot decrypt {source}: wrong key, or the file was changed, or {what}. Use the key "
+                            "it was saved with.") from None
 
 
 # ------------------------------------------------------------------ folders
@@ -140,6 +192,57 @@ def is_encrypted(path) -> bool:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(doc, dict) and doc.get("fc_core_artifact") == "encrypted"
+
+
+_PLAIN_PREFIX = "fc_core_plain_"
+
+
+def _plain_base() -> Path:
+    env = os.environ.get("FC_CORE_PLAIN_DIR")
+    if env:
+        return Path(env)
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    import warnings
+
+    warnings.warn("no /dev/shm: the plain artifact is staged in the system temp folder while it is encrypted or "
+                  "decrypted (set FC_CORE_PLAIN_DIR to a RAM-backed folder to keep it off disk)", stacklevel=4)
+    return Path(tempfile.gettempdir())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep(base: Path) -> None:
+    """Remove staging folders of processes that died (a SIGKILL cannot run clean-up code)."""
+    try:
+        entries = list(base.glob(f"{_PLAIN_PREFIX}*"))
+    except OSError:
+        return
+    for d in entries:
+        parts = d.name[len(_PLAIN_PREFIX):].split("_", 1)
+        if parts[0].isdigit() and not _alive(int(parts[0])) and d.is_dir() and d.stat().st_uid == os.getuid():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _plain_dir() -> Iterator[Path]:
+    """A private (0700) staging folder in memory for a plain artifact, deleted when the block ends."""
+    base = _plain_base()
+    _sweep(base)
+    d = tempfile.mkdtemp(prefix=f"{_PLAIN_PREFIX}{os.getpid()}_", dir=base)
+    try:
+        yield Path(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _pack(folder: Path) -> bytes:
@@ -175,14 +278,13 @@ def save_encrypted(write: Callable[[Path], object], path, key, kind: str) -> Pat
     _key_bytes(key)
     if is_url(path):
         raise ConfigError(f"encrypted artifacts are saved to local folders, not {path}; save locally, then copy.")
-    with tempfile.TemporaryDirectory(prefix="fc_core_plain_") as d:
-        plain = Path(d) / "artifact"
+    with _plain_dir() as d:
+        plain = d / "artifact"
         write(plain)
-        blob = encrypt_bytes(_pack(plain), key, context=kind)
+        manifest, blob = seal_payload(_pack(plain), key, kind)
     with atomic_dir(path) as tmp:
         (tmp / PAYLOAD_FILE).write_bytes(blob)
-        (tmp / ARTIFACT_FILE).write_text(json.dumps({"fc_core_artifact": "encrypted", "kind": kind, "version": 1,
-                                                     "cipher": CIPHER, "payload": PAYLOAD_FILE}, indent=2))
+        (tmp / ARTIFACT_FILE).write_text(json.dumps(manifest, indent=2))
     return Path(path)
 
 
@@ -210,18 +312,19 @@ def open_artifact(path, key=None, kind: str = "predictor") -> Iterator[Path]:
     doc = json.loads((folder / ARTIFACT_FILE).read_text())
     if doc.get("kind") != kind:
         raise ArtifactError(f"{folder} holds an encrypted {doc.get('kind')!r} artifact, not a {kind!r}.")
+    if doc.get("format") != 2:
+        raise ArtifactError(f"{folder} was encrypted by an older fc_core (format {doc.get('format', 1)}, whose payload "
+                            "is not bound to its manifest); load it with the version that saved it and save it again "
+                            "with this one (key=... as before).")
     blob_path = folder / PAYLOAD_FILE
     if not blob_path.is_file():
         raise ArtifactError(f"{folder} lacks {PAYLOAD_FILE}; the encrypted artifact is incomplete.")
-    data = decrypt_bytes(blob_path.read_bytes(), key, context=kind, source=str(folder))
-    d = tempfile.mkdtemp(prefix="fc_core_plain_")  # mode 0700: only this user can read it
-    try:
-        plain = Path(d) / "artifact"
+    data = decrypt_bytes(blob_path.read_bytes(), key, context=_manifest_context(doc), source=str(folder))
+    with _plain_dir() as d:
+        plain = d / "artifact"
         plain.mkdir()
         _unpack(data, plain, str(folder))
         yield plain
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def safe_name(name: str, where: str) -> str:

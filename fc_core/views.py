@@ -422,9 +422,42 @@ class ForecastView:
         return out.reset_index(drop=True)
 
 
+def export_csv(frame: pd.DataFrame, path: str) -> str:
+    """Write ``frame`` as CSV to ``path`` (a local path or a URL) and return the path written.
+
+    Raises
+    ------
+    ConfigError
+        When the path cannot be written (a folder that cannot be made, no permission, a
+        folder given instead of a file ...): the path, the system's reason and the fix.
+    """
+    from .io import write_frame
+
+    path = str(path).strip()
+    if not path:
+        raise ConfigError("type a file path (or an s3:// URL) to write the CSV to.")
+    if path.endswith(("/", "\\")):
+        raise ConfigError(f"cannot write the CSV to {path!r}: it names a folder; add a file name such as "
+                          f"{path}forecast.csv.")
+    try:
+        return write_frame(frame, path, "csv")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot write the CSV to {path!r}: {reason}. Choose a file in a folder you can "
+                          "write to (e.g. output/forecast.csv).") from None
+
+
 # -------------------------------------------------------------- leaderboard
 LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end", "n_items", "n_observed",
-                    "weight", "items_chosen", "train_seconds")
+                    "weight", "items_chosen", "train_seconds", "fallback_items", "fallback_share", "mostly_fallback")
+
+
+def fallback_text(predictor) -> str:
+    """One line: per algorithm, the items that got the fallback forecast in the backtests, and why
+    (:func:`fc_core.automl.fallback_text`)."""
+    from .automl import fallback_text as _text
+
+    return _text(predictor)
 
 
 def metric_columns(board: pd.DataFrame) -> list[str]:
@@ -433,7 +466,8 @@ def metric_columns(board: pd.DataFrame) -> list[str]:
 
 
 def rank_leaderboard(board: pd.DataFrame, metric: str, window: int | None = None) -> pd.DataFrame:
-    """The leaderboard sorted by ``metric`` (best first) with a ``best`` column; for a
+    """The leaderboard sorted by ``metric`` (best first, by :func:`fc_core.metrics.ranking_score`:
+    ``Coverage[level]`` by its distance from the level) with a ``best`` column; for a
     per-window board, only ``window`` when given.
 
     Raises
@@ -449,10 +483,13 @@ def rank_leaderboard(board: pd.DataFrame, metric: str, window: int | None = None
             have = sorted(set(b["backtest_window"])) if "backtest_window" in b.columns else []
             raise ConfigError(f"no backtest window {window!r}; the windows are {have}.")
         b = b[b["backtest_window"] == window]
-    b = b.sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)
-    best = b[metric].min()
-    b.insert(0, "best", (b[metric] == best) & b[metric].notna())
-    return b
+    from .metrics import ranking_score
+
+    score = ranking_score(metric, b[metric])  # Coverage[level]: distance from the level
+    b = b.assign(_score=score).sort_values("_score", kind="stable", na_position="last")
+    best = b["_score"].min()
+    b.insert(0, "best", (b["_score"] == best) & b["_score"].notna())
+    return b.drop(columns="_score").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------- training
@@ -506,8 +543,72 @@ def ensemble_check_text(check: dict, metric: str) -> str:
             f"candidate (mean item {metric}): {verdict}")
 
 
+def blend_summary(weights: dict, check: dict, item_choice: pd.DataFrame | None, board: pd.DataFrame | None,
+                  metric: str, ensemble: str = "AutoPredictor") -> list[str]:
+    """What the AutoPredictor forecasts with, in lines that agree with its leaderboard row.
+
+    The AutoPredictor is the global blend (``weights``) for most items plus a per-item
+    choice (``item_choice``'s ``algorithm`` column: another candidate or an even pair) where
+    that scored better; so it can beat every single candidate even when the global blend
+    is one algorithm alone. The lines say both parts, the held-out check of the blend, and
+    how the AutoPredictor's row compares with the best single candidate's in ``board``.
+
+    >>> board = pd.DataFrame({"algorithm": ["AutoPredictor", "GBM", "ETS"], "WAPE": [0.20, 0.22, 0.30]})
+    >>> choice = pd.DataFrame({"algorithm": ["AutoPredictor"] * 8 + ["ETS"] * 2})
+    >>> for line in blend_summary({"GBM": 1.0}, {"decision": "single"}, choice, board, "WAPE"):
+    ...     print(line)
+    AutoPredictor = GBM alone (global blend weight 1.00) for 8 of 10 items; a per-item choice for 2: ETS 2
+    the global blend is a single candidate: no mix of candidates beat GBM alone on the backtests
+    AutoPredictor scores 0.2000 by WAPE against 0.2200 for GBM, the best single candidate: the per-item choices make the difference
+    """
+    from .metrics import ranking_score
+
+    if len(weights) == 1:
+        (only, wt), = weights.items()
+        glob = f"{only} alone (global blend weight {wt:.2f})"
+    else:
+        glob = "a blend of " + ", ".join(f"{a} {v:.2f}" for a, v in weights.items())
+    labels = item_choice["algorithm"] if item_choice is not None and "algorithm" in item_choice else pd.Series([], dtype=object)
+    n = len(labels)
+    own = labels[labels != ensemble]
+    if n and len(own):
+        counts = own.value_counts()
+        first = (f"{ensemble} = {glob} for {n - len(own):,} of {n:,} items; a per-item choice for {len(own):,}: "
+                 + ", ".join(f"{a} {c:,}" for a, c in counts.items()))
+    else:
+        first = f"{ensemble} = {glob}" + (f" for all {n:,} items" if n else "")
+    lines = [first]
+    rows = check.get("held_out") or []
+    if rows:
+        lines.append(ensemble_check_text(check, metric))
+    elif len(weights) == 1:
+        lines.append(f"the global blend is a single candidate: no mix of candidates beat {next(iter(weights))} "
+                     "alone on the backtests")
+    else:
+        lines.append(ensemble_check_text(check, metric))
+    if board is not None and metric in board.columns and "algorithm" in board.columns:
+        ens = board.loc[board["algorithm"] == ensemble, metric]
+        singles = board[board["algorithm"] != ensemble].dropna(subset=[metric])
+        if len(ens) and pd.notna(ens.iloc[0]) and len(singles):
+            sc = ranking_score(metric, singles[metric]).to_numpy()
+            best = singles.iloc[int(np.argmin(sc))]
+            e, b = float(ens.iloc[0]), float(best[metric])
+            e_sc, b_sc = float(ranking_score(metric, np.array([e]))[0]), float(sc.min())
+            head = (f"{ensemble} scores {e:.4f} by {metric} against {b:.4f} for {best['algorithm']}, "
+                    "the best single candidate")
+            if e_sc < b_sc - 1e-12:
+                why = ("the per-item choices make the difference" if len(own) and len(weights) == 1
+                       else "the blend and the per-item choices make the difference")
+                lines.append(f"{head}: {why}")
+            elif e_sc > b_sc + 1e-12:
+                lines.append(f"{head}: {best['algorithm']} alone scored better on these backtests")
+            else:
+                lines.append(f"{head}: the same")
+    return lines
+
+
 # --------------------------------------------------------------- data files
-_TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds", "period")
+from .readers import TIME_NAMES as _TIME_NAMES  # noqa: E402
 _ITEM_NAMES = ("item_id", "item", "id", "unique_id", "series", "series_id", "sku", "client", "name")
 _TARGET_NAMES = ("target_value", "target", "y", "value", "demand", "sales", "quantity", "load")
 
@@ -524,13 +625,19 @@ def _candidates(field: str) -> tuple:
     return (field,)
 
 
-def guess_column_mapping(columns: Sequence[str], fields: Sequence[str]) -> dict:
+def guess_column_mapping(columns: Sequence[str], fields: Sequence[str], preview: pd.DataFrame | None = None) -> dict:
     """A first guess of which file column holds each schema field: the same name (any
     case), then a common synonym (``date`` for ``timestamp``, ``y`` or ``value`` for a
-    domain's target field, ``id`` or ``sku`` for its item field); None when nothing fits.
+    domain's target field, ``id`` or ``sku`` for its item field); then, given the
+    ``preview`` rows (a headerless file's ``column_1`` ...), by content: the first date
+    column for ``timestamp``, text columns for the item field and the forecast
+    dimensions, the first number column for the target. None when nothing fits.
 
     >>> guess_column_mapping(["Date", "client", "kW"], ["item_id", "timestamp", "target_value"])
     {'item_id': 'client', 'timestamp': 'Date', 'target_value': None}
+    >>> rows = pd.DataFrame({"column_1": ["2024-01-01", "2024-01-02"], "column_2": ["a", "a"], "column_3": ["1", "2.5"]})
+    >>> guess_column_mapping(list(rows.columns), ["item_id", "timestamp", "target_value"], rows)
+    {'item_id': 'column_2', 'timestamp': 'column_1', 'target_value': 'column_3'}
     """
     lower = {}
     for c in columns:
@@ -541,7 +648,29 @@ def guess_column_mapping(columns: Sequence[str], fields: Sequence[str]) -> dict:
         out[f] = hit
         if hit is not None:
             used.add(hit)
+    if preview is not None and len(preview):
+        kinds = {c: {_kind(v) for v in preview[c]} - {"empty"} for c in columns if c in preview.columns}
+        want = {f: _field_kind(f) for f in fields}
+        for f in fields:
+            if out[f] is not None or want[f] is None:
+                continue
+            hit = next((c for c in columns if c not in used and kinds.get(c) == {want[f]}), None)
+            out[f] = hit
+            if hit is not None:
+                used.add(hit)
     return out
+
+
+def _field_kind(field: str) -> str:
+    """What a field's cells look like: ``date`` (timestamp), ``number`` (a domain's target)
+    or ``text`` (item ids, forecast dimensions and any other key)."""
+    from .schema import DOMAINS
+
+    if field == TIMESTAMP:
+        return "date"
+    if field in {d.target_field for d in DOMAINS.values()}:
+        return "number"
+    return "text"
 
 
 def apply_column_mapping(frame: pd.DataFrame, mapping: dict, source: str = "the file") -> pd.DataFrame:
@@ -641,50 +770,7 @@ def preview_file(path: str, nrows: int = 8) -> tuple[pd.DataFrame, bool]:
     return body, header
 
 
-def _kind(v: str) -> str:
-    v = str(v).strip()
-    if v == "":
-        return "empty"
-    try:
-        float(v)
-        return "number"
-    except ValueError:
-        pass
-    if re.match(r"^\d{4}-\d{2}-\d{2}", v) or re.match(r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}", v):
-        return "date"
-    return "text"
-
-
-def looks_like_header(raw: pd.DataFrame) -> bool:
-    """Whether the first row of a text preview is a header: it names a schema field
-    (``item_id``, ``timestamp``, ``category`` ...) not repeated below, or some column's first
-    cell is text where the cells below are numbers or dates.
-
-    >>> looks_like_header(pd.DataFrame([["item_id", "timestamp", "v"], ["a", "2024-01-01", "1"]]))
-    True
-    >>> looks_like_header(pd.DataFrame([["a", "2024-01-01", "1"], ["a", "2024-01-02", "2"]]))
-    False
-    """
-    names = _known_field_names()
-    if any(str(v).strip().lower() in names and (raw[c].iloc[1:].astype(str).str.strip().str.lower()
-                                                != str(v).strip().lower()).all()
-           for c, v in zip(raw.columns, raw.iloc[0])):
-        return True  # a schema field name (item_id, timestamp, category ...) not repeated below
-    first = [_kind(v) for v in raw.iloc[0]]
-    for k, col in enumerate(raw.columns):
-        below = {_kind(v) for v in raw[col].iloc[1:]} - {"empty"}
-        if first[k] == "text" and below and below <= {"number", "date"}:
-            return True
-    return False
-
-
-def _known_field_names() -> set:
-    from .schema import DOMAINS
-
-    out = set(_TIME_NAMES) | {"item_id"}
-    for d in DOMAINS.values():
-        out |= {d.item_field, d.target_field, *d.optional_dimensions, *d.related_suggested, *d.metadata_suggested}
-    return out
+from .readers import cell_kind as _kind, looks_like_header  # noqa: E402  (one header rule, with the reader's)
 
 
 def reader_options(columns: Sequence[str], mapping: dict, header: bool, preview: pd.DataFrame | None = None,
@@ -831,7 +917,7 @@ def summary_tables(summary, worst: int = 10) -> tuple[pd.DataFrame, pd.DataFrame
 
 __all__ = ["ALL_ITEMS", "ItemIndex", "HistoryView", "ForecastView", "WindowPlan", "plan_windows",
            "coverage_message", "quantile_columns", "band_choices", "metric_columns", "rank_leaderboard",
-           "training_steps", "progress_text", "ensemble_check_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
+           "export_csv", "training_steps", "progress_text", "ensemble_check_text", "blend_summary", "fallback_text", "guess_column_mapping", "apply_column_mapping", "error_rows",
            "item_labels", "natural_key", "search_message", "step_name", "preview_file", "looks_like_header",
            "reader_options", "check_column_mapping", "envelope", "demo_sources", "build_dataset_group", "summary_tables"]
 

@@ -18,44 +18,68 @@ from fc_core.views import ALL_ITEMS, DEFAULT_LIMIT, ItemIndex, error_rows, searc
 FIGURE_DPI = 100
 
 
-def guarded(method):
-    """Run a callback; any error it raises is shown in the panel's error area (and kept
-    in ``panel.last_error``), never swallowed silently. Ctrl-C still interrupts."""
+def guarded(method=None, *, area: str = "errors"):
+    """Run a callback; any error it raises is shown in the panel's error area ``area`` (the
+    one placed next to the control that runs it; kept in ``panel.last_error`` too), never
+    swallowed silently. Ctrl-C still interrupts."""
 
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        self.clear_error()
-        try:
-            return method(self, *args, **kwargs)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # shown to the user, with the traceback for bugs
-            self.show_error(exc)
-            return None
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
+            self.clear_error(area)
+            try:
+                return fn(self, *args, **kwargs)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # shown to the user, with the traceback for bugs
+                self.show_error(exc, area)
+                return None
 
-    return wrapper
+        return wrapper
+
+    return decorate(method) if method is not None else decorate
 
 
 class PanelBase(w.VBox):
-    """A VBox with an error area that every guarded callback reports into."""
+    """A VBox with error areas that the guarded callbacks report into.
+
+    ``self.errors`` is the main one: a panel that places it next to its main control
+    (``self.errors = self.error_area()`` before ``super().__init__``) keeps it there, else
+    it goes at the bottom. :meth:`error_area` makes more (e.g. one beside an Export box).
+    """
 
     def __init__(self, children=(), **kwargs):
-        self.errors = w.HTML(value="", layout=w.Layout(width="100%"))
-        self.errors.add_class("fc-errors")
+        placed = "errors" in self.__dict__.get("_areas", {})
+        if not placed:
+            self.errors = self.error_area()
         self.last_error: BaseException | None = None
-        super().__init__(children=[*children, self.errors], **kwargs)
+        self._error_from: str | None = None
+        super().__init__(children=[*children] if placed else [*children, self.errors], **kwargs)
 
-    def clear_error(self) -> None:
-        self.last_error = None
-        self.errors.value = ""
+    def error_area(self, name: str = "errors") -> w.HTML:
+        """The error area ``name`` (made on first use; class ``fc-errors`` and ``fc-errors-<name>``)."""
+        areas = self.__dict__.setdefault("_areas", {})
+        if name not in areas:
+            box = w.HTML(value="", layout=w.Layout(width="100%"))
+            box.add_class("fc-errors")
+            box.add_class(f"fc-errors-{name}")
+            areas[name] = box
+        return areas[name]
 
-    def show_error(self, exc: BaseException) -> None:
+    def clear_error(self, area: str = "errors") -> None:
+        self.error_area(area).value = ""
+        if self.__dict__.get("_error_from") in (None, area):
+            self.last_error = None
+            self._error_from = None
+
+    def show_error(self, exc: BaseException, area: str = "errors") -> None:
         self.last_error = exc
-        self.errors.value = error_html(exc)
+        self._error_from = area
+        self.error_area(area).value = error_html(exc)
 
     @property
     def error_text(self) -> str:
-        """The message shown in the error area ('' when none)."""
+        """The message of the last error shown ('' when none)."""
         return "" if self.last_error is None else str(self.last_error)
 
 
@@ -86,7 +110,8 @@ def message_html(lines, kind: str = "info") -> str:
 
 def table_html(df: pd.DataFrame, max_height: int = 260, highlight: pd.Series | None = None,
                float_format: str = "{:.4g}") -> str:
-    """A compact scrollable HTML table; rows where ``highlight`` is True are bold and green."""
+    """A compact HTML table that scrolls (both ways) inside the panel's width, so no column is
+    cut off in a narrow window; rows where ``highlight`` is True are bold and green."""
     fmt = {c: (lambda v, f=float_format: "" if pd.isna(v) else f.format(v))
            for c in df.columns if pd.api.types.is_float_dtype(df[c])}
     styles = None
@@ -101,7 +126,8 @@ def table_html(df: pd.DataFrame, max_height: int = 260, highlight: pd.Series | N
             f"{html.escape(fmt[c](row[c]) if c in fmt else str(row[c]))}</td>"
             for c in df.columns)
         body.append(f"<tr {styles[i] if styles else ''}>{cells}</tr>")
-    return (f'<div style="max-height:{max_height}px;overflow:auto"><table class="fc-table" '
+    return (f'<div class="fc-table-scroll" style="max-height:{max_height}px;max-width:100%;overflow:auto;'
+            f'white-space:normal"><table class="fc-table" '
             f'style="border-collapse:collapse;font-size:12px"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
@@ -192,6 +218,11 @@ class ItemPicker(w.VBox):
         self._on_search(None)
         if value is not None:
             self.select(value)
+
+    def set_index(self, index: ItemIndex) -> None:
+        """Search another set of items (new data); the choice is kept when it is still there."""
+        self.index = index
+        self._on_search(None)
 
     def _on_search(self, change) -> None:
         shown, total = self.index.search(self.search.value, self.limit)

@@ -42,41 +42,78 @@ class BacktestPanel(PanelBase):
 
     def __init__(self, dataset_group, forecast_horizon: int | None = None, backtest_windows: int = 1,
                  backtest_offset: int | None = None):
-        self.history = HistoryView(dataset_group)
-        p = self.history.panel
-        self._panel = p
-        length = int(p.lengths.max(initial=0))
-        unit = step_name(p.frequency)
-        if forecast_horizon is None:
-            forecast_horizon = max(1, min(season_length(p.frequency), max_forecast_horizon(length)))
         style = {"description_width": "170px"}
         lay = w.Layout(width="520px")
-        self.item = ItemPicker(self.history.index, include_all=True)
-        self.horizon = w.IntSlider(value=int(forecast_horizon), min=1, max=max(2, length // 2, int(forecast_horizon)),
-                                   description=f"horizon ({unit}s)" if " " not in unit else f"horizon (x {unit})",
-                                   continuous_update=False, style=style, layout=lay)
+        self.figure = None
+        self.plan = None
+        self.notes: list[str] = []
+        self.horizon = w.IntSlider(value=1, min=1, max=1, continuous_update=False, style=style, layout=lay)
         self.windows = w.IntSlider(value=int(backtest_windows), min=1, max=MAX_WINDOWS, description="backtest windows",
                                    continuous_update=False, style=style, layout=lay)
-        off = int(backtest_offset or 0)
-        self.offset = w.IntSlider(value=off, min=0, max=max(2, length, off), description="offset (0 = horizon)",
+        self.offset = w.IntSlider(value=0, min=0, max=2, description="offset (0 = horizon)",
                                   continuous_update=False, style=style, layout=lay)
+        self.title = w.HTML()
+        self.item = None
+        self._quiet = False
+        self._use(dataset_group, forecast_horizon, backtest_offset)
+        self.errors = self.error_area()  # under the sliders that cause them
         self.messages = w.HTML()
         self.messages.add_class("fc-window-messages")
         self.chart = chart_output()
         self.caption = caption_html()
-        self.figure = None
-        self.plan = None
         for c, name in ((self.horizon, "horizon"), (self.windows, "windows"), (self.offset, "offset")):
             c.add_class(f"fc-{name}-slider")
         for c in (self.horizon, self.windows, self.offset):
             c.observe(self._on_config, "value")
         self.item.observe(self._on_item, "value")
-        title = w.HTML(f"<h3 style='margin:4px 0'>Backtest windows</h3><div style='font-size:12px'>"
-                       f"{len(self.history.index):,} items, longest history {length:,} steps "
-                       f"(1 step = 1 {unit}).</div>")
-        super().__init__([title, self.item, self.horizon, self.windows, self.offset, self.messages, self.chart,
-                          self.caption])
+        super().__init__([self.title, self.item, self.horizon, self.windows, self.offset, self.errors, self.messages,
+                          self.chart, self.caption])
         self.add_class("fc-backtest-panel")
+        self.redraw()
+
+    def _use(self, dataset_group, forecast_horizon: int | None, backtest_offset: int | None) -> None:
+        """Take ``dataset_group``: the history, the item list, the title and the slider bounds
+        (the horizon slider ends at the longest horizon the data allows)."""
+        self.dataset_group = dataset_group
+        self.history = HistoryView(dataset_group)
+        p = self.history.panel
+        self._panel = p
+        length = int(p.lengths.max(initial=0))
+        unit = step_name(p.frequency)
+        mx = max(1, max_forecast_horizon(length))
+        if forecast_horizon is None:
+            forecast_horizon = max(1, min(season_length(p.frequency), mx))
+        self.notes = []
+        if int(forecast_horizon) > mx:
+            self.notes.append(f"forecast horizon {int(forecast_horizon)} shortened to {mx}, the longest these data "
+                              f"allow (a third of the longest series, {length:,} steps).")
+            forecast_horizon = mx
+        self._quiet = True  # one redraw after all the controls are set, not one per control
+        try:
+            self.horizon.max = max(mx, 1)
+            self.horizon.value = int(forecast_horizon)
+            self.horizon.description = f"horizon ({unit}s)" if " " not in unit else f"horizon (x {unit})"
+            off = int(backtest_offset if backtest_offset is not None else self.offset.value or 0)
+            self.offset.max = max(2, length, off)
+            self.offset.value = off
+        finally:
+            self._quiet = False
+        if self.item is None:
+            self.item = ItemPicker(self.history.index, include_all=True)
+        else:
+            self._quiet = True
+            try:
+                self.item.set_index(self.history.index)
+            finally:
+                self._quiet = False
+        self.title.value = (f"<h3 style='margin:4px 0'>Backtest windows</h3><div style='font-size:12px'>"
+                            f"{len(self.history.index):,} items, longest history {length:,} steps "
+                            f"(1 step = 1 {unit}); the horizon goes up to {mx:,} steps.</div>")
+
+    def set_dataset_group(self, dataset_group) -> None:
+        """Show another dataset group (e.g. a DatasetPanel's new import), keeping the
+        horizon, windows and offset where the new data allow them."""
+        self._use(dataset_group, int(self.horizon.value), int(self.offset.value) or None)
         self.redraw()
 
     @property
@@ -87,10 +124,12 @@ class BacktestPanel(PanelBase):
                 "backtest_offset": int(self.offset.value) or None}
 
     def _on_config(self, change) -> None:
-        self.redraw()
+        if not self._quiet:
+            self.redraw()
 
     def _on_item(self, change) -> None:
-        self.redraw(replan=False)
+        if not self._quiet:
+            self.redraw(replan=False)
 
     @guarded
     def redraw(self, replan: bool = True) -> None:
@@ -111,7 +150,8 @@ class BacktestPanel(PanelBase):
         ax.set_xlabel(f"time (one step = {step_name(self._panel.frequency)})")
         show_figure(self.chart, self.figure, self.caption)
         if self.plan.error:  # after the chart: once the messages change, everything has
-            self.messages.value = message_html([self.plan.error], "error")
+            self.messages.value = message_html([*self.notes, self.plan.error], "error")
         else:
             left_out = any((c["reason"] != "").any() for c in self.plan.coverage)
-            self.messages.value = message_html(self.plan.messages, "warn" if left_out else "ok")
+            self.messages.value = message_html([*self.notes, *self.plan.messages],
+                                               "warn" if left_out or self.notes else "ok")

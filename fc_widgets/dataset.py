@@ -74,7 +74,7 @@ class DatasetPanel(PanelBase):
                            layout=w.Layout(width="620px"))
         self.header = w.Checkbox(value=True, description="first row is a header", indent=False)
         self.demo_box = w.VBox([self.demo_name, self.demo_items, self.demo_length])
-        self.file_box = w.VBox([self.path, self.header])
+        self.file_box = w.VBox([self.path, self.error_area("path"), self.header])  # a bad path: said beside it
         # --- schema
         self.domain = w.Dropdown(options=list(DOMAINS), value=domain, description="domain", style=st, layout=lay)
         self.dataset_type = w.Dropdown(options=list(DATASET_TYPES), value=dataset_type, description="dataset type",
@@ -101,6 +101,7 @@ class DatasetPanel(PanelBase):
         self.import_button = w.Button(description="Import", icon="upload", button_style="primary",
                                       tooltip="read the data and build the dataset group")
         self.status = w.HTML(message_html(["nothing imported yet: choose the data and press Import."]))
+        self.errors = self.error_area()  # import errors, right under the Import button
         self.status.add_class("fc-import-status")
         self.summary_html = w.HTML()
         self.summary_html.add_class("fc-summary")
@@ -118,6 +119,7 @@ class DatasetPanel(PanelBase):
         self.figure = None
         self._index = None
         self._history = None
+        self._listeners = []
         # --- wiring
         self.source.observe(self._on_source, "value")
         self.demo_name.observe(self._on_demo_name, "value")
@@ -136,8 +138,9 @@ class DatasetPanel(PanelBase):
             sec("3. Frequency, aggregation and filling"),
             w.HBox([w.VBox([self.frequency, self.aggregate_to, self.aggregate_method]),
                     w.VBox([self.middlefill, self.backfill, self.fill_value])]),
-            w.HBox([self.import_button]), self.status, self.summary_html,
-            sec("4. Preview items"), w.HBox([self.item_search, self.item_count]), self.items, self.chart, self.caption,
+            w.HBox([self.import_button]), self.errors, self.status, self.summary_html,
+            sec("4. Preview items"), w.HBox([self.item_search, self.item_count]), self.items,
+            self.error_area("preview"), self.chart, self.caption,
         ])
         self.add_class("fc-dataset-panel")
         self._on_source(None)
@@ -147,8 +150,14 @@ class DatasetPanel(PanelBase):
         if import_now if import_now is not None else source == "demo":
             self.run_import()
 
+    def on_imported(self, callback) -> None:
+        """Call ``callback(dataset_group)`` after each successful import (``fc_widgets.link`` uses it)."""
+        self._listeners.append(callback)
+
     # ------------------------------------------------------------ controls
     def _on_source(self, change) -> None:
+        if change is not None:
+            self.mark_stale("the data source changed")
         demo = self.source.value == "demo"
         self.demo_box.layout.display = None if demo else "none"
         self.file_box.layout.display = "none" if demo else None
@@ -161,7 +170,17 @@ class DatasetPanel(PanelBase):
         self.demo_length.description = "periods (months)" if self.demo_name.value == "retail" else "days"
 
     def _on_path(self, change) -> None:
+        self.mark_stale("the file path changed")
         self.load_preview()
+
+    def mark_stale(self, why: str) -> None:
+        """Clear what described the last import (summary, green status, its errors) once the
+        choice of data changes; the dataset group stays until the next Import."""
+        self.summary_html.value = ""
+        self.clear_error()
+        kept = (f" (the dataset group still holds the previous import: "
+                f"{self.summary.overall['items']:,} items)" if self.summary is not None else "")
+        self.status.value = message_html([f"{why}: press Import to read it{kept}."])
 
     def _on_schema(self, change) -> None:
         if self.preview is not None:
@@ -171,7 +190,7 @@ class DatasetPanel(PanelBase):
     def forecast_dimensions(self) -> list[str]:
         return [d.strip() for d in self.dimensions.value.split(",") if d.strip()]
 
-    @guarded
+    @guarded(area="path")
     def load_preview(self) -> None:
         """Read the first rows of the file (cheap), guess the header and the column mapping."""
         path = self.path.value.strip()
@@ -199,7 +218,7 @@ class DatasetPanel(PanelBase):
         if self.dataset_type.value != "ITEM_METADATA":
             fields[1:1] = self.forecast_dimensions
         cols = list(self.preview.columns)
-        guess = guess_column_mapping(cols, fields)
+        guess = guess_column_mapping(cols, fields, None if self.header.value else self.preview)
         self.mapping = {f: w.Dropdown(options=[NONE, *cols], value=guess[f] or NONE, description=f"{f} \u2190",
                                       style={"description_width": "150px"}, layout=w.Layout(width="420px"))
                         for f in fields}
@@ -231,8 +250,8 @@ class DatasetPanel(PanelBase):
         try:
             self._import()
         except BaseException:
-            self.status.value = message_html(["import failed; see the error below. The previous dataset group "
-                                              "(if any) is kept."], "error")
+            self.status.value = message_html(["import failed (the error is shown above). The previous dataset "
+                                              "group (if any) is kept."], "error")
             raise
         finally:
             self.import_button.disabled = False
@@ -277,6 +296,8 @@ class DatasetPanel(PanelBase):
         else:
             self.items.value = first
         got = ", ".join(f"{k} ({_describe(v['path'])})" for k, v in sources.items())
+        for cb in self._listeners:  # linked panels take the new data (fc_widgets.link)
+            cb(dg)
         self.status.value = message_html([f"imported {got}: {self.summary.overall['items']:,} items, "  # last
                                           f"{self.summary.overall['rows']:,} rows, frequency {dg.frequency}"], "ok")
 
@@ -293,7 +314,7 @@ class DatasetPanel(PanelBase):
     def _on_items(self, change) -> None:
         self.redraw()
 
-    @guarded
+    @guarded(area="preview")
     def redraw(self) -> None:
         """Draw the selected items' series."""
         labels = list(self.items.value)[:PREVIEW_ITEMS]

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import ipywidgets as w
 
 from fc_core import plotting
 from fc_core.algorithms.base import available_algorithms
+from fc_core.backtest import max_forecast_horizon
 from fc_core.automl import OPTIMIZATION_METRICS, AutoPredictor
 from fc_core.errors import ConfigError, NotTrainedError, TrainingStopped
-from fc_core.views import ensemble_check_text, metric_columns, progress_text, rank_leaderboard, training_steps
+from fc_core.metrics import metric_goal
+from fc_core.views import blend_summary, fallback_text, metric_columns, progress_text, rank_leaderboard, training_steps
 
 from ._common import PanelBase, caption_html, chart_output, guarded, message_html, show_figure, table_html
 
@@ -58,7 +61,9 @@ class LeaderboardPanel(PanelBase):
         self.metric.observe(self._on_change, "value")
         self.window.observe(self._on_change, "value")
         head = w.HTML("<h3 style='margin:4px 0'>Leaderboard</h3>")
-        super().__init__([head, w.HBox([self.metric, self.window]), self.summary, self.chart, self.caption,
+        self.errors = self.error_area()  # under the metric and window selectors
+        self.table.layout = w.Layout(width="100%", max_width="100%", overflow="auto")
+        super().__init__([head, w.HBox([self.metric, self.window]), self.errors, self.summary, self.chart, self.caption,
                           self.table])
         self.add_class("fc-leaderboard-panel")
         if predictor is not None:
@@ -110,10 +115,10 @@ class LeaderboardPanel(PanelBase):
         shown = shown.assign(best=shown["best"].map({True: "\u2605", False: ""}))
         self.table.value = table_html(shown, highlight=board["best"])
         where = "mean over all backtest windows" if window is None else f"backtest window {window + 1}"
-        weights = ", ".join(f"{a} {v:.2f}" for a, v in self.predictor.weights_.items())
-        check = ensemble_check_text(self.predictor.ensemble_check_, self.predictor.optimization_metric)
-        self.summary.value = message_html([f"best by {metric} ({where}): {self.best}",
-                                           f"blend weights: {weights}", check], "ok")
+        p = self.predictor
+        blend = blend_summary(p.weights_, p.ensemble_check_, getattr(p, "item_choice_", None), board, metric)
+        self.summary.value = message_html([f"best by {metric} ({where}): {self.best} ({metric_goal(metric)})",
+                                           *blend, fallback_text(p)], "ok")
 
 
 class TrainingPanel(PanelBase):
@@ -145,6 +150,7 @@ class TrainingPanel(PanelBase):
                  **predictor_kwargs):
         cfg = {"forecast_horizon": 24, "backtest_windows": 1, "backtest_offset": None, **(config or {})}
         self.dataset_group = dataset_group
+        longest = _longest(dataset_group)
         self.predictor_kwargs = predictor_kwargs
         style = {"description_width": "150px"}
         lay = w.Layout(width="360px")
@@ -152,11 +158,13 @@ class TrainingPanel(PanelBase):
         chosen = [a for a in (algorithms or FAST_ALGORITHMS)]
         self.algorithms = w.SelectMultiple(options=sorted(set(names) | set(chosen)), value=tuple(chosen), rows=6,
                                            description="algorithms", style=style, layout=lay)
-        self.horizon = w.BoundedIntText(value=int(cfg["forecast_horizon"]), min=1, max=100000,
+        self.horizon = w.BoundedIntText(value=int(cfg["forecast_horizon"]), min=1,
+                                        max=max(1, max_forecast_horizon(longest)),
                                         description="forecast horizon", style=style, layout=lay)
         self.windows = w.BoundedIntText(value=int(cfg["backtest_windows"]), min=1, max=5,
                                         description="backtest windows", style=style, layout=lay)
-        self.offset = w.BoundedIntText(value=int(cfg["backtest_offset"] or 0), min=0, max=100000,
+        self.offset = w.BoundedIntText(value=int(cfg["backtest_offset"] or 0), min=0,
+                                       max=max(2, longest, int(cfg["backtest_offset"] or 0)),
                                        description="offset (0 = horizon)", style=style, layout=lay)
         self.metric = w.Dropdown(options=list(OPTIMIZATION_METRICS), description="optimization metric",
                                  style=style, layout=lay)
@@ -172,6 +180,8 @@ class TrainingPanel(PanelBase):
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._running = False
+        self._t0 = 0.0
+        self.tick_seconds = 1.0  # how often the elapsed time is refreshed between steps
         self.status = w.HTML(message_html(["not trained yet: press Run."]))
         self.status.add_class("fc-training-status")
         self.run_button.add_class("fc-run-button")
@@ -184,8 +194,9 @@ class TrainingPanel(PanelBase):
         self.stop_button.on_click(self._on_stop)
         head = w.HTML("<h3 style='margin:4px 0'>Train an AutoPredictor</h3>")
         left = w.VBox([self.horizon, self.windows, self.offset, self.metric])
+        self.errors = self.error_area()  # right under the Run button
         super().__init__([head, w.HBox([left, self.algorithms]), w.HBox([self.run_button, self.stop_button, self.progress]),
-                          self.status])
+                          self.errors, self.status])
         self.add_class("fc-training-panel")
 
     @property
@@ -219,9 +230,15 @@ class TrainingPanel(PanelBase):
         return self.thread
 
     def wait(self, timeout: float | None = None):
-        """Wait for a training started by :meth:`start`; returns the predictor (None if none yet)."""
+        """Wait for a training started by :meth:`start`; returns the predictor (None if none yet).
+        Ctrl-C while waiting stops the training after its current step, then re-raises."""
         if self.thread is not None:
-            self.thread.join(timeout)
+            try:
+                self.thread.join(timeout)
+            except KeyboardInterrupt:
+                self.stop()
+                self.thread.join()
+                raise
         return self.predictor
 
     def stop(self) -> None:
@@ -230,32 +247,57 @@ class TrainingPanel(PanelBase):
             self._stop.set()
             self.status.value = message_html(["stopping after the current step ..."], "warn")
 
+    def set_dataset_group(self, dataset_group) -> None:
+        """Train on another dataset group next time (e.g. a DatasetPanel's new import); the
+        horizon box is bounded by what its data allow."""
+        self.dataset_group = dataset_group
+        longest = _longest(dataset_group)
+        self.horizon.max = max(1, max_forecast_horizon(longest))
+        self.offset.max = max(2, longest, int(self.offset.value))
+        self.status.value = message_html([f"new data: {len(dataset_group.items):,} items; press Run to train on "
+                                          "them."])
+
     @guarded
     def run(self):
-        """Train an AutoPredictor with the chosen settings; returns it (None on error, shown inline)."""
+        """Train an AutoPredictor with the chosen settings; returns it (None on error, shown
+        beside the Run button). Ctrl-C (the notebook's interrupt) stops it and says so."""
         self._running = True
         self.run_button.disabled = True
         self.stop_button.disabled = False
+        self._t0 = time.perf_counter()
+        self.events = []
+        done = threading.Event()
+        ticker = threading.Thread(target=self._ticker, args=(done,), name="fc-training-ticker", daemon=True)
         try:
             cfg = self.config
             if not cfg["algorithms"]:
                 raise ConfigError("choose at least one algorithm (ctrl/shift-click in the list).")
-            self.events = []
             self.progress.value = 0
             self.progress.max = training_steps(cfg["backtest_windows"], len(cfg["algorithms"]))
             self.progress.bar_style = "info"
             self.status.value = message_html(["starting ..."])
             predictor = AutoPredictor(**cfg)
-            predictor.train(self.dataset_group, progress=False, callback=self._on_event)
+            ticker.start()
+            try:
+                predictor.train(self.dataset_group, progress=False, callback=self._on_event)
+            finally:  # no tick after this: the final text below stays
+                done.set()
+                ticker.join()
         except TrainingStopped:
             self.progress.bar_style = "warning"
             kept = "the predictor of the last completed run is kept." if self.predictor else "no predictor yet."
             self.status.value = message_html([f"stopped after {len(self.events)} of "
                                               f"{self.progress.max} steps; {kept}"], "warn")
             return None
+        except KeyboardInterrupt:
+            self.progress.bar_style = "warning"
+            kept = "the predictor of the last completed run is kept." if self.predictor else "no predictor yet."
+            self.status.value = message_html([f"interrupted (Ctrl-C or the notebook's stop button) after "
+                                              f"{len(self.events)} of {self.progress.max} steps; {kept}"], "warn")
+            raise
         except BaseException:
             self.progress.bar_style = "danger"
-            self.status.value = message_html(["training failed; see the error below."], "error")
+            self.status.value = message_html(["training failed (the error is shown above)."], "error")
             raise
         finally:
             self._running = False
@@ -266,14 +308,32 @@ class TrainingPanel(PanelBase):
         self.runs += 1
         self.progress.value = self.progress.max
         self.progress.bar_style = "success"
-        weights = ", ".join(f"{a} {v:.2f}" for a, v in predictor.weights_.items())
         failed = [f"{a} failed: {m}" for a, m in predictor.failed_.items()]
+        metric = predictor.optimization_metric
+        blend = blend_summary(predictor.weights_, predictor.ensemble_check_, predictor.item_choice_,
+                              predictor.leaderboard(), metric)
         self.status.value = message_html(
-            [f"run {self.runs} done in {predictor.timings_['total']:.1f} s; blend weights: {weights}", *failed],
+            [f"run {self.runs} done in {predictor.timings_['total']:.1f} s", *blend, *failed],
             "warn" if failed else "ok")
         for cb in self._listeners:
             cb(predictor)
         return predictor
+
+    def _ticker(self, done: threading.Event) -> None:
+        while not done.wait(self.tick_seconds):
+            self.tick()
+
+    def tick(self, now: float | None = None) -> None:
+        """Refresh the progress text with the time elapsed now (a timer thread does this every
+        ``tick_seconds`` during a run, so the text moves between steps that take long)."""
+        if not self._running:
+            return
+        elapsed = (time.perf_counter() if now is None else now) - self._t0
+        if self.events:
+            event = {**self.events[-1], "elapsed": elapsed}
+            self.status.value = message_html([progress_text(event, int(self.windows.value))])
+        else:
+            self.status.value = message_html([f"starting ... ({elapsed:.1f} s elapsed)"])
 
     def _on_event(self, event: dict) -> None:
         if self._stop.is_set() and event["stage"] != "done":
@@ -282,3 +342,8 @@ class TrainingPanel(PanelBase):
         if event["stage"] != "done":
             self.progress.value = min(len(self.events), self.progress.max)
         self.status.value = message_html([progress_text(event, int(self.windows.value))])
+
+
+def _longest(dataset_group) -> int:
+    """The longest series of a dataset group, in steps."""
+    return int(dataset_group.to_panel().lengths.max(initial=0))

@@ -6,8 +6,7 @@ import pandas as pd
 
 from fc_core import plotting
 from fc_core.errors import ConfigError
-from fc_core.io import write_frame
-from fc_core.views import DEFAULT_LIMIT, ForecastView, HistoryView, step_name
+from fc_core.views import DEFAULT_LIMIT, ForecastView, HistoryView, export_csv, step_name
 
 from ._common import (ItemPicker, PanelBase, caption_html, chart_output, guarded, message_html, show_figure,
                       table_html)
@@ -46,21 +45,17 @@ class QuantilePanel(PanelBase):
 
     def __init__(self, forecast, history=None, item: str | None = None, history_points: int | None = None,
                  export_path: str = "forecast_view.csv", limit: int = DEFAULT_LIMIT):
+        style = {"description_width": "110px"}
         self.view = ForecastView(forecast)
         self.history = None if history is None else HistoryView(history)
         self.history_points = history_points
         self.frequency = getattr(forecast, "frequency", None) or (self.history.frequency if self.history else None)
-        style = {"description_width": "110px"}
         self.item = ItemPicker(self.view.index, limit=limit)
-        bands = self.view.bands
-        self.band = w.Dropdown(options=[(f"{lo} to {hi}", (lo, hi)) for lo, hi in bands] or [("none", None)],
-                               description="band", style=style, layout=w.Layout(width="330px"))
-        self.window = w.Dropdown(options=[(f"window {k + 1}", k) for k in self.view.windows] or [("-", None)],
-                                 description="backtest window", style=style, layout=w.Layout(width="330px"))
-        self.algorithm = w.Dropdown(options=self.view.algorithms or [None], description="algorithm", style=style,
-                                    layout=w.Layout(width="330px"))
-        self.window.layout.display = None if self.view.is_backtest else "none"
-        self.algorithm.layout.display = None if len(self.view.algorithms) > 1 else "none"
+        self.band = w.Dropdown(description="band", style=style, layout=w.Layout(width="330px"))
+        self.window = w.Dropdown(description="backtest window", style=style, layout=w.Layout(width="330px"))
+        self.algorithm = w.Dropdown(description="algorithm", style=style, layout=w.Layout(width="330px"))
+        self._quiet = False
+        self._set_choices()
         self.chart = chart_output()
         self.caption = caption_html()
         self.table = w.HTML()
@@ -79,19 +74,58 @@ class QuantilePanel(PanelBase):
             c.observe(self._on_change, "value")
         self.item.observe(self._on_change, "value")
         self.export_button.on_click(self._on_export)
-        kind = "Backtest forecasts" if self.view.is_backtest else "Forecasts"
-        head = w.HTML(f"<h3 style='margin:4px 0'>{kind}</h3><div style='font-size:12px'>{len(self.view.index):,} items; "
-                      f"forecast types {', '.join(self.view.forecast_types)}</div>")
+        head = self.head = w.HTML()
+        self._set_head()
         controls = w.HBox([w.VBox([self.item]), w.VBox([self.band, self.window, self.algorithm])])
         export = w.HBox([self.export_path, self.export_button])
-        super().__init__([head, controls, self.chart, self.caption, self.table, export, self.export_status])
+        self.errors = self.error_area()  # under the item, band and window controls
+        super().__init__([head, controls, self.errors, self.chart, self.caption, self.table, export,
+                          self.error_area("export"), self.export_status])
         self.add_class("fc-quantile-panel")
         if item is not None:
             self.item.select(item)
         self.redraw()
 
-    def _on_change(self, change) -> None:
+    def _set_choices(self) -> None:
+        """The band, window and algorithm choices of the forecast shown."""
+        v = self.view
+        self._quiet = True
+        try:
+            keep = self.band.value
+            self.band.options = [(f"{lo} to {hi}", (lo, hi)) for lo, hi in v.bands] or [("none", None)]
+            if keep in v.bands:
+                self.band.value = keep
+            self.window.options = [(f"window {k + 1}", k) for k in v.windows] or [("-", None)]
+            self.algorithm.options = v.algorithms or [None]
+        finally:
+            self._quiet = False
+        self.window.layout.display = None if v.is_backtest else "none"
+        self.algorithm.layout.display = None if len(v.algorithms) > 1 else "none"
+
+    def _set_head(self) -> None:
+        kind = "Backtest forecasts" if self.view.is_backtest else "Forecasts"
+        self.head.value = (f"<h3 style='margin:4px 0'>{kind}</h3><div style='font-size:12px'>{len(self.view.index):,} "
+                           f"items; forecast types {', '.join(self.view.forecast_types)}</div>")
+
+    def set_forecast(self, forecast, history=None) -> None:
+        """Show another forecast (or backtest frame), e.g. after a new training run; the item
+        shown stays when the new forecast has it."""
+        self.view = ForecastView(forecast)
+        if history is not None:
+            self.history = HistoryView(history)
+        self.frequency = getattr(forecast, "frequency", None) or (self.history.frequency if self.history else None)
+        self._set_choices()
+        self._quiet = True
+        try:
+            self.item.set_index(self.view.index)
+        finally:
+            self._quiet = False
+        self._set_head()
         self.redraw()
+
+    def _on_change(self, change) -> None:
+        if not self._quiet:
+            self.redraw()
 
     @guarded
     def redraw(self) -> None:
@@ -128,16 +162,17 @@ class QuantilePanel(PanelBase):
     def _on_export(self, button) -> None:
         self.export()
 
-    @guarded
+    @guarded(area="export")
     def export(self, path: str | None = None) -> str | None:
         """Write the forecasts shown (this item, this window) to ``path`` (default the text box)
         in Amazon Forecast's export layout; returns the path written."""
         if self.rows is None:
             raise ConfigError("nothing is shown to export; pick an item first.")
+        self.export_status.value = ""  # a stale "wrote ..." goes, whatever happens next
         path = path or self.export_path.value.strip()
         if not path:
             raise ConfigError("type a file path (or an s3:// URL) in the CSV path box first.")
         out = self.view.export_frame(self.rows)
-        written = write_frame(out, path, "csv")
+        written = export_csv(out, path)
         self.export_status.value = message_html([f"wrote {len(out)} rows of {self.item.value} to {written}"], "ok")
         return written

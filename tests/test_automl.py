@@ -65,7 +65,7 @@ def test_per_item_choice_falls_back_to_the_best_single_model():
     ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
     choice = dict(zip(ap.item_choice_["item_id"], ap.item_choice_["algorithm"]))
     assert ap.weights_ == {"BiasUp": 1.0}  # on two of the three items BiasUp is best alone
-    assert choice["a"] == "BiasDown+BiasUp"  # ... but item a's own best is the even blend, exact
+    assert choice["a"] == "BiasDown & BiasUp"  # ... but item a's own best is the even blend, exact
     fc = ap.forecast().frame
     assert fc.loc[fc["item_id"] == "a", "mean"].to_numpy() == pytest.approx(1000.0)
     assert fc.loc[fc["item_id"] == "b", "mean"].to_numpy() == pytest.approx(np.mean(10 + t[-5:]) + 1)

@@ -261,16 +261,18 @@ def test_to_panel_equals_panel_from_frame(case):
     kw, dims = {}, None
     if case == "nan_fill":
         kw["fill"] = {"target": {"middlefill": "nan", "backfill": "nan"}}
-    if case == "related_cold":
-        kw.update(related=frame(["a", "b", "c", "new"], n=8, field="price"),
+    if case == "related_cold":  # prices a half off the target's values (an exact copy is refused as leakage)
+        kw.update(related=frame(["a", "b", "c", "new"], n=8, field="price").assign(price=lambda d: d["price"] + 0.5),
                   item_metadata=pd.DataFrame({"item_id": ["a", "b", "c", "new"], "k": list("wxyz")}))
     if case == "dims":
         t = t.assign(store_id="s1")
-        kw["related"] = pd.concat([frame(["a", "b", "c"], n=8, field="price").assign(store_id=s) for s in ("s1", "s2")])
+        kw["related"] = pd.concat([frame(["a", "b", "c"], n=8, field="price").assign(store_id=s, price=lambda d: d["price"] + 0.5)
+                                   for s in ("s1", "s2")])
         dims = ["store_id"]
     dg = DatasetGroup(target=t, frequency="D", forecast_dimensions=dims, **kw)
     ref = Panel.from_frame(dg.target, dg.key_columns, dg.target_field, dg.frequency, related=dg.related,
                            related_columns=dg.related_columns, static=dg.item_metadata,
                            extra_keys=dg.cold_start_items())
     _same_panel(dg.to_panel(), ref)
-    assert dg.to_panel().observed.sum() == 15 - 1
+    # 15 rows, one empty: zero-filled gaps and the empty value are real zeros, NaN-filled ones are not
+    assert dg.to_panel().observed.sum() == (15 - 1 if case == "nan_fill" else 18)

@@ -56,10 +56,10 @@ def test_target_value_and_nan_fill(gappy):
     assert values(dg, "a") == [1, -1, 3, -1, 5]
     b = values(dg, "b")
     assert b[:2] == [10, 20] and np.isnan(b[2:]).all()
-    # NaN-filled points are still marked, so scoring skips them; the Panel sees them as missing
+    # a value fill states a real value: trained on and scored; NaN-filled points are missing
     panel = dg.to_panel()
     assert panel.lengths.tolist() == [5, 5]
-    assert panel.observed.tolist() == [True, False, True, False, True, True, True, False, False, False]
+    assert panel.observed.tolist() == [True, True, True, True, True, True, True, False, False, False]
 
 
 def test_median_with_an_even_count_and_empty_values():

@@ -136,7 +136,10 @@ def test_broken_series_fall_back_to_seasonal_naive_and_the_run_survives(name):
     assert np.isfinite(f[QCOLS + ["mean"]].to_numpy()).all()
     by = {k: g["p50"].to_numpy() for k, g in f.groupby("item_id")}
     np.testing.assert_allclose(by["one"], 7.0)   # seasonal naive of a single value
-    np.testing.assert_allclose(by["all_nan"], 0.0)
+    # no observed value: a cold start (the average of the other items' forecasts), never a silent 0
+    others = f[f.item_id != "all_nan"].groupby("timestamp")["p50"].mean().to_numpy()
+    np.testing.assert_allclose(by["all_nan"], others)
+    assert pred.info["fallback_reasons"]["all_nan"] == "no history"
     # gaps inside a series are interpolated, not a reason to give up
     expected = 5 + np.sin(2 * np.pi * np.arange(144, 150) / 24)
     assert np.abs(by["gappy"] - expected).max() < 0.4
@@ -148,9 +151,10 @@ def test_nonnegative_clips_at_zero():
     df = pd.DataFrame({"item_id": "down", "timestamp": pd.date_range("2024-01-01", periods=60, freq="D"),
                        "target_value": 30.0 - 0.5 * t + np.random.default_rng(1).normal(0, 0.2, 60)})
     panel = Panel.from_frame(df, ["item_id"], "target_value", "D")
-    free = make_estimator("ETS", 30, frequency="D", season_length=1).train(panel).predict(forecast_types=FT)
+    free = make_estimator("ETS", 30, frequency="D", season_length=1, non_negative=False).train(panel).predict(
+        forecast_types=FT)
     assert (free["p50"] < 0).any() and (free["p2.5"] < 0).any()
-    clipped = make_estimator("ETS", 30, frequency="D", season_length=1, nonnegative=True).train(panel)
+    clipped = make_estimator("ETS", 30, frequency="D", season_length=1, nonnegative=True, non_negative=False).train(panel)
     f = clipped.predict(forecast_types=FT)
     assert (f[QCOLS + ["mean"]].to_numpy() >= 0).all()
     assert (f["p50"] == 0).any()

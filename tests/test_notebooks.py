@@ -22,6 +22,8 @@ TINY = {
                              "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
     "retraining.ipynb": {"n_items": 3, "days": 14, "forecast_horizon": 12, "algorithms": ["SeasonalNaive", "NPTS"]},
     "hard_cases.ipynb": {"retail_items": 20},
+    "explainability.ipynb": {"n_items": 2, "days": 21, "forecast_horizon": 12,
+                             "algorithm_params": {"GBM": {"num_trees": 30, "calibration_windows": 1}}},
     "deepar_gpu.ipynb": {"n_items": 3, "days": 14, "epochs": 1, "num_batches_per_epoch": 3, "context_length": 48,
                          "device": "cpu"},
 }
@@ -52,7 +54,10 @@ def test_every_notebook_has_one_parameters_cell_with_commented_literals():
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_under_papermill(nb, tmp_path):
-    params = {**TINY.get(nb.name, {}), "output_dir": str(tmp_path / "out")}
+    papermill = pytest.importorskip("papermill")
+    params = dict(TINY.get(nb.name, {}))
+    if "output_dir" in papermill.inspect_notebook(str(nb)):  # an undeclared name would be refused
+        params["output_dir"] = str(tmp_path / "out")
     _run(nb, tmp_path, params)
     if nb.name == "getting_started.ipynb":
         out = tmp_path / "out"
@@ -73,3 +78,63 @@ def test_a_bad_parameter_stops_with_the_projects_message(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError) as err:
         _run(nb, tmp_path, {"forecast_horizon": 0, "output_dir": str(tmp_path / "o")})
     assert "ConfigError" in str(err.value) and "forecast_horizon=0" in str(err.value)
+
+
+def test_papermill_lists_every_parameter_of_every_notebook():
+    papermill = pytest.importorskip("papermill")
+    for nb in NOTEBOOKS:
+        doc = json.loads(nb.read_text())
+        cell = next(c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        declared = [ln.split(":")[0].strip() for ln in "".join(cell["source"]).splitlines()
+                    if ln.strip() and not ln.lstrip().startswith("#")]
+        listed = papermill.inspect_notebook(str(nb))
+        assert list(listed) == declared, f"{nb.name}: papermill lists {sorted(set(declared) - set(listed))} not"
+        assert all(p["help"] for p in listed.values()), f"{nb.name}: a parameter without help"
+
+
+def test_a_misspelt_parameter_is_refused_with_the_known_names(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    nb = ROOT / "notebooks" / "getting_started.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        _run(nb, tmp_path, {"target_pth": "x.csv", "output_dir": str(tmp_path / "o")})
+    assert "ConfigError" in str(err.value) and "target_pth" in str(err.value) and "target_path" in str(err.value)
+
+
+@pytest.mark.slow
+def test_getting_started_on_a_users_file_with_own_names_at_8h(tmp_path):
+    """-p values as papermill's command line passes them: text for lists and mappings."""
+    import numpy as np
+
+    t = pd.date_range("2024-01-01", periods=24 * 14, freq="h")
+    rng = np.random.default_rng(0)
+    df = pd.concat([pd.DataFrame({"Model_ID": f"m{k}", "Timestamp": t,
+                                  "Order_Quantity": 10 + 5 * np.sin(np.arange(len(t)) * 6.283 / 24) + rng.random(len(t))})
+                    for k in range(2)])
+    df.to_csv(tmp_path / "orders.csv", index=False)
+    out = tmp_path / "out"
+    _run(ROOT / "notebooks" / "getting_started.ipynb", tmp_path, {
+        "target_path": str(tmp_path / "orders.csv"), "target_columns": '{"Model_ID": "item_id", '
+        '"Order_Quantity": "target_value"}', "frequency": "8H", "forecast_horizon": 6,
+        "forecast_types": '["0.1","0.5"]', "algorithms": '["SeasonalNaive","Naive"]', "output_dir": str(out)})
+    fc = pd.read_csv(out / "forecast.csv")
+    assert list(fc.columns) == ["item_id", "date", "p10", "p50"] and len(fc) == 2 * 6
+    assert fc["date"].iloc[:2].tolist() == ["2024-01-15T00:00:00Z", "2024-01-15T08:00:00Z"]
+    assert fc["p50"].between(3 * 8, 17 * 8).all()  # sums of 8 hours
+
+
+@pytest.mark.slow
+def test_what_if_prices_on_files_without_forecast_dimensions(tmp_path):
+    import numpy as np
+
+    per = pd.date_range("2020-01-01", periods=27, freq="MS")
+    rng = np.random.default_rng(1)
+    items = [f"i{k}" for k in range(4)]
+    price = pd.DataFrame({"item_id": np.repeat(items, 27), "timestamp": np.tile(per, 4),
+                          "price": rng.uniform(5, 10, 4 * 27).round(2)})
+    tts = price.iloc[[i for i in range(len(price)) if i % 27 < 24]].copy()
+    tts["demand"] = (100 - 5 * tts["price"] + rng.normal(0, 2, len(tts))).round(1)
+    tts[["item_id", "timestamp", "demand"]].to_csv(tmp_path / "tts.csv", index=False)
+    price.to_csv(tmp_path / "rts.csv", index=False)
+    _run(ROOT / "notebooks" / "what_if_prices.ipynb", tmp_path, {
+        **TINY["what_if_prices.ipynb"], "target_path": str(tmp_path / "tts.csv"),
+        "related_path": str(tmp_path / "rts.csv"), "forecast_dimensions": "[]", "output_dir": str(tmp_path / "o")})

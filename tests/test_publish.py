@@ -69,8 +69,8 @@ def test_query_errors_name_the_fix(sqlite_url, tmp_path):
     assert len(query_forecast(sqlite_url, "type_0", pipeline="two")) == 24
     with pytest.raises(ConfigError, match="unknown forecast dimension"):
         query_forecast(sqlite_url, "type_0", pipeline="two", region="x")
-    with pytest.raises(ConfigError, match="has columns"):
-        publish_forecast(sqlite_url, frame().drop(columns="mean"), ["instance_type"], pipeline="one")
+    with pytest.raises(ConfigError, match="keyed by"):
+        publish_forecast(sqlite_url, frame().rename(columns={"instance_type": "sku"}), ["sku"], pipeline="one")
     with pytest.raises(ConfigError, match="empty"):
         publish_forecast(sqlite_url, frame().iloc[:0], ["instance_type"], pipeline="one")
 

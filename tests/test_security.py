@@ -186,8 +186,9 @@ def test_an_encrypted_payload_cannot_unpack_outside_its_folder(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     folder = tmp_path / "crafted"
     folder.mkdir()
-    (folder / "payload.fcenc").write_bytes(security.encrypt_bytes(buf.getvalue(), key, context="predictor"))
-    (folder / "fc_artifact.json").write_text(json.dumps({"fc_core_artifact": "encrypted", "kind": "predictor"}))
+    manifest, blob = security.seal_payload(buf.getvalue(), key, "predictor")
+    (folder / "payload.fcenc").write_bytes(blob)
+    (folder / "fc_artifact.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="unexpected entry"):
         Predictor.load(folder, key=key)
     assert not (tmp_path / "escape.json").exists()

@@ -246,3 +246,37 @@ def test_envelope_keeps_peaks_and_troughs_of_a_long_series():
     assert len(e) <= 3000 and e.max() == 50.0 and e.min() == -50.0 and e.index.is_monotonic_increasing
     assert e.index[0] == s.index[0] and (e == s.loc[e.index]).all()
     assert envelope(s.iloc[:100], 3000) is not None and len(envelope(s.iloc[:100], 3000)) == 100
+
+
+def test_coverage_is_ranked_by_its_distance_from_the_nominal_level():
+    board = pd.DataFrame({"algorithm": ["Naive", "ETS", "GBM", "NPTS"],
+                          "Coverage[0.8]": [0.602, 0.648, 0.95, 0.78], "WAPE": [0.3, 0.2, 0.25, 0.4]})
+    r = rank_leaderboard(board, "Coverage[0.8]")
+    assert r["algorithm"].tolist() == ["NPTS", "GBM", "ETS", "Naive"]  # |c - 0.8|: 0.02, 0.15, 0.152, 0.198
+    assert r.loc[r["best"], "algorithm"].tolist() == ["NPTS"]
+    assert rank_leaderboard(board, "WAPE")["algorithm"].tolist() == ["ETS", "GBM", "Naive", "NPTS"]
+    from fc_core.plotting import plot_leaderboard
+
+    fig = plot_leaderboard(board, "Coverage[0.8]")
+    bars = fig.axes[0].patches
+    green = [t.get_text() for t, b in zip(fig.axes[0].get_yticklabels(), bars) if b.get_facecolor()[1] > 0.5]
+    assert green == ["NPTS"] and "closest to 0.8 is best" in fig.axes[0].get_xlabel()
+
+
+def test_blend_summary_agrees_with_the_leaderboard():
+    from fc_core.views import blend_summary
+
+    board = pd.DataFrame({"algorithm": ["AutoPredictor", "GBM", "ETS"], "WAPE": [0.20, 0.22, 0.30]})
+    choice = pd.DataFrame({"item_id": list("abcdefghij"), "algorithm": ["AutoPredictor"] * 7 + ["ETS"] * 2 + ["GBM+ETS"]})
+    lines = blend_summary({"GBM": 1.0}, {"decision": "single"}, choice, board, "WAPE")
+    text = "\n".join(lines)
+    assert "no blend" not in text
+    assert lines[0] == "AutoPredictor = GBM alone (global blend weight 1.00) for 7 of 10 items; " \
+                       "a per-item choice for 3: ETS 2, GBM+ETS 1"
+    assert "AutoPredictor scores 0.2000 by WAPE against 0.2200 for GBM" in lines[-1]
+    # a real blend that loses to one candidate says so
+    board2 = board.assign(WAPE=[0.25, 0.22, 0.30])
+    lines = blend_summary({"GBM": 0.5, "ETS": 0.5}, {"decision": "blend"}, choice.assign(algorithm="AutoPredictor"),
+                          board2, "WAPE")
+    assert lines[0] == "AutoPredictor = a blend of GBM 0.50, ETS 0.50 for all 10 items"
+    assert lines[-1].endswith("GBM alone scored better on these backtests")

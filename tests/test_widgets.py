@@ -1,6 +1,8 @@
 """fc_widgets panels driven without a browser: set control values, click buttons, check the results."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -118,6 +120,37 @@ def test_dataset_panel_headerless_file_uses_a_schema(tmp_path):
     assert panel.dataset_group.target["target_value"].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_dataset_panel_guesses_the_columns_of_a_headerless_file(tmp_path):
+    p = tmp_path / "nohead.csv"
+    p.write_text("2024-01-01,a,1\n2024-01-02,a,2\n2024-01-03,a,3.5\n")
+    panel = DatasetPanel(path=str(p), source="file")
+    assert panel.header.value is False
+    assert panel.column_mapping == {"item_id": "column_2", "timestamp": "column_1", "target_value": "column_3"}
+    panel.import_button.click()
+    assert panel.error_text == "" and panel.dataset_group.target["target_value"].tolist() == [1.0, 2.0, 3.5]
+
+
+def test_dataset_panel_errors_sit_by_their_control_and_stale_statuses_go(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("item_id,timestamp,target_value\na,2024-01-01 00:00:00,1\na,2024-01-01 01:00:00,2\n")
+    panel = DatasetPanel(path=str(good), source="file")
+    panel.import_button.click()
+    assert "imported target" in panel.status.value and "#2ca02c" in panel.status.value   # green
+    assert "import summary" in panel.summary_html.value
+    panel.path.value = str(tmp_path / "missing.csv")            # a path that is not there
+    path_box = panel.error_area("path")
+    assert "missing.csv" in path_box.value and panel.errors.value == ""   # beside the path box
+    assert path_box in panel.file_box.children
+    assert panel.summary_html.value == "" and "#2ca02c" not in panel.status.value   # stale: gone
+    assert "press Import" in panel.status.value and "previous import: 1 items" in panel.status.value
+    panel.path.value = str(good)                                   # fixed: the path error goes
+    assert path_box.value == "" and panel.error_text == ""
+    # import errors sit right under the Import button
+    kids = list(panel.children)
+    button_row = next(k for k in kids if getattr(k, "children", None) and panel.import_button in k.children)
+    assert kids.index(panel.errors) == kids.index(button_row) + 1
+
+
 # ---------------------------------------------------------------- backtest
 def test_backtest_panel_config_windows_and_messages(dg):
     panel = BacktestPanel(dg)
@@ -135,12 +168,14 @@ def test_backtest_panel_config_windows_and_messages(dg):
     y = panel.figure.axes[0].get_lines()[0].get_ydata()
     np.testing.assert_allclose(y, dg.target.loc[dg.target["item_id"] == "client_4", "target_value"].to_numpy())
     assert panel.figure.axes[0].get_title() == "Backtest windows over item client_4"
-    # too long a horizon: the ConfigError of fc_core.backtest, live
+    # the horizon slider stops at the longest horizon the data allow (a third of 336 hours)
     panel.horizon.value = 150
+    assert panel.horizon.max == 112 and panel.config["forecast_horizon"] == 112
+    # 3 windows of 112 hours do not fit: the ConfigError of fc_core.backtest, live
     with pytest.raises(ConfigError) as exc:
         AutoPredictor(**panel.config, algorithms=FAST).train(dg, progress=False)
     assert panel.plan.error == str(exc.value) and str(exc.value) in panel.messages.value.replace("&#x27;", "'")
-    assert panel.config["forecast_horizon"] == 150 and _png_shown(panel.chart)
+    assert _png_shown(panel.chart)
     panel.horizon.value = 24
     panel.offset.value = 200
     assert "backtest_offset=200 must be less than half" in panel.plan.error
@@ -181,17 +216,23 @@ def test_training_panel_run_progress_and_errors(dg):
     assert panel.progress.value == panel.progress.max == 6 and panel.progress.bar_style == "success"
     assert "run 1 done in" in panel.status.value
     assert board.predictor is p and board.best == p.leaderboard().iloc[0]["algorithm"]   # linked panel
-    from fc_core.views import ensemble_check_text
+    from fc_core.views import blend_summary
 
-    assert ensemble_check_text(p.ensemble_check_, p.optimization_metric) in board.summary.value
+    lines = blend_summary(p.weights_, p.ensemble_check_, p.item_choice_, board.board, p.optimization_metric)
+    assert all(html.escape(line) in board.summary.value for line in lines)
+    assert "no blend" not in board.summary.value and lines[0] in html.unescape(panel.status.value)
     # errors inline, the last good predictor kept
     assert panel.stop_button.disabled and not panel.run_button.disabled
-    panel.horizon.value = 500
+    panel.horizon.value = 500                       # bounded by the data: a third of 336 hours
+    assert panel.horizon.value == panel.horizon.max == 112
+    panel.horizon.value = 24
+    panel.offset.value = 200
     panel.run_button.click()
     panel.wait(120)
-    assert "forecast_horizon=500 is too long" in panel.error_text and panel.predictor is p
+    assert "backtest_offset=200 must be less than half" in panel.error_text and panel.predictor is p
     assert panel.progress.bar_style == "danger" and not panel.run_button.disabled
-    panel.horizon.value = 24
+    assert "backtest_offset=200" in panel.errors.value and "the error is shown above" in panel.status.value
+    panel.offset.value = 0
     panel.algorithms.value = ()
     panel.run_button.click()
     panel.wait(120)
@@ -364,3 +405,115 @@ def test_panels_with_a_forecast_dimension():
     q.item.select("client_1 (store_id=s2)")
     assert q.error_text == "" and set(q.rows["store_id"]) == {"s2"} and set(q.rows["item_id"]) == {"client_1"}
     np.testing.assert_allclose(q.figure.axes[0].get_lines()[0].get_ydata(), want[-96:])
+
+
+# ------------------------------------------------------------ linked state
+def test_linked_panels_share_data_horizon_windows_and_the_predictor(dg):
+    from fc_widgets import link
+
+    data = DatasetPanel(demo_items=3, demo_length=14)
+    backtest = BacktestPanel(data.dataset_group, backtest_windows=2)
+    training = TrainingPanel(data.dataset_group, algorithms=FAST)
+    board = LeaderboardPanel()
+    links = link(data, backtest, training, board)
+    assert training.windows.value == 2                         # the training panel starts from the backtest's
+    backtest.windows.value = 5
+    assert training.windows.value == 5 and training.config["backtest_windows"] == 5
+    training.horizon.value = 12                                # and back
+    assert backtest.horizon.value == 12 and backtest.plan.config["forecast_horizon"] == 12
+    backtest.windows.value = 2
+    # a new import reaches both panels, with bounds from the new data (7 days: a third is 56 hours)
+    data.demo_length.value = 7
+    data.import_button.click()
+    assert backtest.dataset_group is data.dataset_group and training.dataset_group is data.dataset_group
+    assert backtest.horizon.max == training.horizon.max == 56
+    assert backtest.plan.windows[0].end == data.dataset_group.end_timestamp
+    # the trained predictor reaches the leaderboard
+    pred = training.run()
+    assert pred is not None and board.predictor is pred and pred.backtest_windows == 2
+    assert "TrainingPanel -> LeaderboardPanel: predictor" in repr(links)
+
+
+def test_backtest_panel_bounds_the_horizon_and_says_when_it_shortens_it(dg):
+    panel = BacktestPanel(dg, forecast_horizon=200)
+    assert panel.horizon.max == 112 and panel.config["forecast_horizon"] == 112
+    assert "forecast horizon 200 shortened to 112" in panel.messages.value
+
+
+# ------------------------------------------------- progress between steps, Ctrl-C
+def test_training_panel_elapsed_time_moves_between_steps(dg):
+    import threading
+
+    panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 1}, algorithms=FAST)
+    panel.tick_seconds = 3600  # the test drives the ticks itself
+    seen = []
+    started, release = threading.Event(), threading.Event()
+    real = panel._on_event
+
+    def held(event):
+        real(event)
+        if len(panel.events) == 1:
+            started.set()
+            release.wait(30)
+
+    panel._on_event = held
+    thread = threading.Thread(target=panel.run)
+    thread.start()
+    assert started.wait(60)
+    t0 = panel._t0
+    panel.tick(now=t0 + 5.0)
+    seen.append(panel.status.value)
+    panel.tick(now=t0 + 7.5)
+    seen.append(panel.status.value)
+    release.set()
+    thread.join(60)
+    assert "backtest window 1/1: SeasonalNaive (5.0 s elapsed)" in seen[0]
+    assert "(7.5 s elapsed)" in seen[1]
+    assert "run 1 done" in panel.status.value
+    panel.tick(now=t0 + 99)                                     # after the run: the final text stays
+    assert "run 1 done" in panel.status.value
+
+
+def test_training_panel_ctrl_c_says_it_was_interrupted_and_frees_the_panel(dg):
+    panel = TrainingPanel(dg, config={"forecast_horizon": 24, "backtest_windows": 2}, algorithms=FAST)
+    real = panel._on_event
+
+    def interrupt(event):
+        real(event)
+        if len(panel.events) == 2:
+            raise KeyboardInterrupt
+
+    panel._on_event = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        panel.run()
+    assert "interrupted (Ctrl-C" in panel.status.value and "after 2 of 6 steps" in panel.status.value
+    assert panel.progress.bar_style == "warning" and panel.predictor is None
+    assert not panel.run_button.disabled and panel.stop_button.disabled and not panel._running
+
+
+# ------------------------------------------------------------------ export
+def test_quantile_panel_bad_export_path_is_a_message_beside_the_box(predictor, dg, tmp_path):
+    panel = QuantilePanel(predictor.forecast(), history=dg)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    panel.export(str(tmp_path / "ok.csv"))
+    assert "wrote 24 rows" in panel.export_status.value
+    panel.export_path.value = str(blocker / "out.csv")        # a folder that is a file
+    panel.export_button.click()
+    box = panel.error_area("export")
+    assert "cannot write the CSV to" in box.value and "a_file/out.csv" in box.value
+    assert "traceback" not in box.value and "ConfigError" in box.value
+    assert panel.export_status.value == "" and panel.errors.value == ""   # the old "wrote" is gone
+    kids = list(panel.children)
+    assert kids.index(box) == kids.index(next(k for k in kids if getattr(k, "children", None)
+                                              and panel.export_button in k.children)) + 1
+    panel.export_path.value = str(tmp_path / "ok2.csv")
+    panel.export_button.click()
+    assert box.value == "" and "wrote 24 rows" in panel.export_status.value
+
+
+def test_quantile_panel_follows_a_new_forecast(predictor, dg):
+    panel = QuantilePanel(predictor.forecast(), history=dg, item="client_3")
+    other = AutoPredictor(12, backtest_windows=1, algorithms=["Naive"]).train(dg, progress=False)
+    panel.set_forecast(other.forecast())
+    assert panel.item.value == "client_3" and len(panel.rows) == 12

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .. import frequency as fq
 from ..errors import ArtifactError, ConfigError, NotTrainedError
+from ..explain import explain as explain_predictor
 from ..panel import Panel
 
 DEFAULT_FORECAST_TYPES = ("0.1", "0.5", "0.9", "mean")
@@ -191,6 +192,9 @@ class Estimator:
         Quantiles such as ``"0.1"`` and/or ``"mean"``.
     seed : int
         Random seed; the same inputs and seed give the same numbers.
+    non_negative : "auto", True or False
+        ``"auto"`` (default): forecasts of an item whose history is never negative are clipped at 0;
+        True: every item's; False: none (:mod:`fc_core.algorithms.guard`).
     **params
         Algorithm hyperparameters; unknown names are refused.
     """
@@ -204,6 +208,9 @@ class Estimator:
                  forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, seed: int = 0, **params: Any):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number of steps, got {forecast_horizon!r}.")
+        from .guard import check_non_negative
+
+        self.non_negative = check_non_negative(params.pop("non_negative", "auto"))
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise ConfigError(
@@ -232,7 +239,8 @@ class Estimator:
 
     def config(self) -> dict:
         return {"algorithm": self.name, "forecast_horizon": self.forecast_horizon, "frequency": self.frequency,
-                "forecast_types": self.forecast_types, "seed": self.seed, "params": self.params}
+                "forecast_types": self.forecast_types, "seed": self.seed,
+                "params": {**self.params, "non_negative": self.non_negative}}
 
     def train(self, data, progress: bool = False) -> "Predictor":
         """Fit on ``data`` (a DatasetGroup or a Panel) and return a new predictor."""
@@ -296,7 +304,17 @@ class Predictor:
         key = (int(horizon), tuple(np.round(levels, 9)))
         if panel is self.panel and key in self._cache:
             return self._cache[key]  # local models fit inside _forecast: do it once for the training data
-        out = self._forecast(panel, horizon, levels, progress=progress)
+        for k in ("fallback_items", "fallback_reasons", "fallback_summary"):
+            self.info.pop(k, None)  # the previous call's
+        raw = self._forecast(panel, horizon, levels, progress=progress)
+        # one common guard for every algorithm: finite, plausible, non-negative where the history is,
+        # every fallback counted with its reason (fc_core.algorithms.guard)
+        from .guard import guard
+
+        out = guard(panel, raw, name=self.name, non_negative=getattr(self.estimator, "non_negative", "auto"),
+                    cold_start=self.estimator.capabilities.cold_start, info=self.info)
+        for k in ("fallback_items", "fallback_reasons", "fallback_summary"):
+            self.info[k] = out.info[k]
         if panel is self.panel:
             self._cache[key] = out
         return out
@@ -311,6 +329,75 @@ class Predictor:
             panel = select_items(panel, items)
         arr = self.predict_arrays(panel, levels=levels or [0.5], progress=progress)
         return to_forecast_frame(panel, arr, forecast_types)
+
+    # --- explainability (fc_core.explain)
+    def explain_attributes(self) -> list[tuple[str, str]]:
+        """The attributes this predictor uses, as ``("related", field)`` and ``("metadata", column)``.
+
+        By default: the training data's related fields if the algorithm uses related series and
+        its metadata columns if it uses item metadata (a fitted ``spec`` with ``related_names``
+        and ``static_columns`` narrows them to those the model was built with). An algorithm
+        that uses none (ARIMA, ETS, NPTS, ...) returns ``[]`` and gives no impact scores.
+        """
+        cap = self.estimator.capabilities
+        spec = getattr(self, "spec", None) or {}
+        rel = list(self.panel.related_names) if self.panel.related is not None else []
+        meta = list(self.panel.static.columns) if self.panel.static is not None else []
+        rel = [str(r) for r in spec.get("related_names", rel)]
+        meta = [str(c) for c in spec.get("static_columns", meta)]
+        if not cap.uses_related or not self.estimator.params.get("use_related", True):
+            rel = []
+        if not cap.uses_item_metadata:
+            meta = []
+        return [("related", r) for r in rel] + [("metadata", c) for c in meta]
+
+    def explain(self, items=None, start=None, end=None, data=None, max_items: int | None = None,
+                n_permutations: int = 20, seed: int | None = None, progress: bool = False):
+        """Impact scores of the attributes (Amazon Forecast's Explainability).
+
+        ``predictor.explain()`` aggregates over items and the horizon (predictor
+        explainability); ``predictor.explain(items=[...], start=..., end=...)`` scores chosen
+        items (at most 50) and forecast time points (at most 500). The method (TreeSHAP for
+        GBM, Shapley values by re-forecasting otherwise) is described in :mod:`fc_core.explain`.
+
+        Parameters
+        ----------
+        items : str or list, optional
+            Item ids to explain (forecast explainability).
+        start, end : timestamp, optional
+            Forecast time points to keep.
+        data : DatasetGroup or Panel, optional
+            Data to forecast from (default the training data).
+        max_items : int, optional
+            Items sampled for predictor explainability (default 50; 1,000 with TreeSHAP).
+        n_permutations : int
+            Random orders for sampled Shapley values (more than 6 attributes).
+        seed : int, optional
+            Default the estimator's seed; the same seed gives the same scores.
+
+        Returns
+        -------
+        fc_core.explain.Explanation
+            ``.frame`` (raw and normalized score per item, time point and attribute),
+            ``.predictor_level()``, ``.item(id)``, ``.export(path)``, ``.notes``.
+
+        Raises
+        ------
+        NotTrainedError
+            Before ``train``.
+        ConfigError
+            For unknown items, more than 50 items or 500 time points.
+        """
+        if not self.trained:
+            raise NotTrainedError(f"{self.name}: call train(...) before explain().")
+        panel = self.panel if data is None else as_panel(data)
+        seed = self.estimator.seed if seed is None else int(seed)
+        return explain_predictor(self, panel, items=items, start=start, end=end, max_items=max_items,
+                          n_permutations=n_permutations, seed=seed, progress=progress)
+
+    def feature_importance(self, **kwargs) -> pd.DataFrame:
+        """AutoGluon-style alias: the predictor-level impact table (``explain(**kwargs).predictor_level()``)."""
+        return self.explain(**kwargs).predictor_level()
 
     def save(self, path, key=None) -> Path:
         """Save to folder ``path`` (JSON config + arrays; no pickle). Written atomically.

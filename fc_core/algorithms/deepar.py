@@ -396,14 +396,28 @@ class DeepARPlusPredictor(Predictor):
         return {"spec": self.spec, "weights": WEIGHTS_FILE}
 
     def _load_state(self, folder: Path, meta: dict) -> None:
+        from ..errors import ArtifactError
+        from ..security import safe_name
+
+        # the weights file named by the manifest must be a plain name inside the artifact folder
+        name = safe_name(meta.get("weights", WEIGHTS_FILE), f"the DeepAR+ manifest in {folder}")
+        path = Path(folder) / name
+        if not path.is_file():
+            raise ArtifactError(f"{folder} lacks the weights file {name!r} its manifest names; the artifact is "
+                                "incomplete: save the predictor again.")
         _require_engine()
         import torch
 
         self.spec = meta["spec"]
         with _quiet():
             module = self._gluonts_estimator().create_lightning_module()
-        state = torch.load(Path(folder) / meta.get("weights", WEIGHTS_FILE), map_location="cpu", weights_only=True)
-        module.load_state_dict(state)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            module.load_state_dict(state)
+        except Exception as exc:  # a damaged or foreign file: one clear error, not torch's internals
+            raise ArtifactError(f"cannot load the DeepAR+ weights {path}: {type(exc).__name__}: "
+                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}; the artifact is "
+                                "damaged or not fc_core's: save the predictor again.") from None
         self._module = module.eval()
 
 

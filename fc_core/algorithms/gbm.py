@@ -79,6 +79,7 @@ from .baselines import complete_global_forecast, ffill_rows
 
 _MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
 _MAX_Z_ROWS = 50_000  # calibration errors kept per horizon step
+_MAX_LOG = 50.0  # largest log1p(y / scale) mapped back: e^50 = 5e21 times the item's scale, finite
 
 
 # ------------------------------------------------------------------ settings
@@ -122,8 +123,8 @@ class _Layout:
     paths: bool = False
 
     @classmethod
-    def make(cls, freq: str, params: dict) -> "_Layout":
-        m = fq.season_length(freq)
+    def make(cls, freq: str, params: dict, m: int | None = None) -> "_Layout":
+        m = int(m or fq.season_length(freq))
         longer = [s for s in fq.seasonalities(freq) if s > m]
         if params["lags"] is not None:
             lags = sorted({int(k) for k in params["lags"]})
@@ -226,8 +227,8 @@ class _Grid:
         lay = self.lay
         names = [f"d_lag{k}" for k in lay.lags] + ["x_lag1", f"x_lag{lay.m}"]
         names += [f"d_mean{w}" for w in lay.windows] + ["phase"] + self.cal_names + ["log_scale"]
-        for r in self.related_names:
-            names += [f"rel_{r}", f"relz_{r}", f"reld_{r}"]
+        for kind in ("rel", "relz", "reld"):  # the column order of features(): all fields per kind
+            names += [f"{kind}_{r}" for r in self.related_names]
         names += [f"static{j}" for j in range(n_static)]
         return names
 
@@ -266,8 +267,8 @@ class _Grid:
             for P in [lay.m, *lay.longer]:
                 names += [f"path{P}", f"pathfc{P}"]
         names += [f"d_mean{w}" for w in lay.windows] + ["phase"] + self.cal_names + ["log_scale"]
-        for r in self.related_names:
-            names += [f"rel_{r}", f"relz_{r}", f"reld_{r}", f"relo_{r}"]
+        for kind in ("rel", "relz", "reld", "relo"):  # the column order of features_direct()
+            names += [f"{kind}_{r}" for r in self.related_names]
         names += [f"static{j}" for j in range(n_static)]
         return names
 
@@ -328,7 +329,9 @@ class _Grid:
 
     def inverse(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         s = self.scale[rows].reshape((-1,) + (1,) * (x.ndim - 1))
-        return s * (np.expm1(np.maximum(x, 0.0)) if self.use_log else x)
+        # clipped in log space first: expm1 of a wild extrapolation must not overflow to inf
+        # (values past the plausible envelope are then caught by the forecast guard)
+        return s * (np.expm1(np.clip(x, 0.0, _MAX_LOG)) if self.use_log else x)
 
 
 def _nanmean(a: np.ndarray, axis=None) -> np.ndarray:
@@ -368,6 +371,10 @@ def _cut(panel: Panel, k: np.ndarray) -> Panel:
     idx = np.concatenate([np.arange(panel.indptr[i], panel.indptr[i] + new[i]) for i in range(panel.n_series)]
                          ) if panel.n_series else np.zeros(0, np.int64)
     return replace(panel, indptr=indptr, values=panel.values[idx], observed=panel.observed[idx])
+
+
+def _related_names(panel: Panel) -> list[str]:
+    return [str(r) for r in panel.related_names] if panel.related is not None else []
 
 
 def _static_categories(panel: Panel, max_categories: int = 1000) -> dict:
@@ -628,6 +635,26 @@ def _z_quantiles(Z: np.ndarray, levels: np.ndarray, horizon: int, min_count: int
     return out
 
 
+def _adapted_season(panel: Panel, mode: str, min_rows: int = 200, max_short: float = 0.1) -> int:
+    """The season the model's lags and windows use. With ``mode="adapt"``, when more than ``max_short``
+    of the items with history have fewer than ``m + 2`` observed values (too short for the full
+    season), or all items together give fewer than ``min_rows`` training targets past their first
+    season, the largest shorter season ``m // k`` that satisfies both (else 1): fewer lags and
+    shorter windows first, the seasonal naive fallback last."""
+    m = fq.season_length(panel.frequency)
+    if mode != "adapt" or m <= 1:
+        return m
+    obs = panel.observed_counts()
+    obs = obs[obs > 0]
+    if not len(obs):
+        return m
+    for k in range(1, m + 1):
+        mm = max(m // k, 1)
+        if (np.mean(obs < mm + 2) <= max_short and np.maximum(obs - mm - 1, 0).sum() >= min_rows) or mm == 1:
+            return mm
+    return 1
+
+
 def _threads(params: dict) -> int:
     return int(params["num_threads"] or os.cpu_count() or 1)
 
@@ -640,7 +667,11 @@ class GBMPredictor(Predictor):
 
     def _setup(self, panel: Panel) -> None:
         p = self.estimator.params
-        self.layout = _Layout.make(panel.frequency, p)
+        m = _adapted_season(panel, p["short_history"], 10 * int(p["min_data_in_leaf"]))
+        self.layout = _Layout.make(panel.frequency, p, m)
+        if m != fq.season_length(panel.frequency):
+            self.info["short_history"] = {"season_length": m, "instead_of": fq.season_length(panel.frequency),
+                                          "why": "too little history for the full season's lags and windows"}
         self.use_log = panel.nonnegative() if p["log"] == "auto" else bool(p["log"])
 
     def _fit(self, panel: Panel, progress: bool = False) -> None:
@@ -650,6 +681,7 @@ class GBMPredictor(Predictor):
         self._setup(panel)
         lay = self.layout
         self.categories = _static_categories(panel)
+        self.related_names_ = _related_names(panel)
         stages = tqdm(total=2, desc="GBM", disable=not progress)
         t0 = time.perf_counter()
         try:
@@ -696,11 +728,97 @@ class GBMPredictor(Predictor):
         self.info["calibration"] = self.calibration
         self.info["uses_log"] = self.use_log
 
+    def aligned(self, panel: Panel) -> Panel:
+        """``panel`` with its related fields in the order the model was trained on.
+
+        The booster reads features by position, so fields given in another order (or extra
+        fields) must be put back in the training order, or they would be read as each other.
+
+        Raises
+        ------
+        ConfigError
+            When a related field the model was trained with is missing.
+        """
+        names = getattr(self, "related_names_", None)
+        if names is None:
+            return panel
+        have = _related_names(panel)
+        if have == names:
+            return panel
+        missing = [r for r in names if r not in have]
+        if missing:
+            raise ConfigError(f"GBM was trained with the related field(s) {missing}, which the data given lacks; "
+                              f"give the related time series with the fields {names}.")
+        from dataclasses import replace
+
+        if not names:
+            return replace(panel, related=None, related_indptr=None, related_names=[])
+        idx = [have.index(r) for r in names]
+        return replace(panel, related=panel.related[:, idx], related_names=list(names))
+
+    # ------------------------------------------------------------ explainability
+    def explain_attributes(self) -> list[tuple[str, str]]:
+        """The related fields and the metadata columns the model was trained with."""
+        return ([("related", r) for r in getattr(self, "related_names_", [])]
+                + [("metadata", c) for c in (self.categories or {})])
+
+    def tree_shap_available(self) -> bool:
+        """TreeSHAP explains the direct model; the recursive strategies feed forecasts back
+        (an attribute then also acts through the lags), so they are explained by re-forecasting."""
+        return bool(self.models) and set(self.models) == {"direct"}
+
+    def shap_values(self, panel: Panel) -> dict:
+        """LightGBM's TreeSHAP values of the direct model for every forecast step of ``panel``.
+
+        Returns a dict with ``rows`` (modellable series), ``names`` (feature names),
+        ``contrib`` (len(rows), H, features + 1; the last column the expected value), ``base``
+        (the seasonal naive value the model's output is added to) and ``x``
+        (``base + contrib.sum(-1)``, the model-space forecast), ``dfdx`` (slope of the back-transform).
+        """
+        panel = self.aligned(panel)
+        H = self.estimator.forecast_horizon
+        grid = _Grid(panel, self.layout, H, self.use_log)
+        rows = np.flatnonzero(self._modellable(grid))
+        R = np.repeat(rows, H)
+        O = np.full(len(R), grid.end)
+        hs = np.tile(np.arange(1, H + 1), len(rows))
+        booster = self.models["direct"]
+        names = booster.feature_name()
+        if len(rows):
+            feats = grid.features_direct(R, O, hs, _static_codes(panel, self.categories), grid.cumsums())
+            contrib = booster.predict(feats, pred_contrib=True, num_threads=_threads(self.estimator.params))
+        else:
+            contrib = np.zeros((0, len(names) + 1))
+        base = grid.direct_base(R, O, hs)
+        x = base + contrib.sum(axis=1)
+        s = grid.scale[R]
+        dfdx = s * np.exp(x) * (x > 0) if self.use_log else s
+        shape = (len(rows), H)
+        return {"rows": rows, "names": names, "contrib": contrib.reshape(*shape, -1), "base": base.reshape(shape),
+                "x": x.reshape(shape), "dfdx": dfdx.reshape(shape)}
+
+    def tree_contributions(self, panel: Panel) -> np.ndarray:
+        """Per-attribute TreeSHAP values in target units (n, H, attributes): each attribute's
+        features summed, times the back-transform's slope; 0 for items the model does not forecast."""
+        attrs = self.explain_attributes()
+        sv = self.shap_values(panel)
+        group = {f"{k}_{r}": j for j, (_, r) in enumerate(attrs[:len(self.related_names_)])
+                 for k in ("rel", "relz", "reld", "relo")}
+        group.update({f"static{j}": len(self.related_names_) + j for j in range(len(self.categories or {}))})
+        M = np.zeros((len(sv["names"]) + 1, len(attrs)))
+        for f, name in enumerate(sv["names"]):
+            if name in group:
+                M[f, group[name]] = 1.0
+        out = np.zeros((panel.n_series, self.estimator.forecast_horizon, len(attrs)))
+        out[sv["rows"]] = (sv["contrib"] @ M) * sv["dfdx"][..., None]
+        return out
+
     def _modellable(self, grid: _Grid) -> np.ndarray:
         return (grid.n_obs >= self.layout.m + 2) & (grid.lens > self.layout.m)
 
     def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
         p = self.estimator.params
+        panel = self.aligned(panel)
         n, Q = panel.n_series, len(levels)
         grid = _Grid(panel, self.layout, horizon, self.use_log)
         ok = self._modellable(grid) if self.models else np.zeros(n, bool)
@@ -733,7 +851,7 @@ class GBMPredictor(Predictor):
         save_arrays(folder / "gbm_tables.npz", Z=self.Z, sigma=self.sigma,
                     sigma_keys=np.asarray(self.sigma_keys, dtype=str))
         return {"use_log": self.use_log, "categories": self.categories, "calibration": self.calibration,
-                "vol_median": self.vol_median,
+                "vol_median": self.vol_median, "related_names": self.related_names_,
                 "models": sorted(self.models or {})}
 
     def _load_state(self, folder: Path, meta: dict) -> None:
@@ -745,6 +863,7 @@ class GBMPredictor(Predictor):
         self.categories = meta.get("categories", {})
         self.calibration = meta.get("calibration", "backtest")
         self.vol_median = float(meta.get("vol_median", 1.0))
+        self.related_names_ = list(meta.get("related_names", _related_names(self.panel)))
         lgb = _lightgbm()
         self.models = {}
         for kind in meta.get("models", []):
@@ -800,6 +919,10 @@ class GBMEstimator(Estimator):
         Windows' worth of the pooled error level mixed into each series' own level.
     nonnegative : bool
         Clip forecasts at 0.
+    short_history : {"adapt", "fallback"}
+        ``"adapt"`` (default): when more than 10% of the items have too little history for the full
+        season's lags and windows (``m + 2`` observed values), use a shorter season for them all (fewer
+        lags, shorter windows); ``"fallback"``: those items get the seasonal naive forecast.
     num_threads : int, optional
         LightGBM threads; default all cores (``os.cpu_count()``).
 
@@ -822,7 +945,7 @@ class GBMEstimator(Estimator):
         # quantiles
         "calibration_windows": 8, "calibration_stride": None, "interval_scaling": "both", "sigma_prior": 1.0,
         # output and resources
-        "nonnegative": False, "num_threads": None,
+        "nonnegative": False, "num_threads": None, "short_history": "adapt",
     }
     predictor_class = GBMPredictor
 
@@ -845,6 +968,8 @@ class GBMEstimator(Estimator):
                               f"got {p['interval_scaling']!r}.")
         if p["strategy"] not in ("recursive", "direct", "ensemble"):
             raise ConfigError(f"GBM strategy must be 'recursive', 'direct' or 'ensemble', got {p['strategy']!r}.")
+        if p["short_history"] not in ("adapt", "fallback"):
+            raise ConfigError(f"GBM short_history must be 'adapt' or 'fallback', got {p['short_history']!r}.")
         if p["log"] not in ("auto", True, False):
             raise ConfigError(f"GBM log must be 'auto', True or False, got {p['log']!r}.")
 
