@@ -69,7 +69,8 @@ def run_notebook(train: pd.DataFrame, forecast_from: str, workdir: Path, algorit
     papermill.execute_notebook(str(NOTEBOOK), str(workdir / "run.ipynb"), parameters=params, kernel_name="python3",
                                progress_bar=False, cwd=str(workdir))
     wall = time.perf_counter() - t0
-    fc = pd.read_csv(workdir / "output" / "forecast.csv", parse_dates=["timestamp"])
+    fc = pd.read_csv(workdir / "output" / "forecast.csv")  # Amazon Forecast's export: "date", ISO text
+    fc["timestamp"] = pd.to_datetime(fc.pop("date").str.replace("Z", "", regex=False))
     return fc.sort_values(["item_id", "timestamp"], kind="stable"), wall
 
 
