@@ -56,6 +56,7 @@ from .errors import ArtifactError, ConfigError, DataError
 from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
                             partial_last_bucket, resolve_duplicates, sort_block)
+from .io import atomic_dir
 from .lifecycle import quiet_items
 from .panel import ESTIMATED, FILLED, Panel
 from .readers import Columns, read_columns
@@ -963,8 +964,6 @@ def save_dataset(dataset_group, path, key=None) -> Path:
     ConfigError
         For a malformed key.
     """
-    from .io import atomic_dir
-
     dg = dataset_group
 
     def write(folder: Path):

@@ -60,6 +60,7 @@ from typing import Callable, Iterator
 
 from .artifacts import ARTIFACT_FILE
 from .errors import ArtifactError, ConfigError
+from .io import atomic_dir, atomic_path, is_url
 
 MAGIC = b"FCENC1\0\0"
 CIPHER = "AES-256-GCM"
@@ -273,8 +274,6 @@ def save_encrypted(write: Callable[[Path], object], path, key, kind: str) -> Pat
     ConfigError
         For a malformed key (checked before anything is written).
     """
-    from .io import atomic_dir, is_url
-
     _key_bytes(key)
     if is_url(path):
         raise ConfigError(f"encrypted artifacts are saved to local folders, not {path}; save locally, then copy.")
@@ -350,8 +349,6 @@ def write_encrypted_frame(df, path, key, fmt: str | None = None) -> str:
     ConfigError
         For a malformed key or an unknown format.
     """
-    from .io import atomic_path
-
     _key_bytes(key)
     fmt = (fmt or ("parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv")).lower()
     buf = io.BytesIO()

@@ -30,10 +30,12 @@ from ..artifacts import ARTIFACT_FILE, ARTIFACT_VERSION, read_artifact, write_ar
 from ..artifacts import jsonable as _jsonable
 from ..errors import ArtifactError, ConfigError, NotTrainedError
 from ..explain import explain as explain_predictor
+from ..io import atomic_dir, load_panel, save_panel
 from ..panel import Panel
 from ..quantiles import (DEFAULT_FORECAST_TYPES, ForecastArrays, arrays_from_normal,  # noqa: F401  (re-exported)
                          arrays_from_samples, forecast_columns, interpolate_quantiles, parse_forecast_types,
                          quantile_column)
+from ..security import open_artifact, save_encrypted
 from .guard import check_non_negative, guard
 
 
@@ -277,13 +279,9 @@ class Predictor:
 
         ``key`` (from :func:`fc_core.security.generate_key`) encrypts the folder (AES-256-GCM).
         """
-        from ..io import atomic_dir, save_panel
-
         if not self.trained:
             raise NotTrainedError(f"{self.name}: nothing to save before train(...).")
         if key is not None:
-            from ..security import save_encrypted
-
             return save_encrypted(self.save, path, key, kind="predictor")
         with atomic_dir(path) as tmp:
             save_panel(self.panel, tmp / "panel")
@@ -303,9 +301,6 @@ class Predictor:
         ArtifactError
             If the folder was not written by fc_core's ``save``, or for a missing or wrong key.
         """
-        from ..io import load_panel
-        from ..security import open_artifact
-
         with open_artifact(path, key, kind="predictor") as folder:
             doc = read_artifact(folder, "predictor")
             try:
