@@ -106,13 +106,14 @@ def run_case(case: str, n_items: int, days: int, algorithms, deepar_seconds: flo
     dg = retail_daily(n_items, days)
     t_data = time.perf_counter() - t0
     out: dict = {"case": case, "items": n_items, "days": days, "data_s": t_data}
+    # DeepAR+ gets the fixed training budget in both cases
+    params = {"DeepAR+": {"epochs": deepar_epochs, "max_train_time": deepar_seconds, "num_threads": None}}
     if case == "deepar":
-        params = {"DeepAR+": {"epochs": deepar_epochs, "max_train_time": deepar_seconds, "num_threads": None}}
         ap = AutoPredictor(HORIZON, algorithms=["SeasonalNaive", "DeepAR+"], algorithm_params=params,
                            keep_all_candidates=True, item_selection=False)
         model = "DeepAR+"
     else:
-        ap = AutoPredictor(HORIZON, algorithms=algorithms or None)
+        ap = AutoPredictor(HORIZON, algorithms=algorithms or None, algorithm_params=params)
         model = "AutoPredictor"
     ap.train(dg, progress=False)
     t_train = time.perf_counter() - t0 - t_data
