@@ -110,10 +110,10 @@ def run_case(case: str, n_items: int, days: int, algorithms, deepar_seconds: flo
     params = {"DeepAR+": {"epochs": deepar_epochs, "max_train_time": deepar_seconds, "num_threads": None}}
     if case == "deepar":
         ap = AutoPredictor(HORIZON, algorithms=["SeasonalNaive", "DeepAR+"], algorithm_params=params,
-                           keep_all_candidates=True, item_selection=False)
+                           keep_all_candidates=True, item_selection=False, backtest_windows=1)
         model = "DeepAR+"
     else:
-        ap = AutoPredictor(HORIZON, algorithms=algorithms or None, algorithm_params=params)
+        ap = AutoPredictor(HORIZON, algorithms=algorithms or None, algorithm_params=params, backtest_windows=1)
         model = "AutoPredictor"
     ap.train(dg, progress=False)
     t_train = time.perf_counter() - t0 - t_data

@@ -42,7 +42,7 @@ def _timed(fn) -> tuple[float, float]:
 def run_bench(n_items: int = 1000, days: int = 60, repeats: int = 5, seed: int = 0) -> dict:
     """Build the data and the panels, time every control change; returns a JSON-able dict."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from fc_widgets import BacktestPanel, DatasetPanel, LeaderboardPanel, QuantilePanel, TrainingPanel
+    from fc_widgets import BacktestPanel, DatasetPanel, LeaderboardPanel, QuantilePanel, TrainingPanel, link
 
     actions: dict[str, float] = {}
     changes: dict[str, list[tuple[float, float]]] = {}
@@ -76,8 +76,12 @@ def run_bench(n_items: int = 1000, days: int = 60, repeats: int = 5, seed: int =
     assert backtest.error_text == "", backtest.error_text
 
     training = TrainingPanel(dg, config=backtest.config, algorithms=["SeasonalNaive", "Naive"])
-    actions["TrainingPanel: Run (SeasonalNaive + Naive, 2 windows)"] = _timed(training.run_button.click)[0]
+    actions["TrainingPanel: Run (SeasonalNaive + Naive, 2 windows)"] = _timed(
+        lambda: (training.run_button.click(), training.wait()))[0]  # Run trains in a background thread
     predictor = training.predictor
+    link(dataset, backtest, training)  # linked: a backtest slider also moves the training panel's box
+    change("BacktestPanel: backtest windows (linked TrainingPanel follows)", backtest.windows, [3, 2])
+    assert training.windows.value == backtest.windows.value and backtest.error_text == "", backtest.error_text
     assert predictor is not None, training.error_text
 
     board = LeaderboardPanel(predictor)

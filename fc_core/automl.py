@@ -44,6 +44,23 @@ OPTIMIZATION_METRICS = ("AverageWeightedQuantileLoss", "WAPE", "RMSE", "MASE", "
 DEFAULT_ALGORITHMS = ("SeasonalNaive", "ETS", "Theta", "MSTL", "NPTS", "GBM", "GBM-L2", "MLP-QR", "ARIMA", "DeepAR+",
                       "Prophet")
 ENSEMBLE = "AutoPredictor"
+#: The presets (AutoGluon's convention): candidates, backtest windows and per-candidate settings.
+#: Chosen by backtests on the training part of M4 Hourly (``bench/presets_m4.py``), never its test set.
+#: Settings the user gives explicitly (``algorithms=``, ``backtest_windows=``, ``algorithm_params=``) win.
+PRESETS = {
+    "fast": {"algorithms": ("SeasonalNaive", "GBM"), "backtest_windows": 1,
+             "algorithm_params": {"GBM": {"num_trees": 200, "learning_rate": 0.2, "calibration_windows": 4}},
+             "description": "seasonal naive and a lighter GBM, one backtest window: a first answer in minutes"},
+    "medium": {"algorithms": ("SeasonalNaive", "NPTS", "GBM"), "backtest_windows": 2, "algorithm_params": {},
+               "description": "seasonal naive, NPTS and GBM, two backtest windows: the default"},
+    "best": {"algorithms": ("SeasonalNaive", "NPTS", "GBM", "GBM-L2", "MLP-QR"), "backtest_windows": 3,
+             "algorithm_params": {},
+             "description": "adds GBM-L2 and MLP-QR to medium, three backtest windows: the most accurate blend"},
+}
+DEFAULT_PRESET = "medium"
+#: Rough relative cost of each candidate, for ordering under a time limit (cheapest first).
+_COST_RANK = {"Naive": 0, "SeasonalNaive": 0, "NPTS": 1, "Theta": 2, "ETS": 3, "MSTL": 3, "GBM": 5, "GBM-L2": 5,
+              "MLP-QR": 6, "ARIMA": 7, "Prophet": 7, "DeepAR+": 8}
 SWITCH_MARGINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, float("inf"))
 DEFAULT_SWITCH_MARGIN = 0.05
 
@@ -81,15 +98,20 @@ class AutoPredictor:
         The data's frequency when omitted.
     forecast_types : list of str
         Quantiles such as ``"0.1"`` and/or ``"mean"`` (default 0.1, 0.5, 0.9 and mean).
-    backtest_windows : int
-        1 to 5.
+    backtest_windows : int, optional
+        1 to 5; default the preset's (fewer when the data is too short for them, said in
+        :meth:`plan_summary`).
     backtest_offset : int, optional
         Steps from the end of the data to the first window's cutoff (default the horizon).
     algorithms : list of str, optional
-        Candidates (default :data:`DEFAULT_ALGORITHMS`); see
-        :func:`fc_core.algorithms.base.available_algorithms`.
-    optimization_metric : str
-        One of AverageWeightedQuantileLoss, WAPE, RMSE, MASE, MAPE.
+        Candidates (default the preset's; an empty list: every algorithm of
+        :data:`DEFAULT_ALGORITHMS`); see :func:`fc_core.algorithms.base.available_algorithms`.
+    optimization_metric : str or callable
+        One of AverageWeightedQuantileLoss, WAPE, RMSE, MASE, MAPE, or a function
+        ``metric(actual, forecast) -> float`` (lower is better) of one item's observed values
+        and point forecasts (the ``mean``, as Amazon Forecast scores points), both 1-D arrays;
+        the overall score is its mean over items. It ranks, blends and chooses per item, and
+        appears in the leaderboard under the function's name.
     forecast_dimensions : list of str, optional
         Must match the dataset group's.
     device : str
@@ -126,6 +148,14 @@ class AutoPredictor:
         date are 0 and backtests do not score it.
     holidays : str or dict, optional
         Country holidays (``{"CountryCode": "KR"}``) for the candidates that use them (Prophet, DeepAR+).
+    presets : {"fast", "medium", "best"}
+        Candidate set, window count and settings from :data:`PRESETS` (AutoGluon's convention);
+        ``algorithms``, ``backtest_windows`` and ``algorithm_params`` given explicitly win.
+    time_limit : float, optional
+        Seconds for the whole of ``train``. The candidates run cheapest first; the first window's
+        timings decide how many windows and candidates fit, with the final training of the chosen
+        ones; what is left out is said in :meth:`plan_summary` (and warned). If time runs out
+        during the final training, the blend keeps the candidates already trained.
 
     Attributes (after ``train``)
     ----------------------------
@@ -149,18 +179,45 @@ class AutoPredictor:
     """
 
     def __init__(self, forecast_horizon: int, frequency: str | None = None,
-                 forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, backtest_windows: int = 1,
+                 forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, backtest_windows: int | None = None,
                  backtest_offset: int | None = None, algorithms: Sequence[str] | None = None,
-                 optimization_metric: str = "AverageWeightedQuantileLoss",
+                 optimization_metric: str | Callable = "AverageWeightedQuantileLoss",
                  forecast_dimensions: Sequence[str] | None = None, device: str = "auto",
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
                  item_switch_margin: float | None = None, keep_all_candidates: bool = False, history: str = "all",
-                 end_of_life=None, holidays=None, non_negative="auto"):
+                 end_of_life=None, holidays=None, non_negative="auto", presets: str | None = DEFAULT_PRESET,
+                 time_limit: float | None = None):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
-        if optimization_metric not in OPTIMIZATION_METRICS:
-            raise ConfigError(f"optimization_metric {optimization_metric!r}: choose one of {', '.join(OPTIMIZATION_METRICS)}.")
+        presets = presets or DEFAULT_PRESET
+        if presets not in PRESETS:
+            raise ConfigError(f"presets {presets!r}: choose one of {', '.join(PRESETS)}.")
+        if time_limit is not None and (not isinstance(time_limit, (int, float, np.integer, np.floating))
+                                       or isinstance(time_limit, bool) or not time_limit > 0):
+            raise ConfigError(f"time_limit must be a positive number of seconds (or None for no limit), got {time_limit!r}.")
+        self.presets = presets
+        self.time_limit = None if time_limit is None else float(time_limit)
+        preset = PRESETS[presets]
+        self._windows_given = backtest_windows is not None
+        if backtest_windows is None:
+            backtest_windows = preset["backtest_windows"]
+        if algorithms is None:
+            algorithms = preset["algorithms"]
+            algorithm_params = {**{k: dict(v) for k, v in preset["algorithm_params"].items()},
+                                **(algorithm_params or {})}
+        self.custom_metric = None
+        if callable(optimization_metric):
+            self.custom_metric = optimization_metric
+            optimization_metric = getattr(optimization_metric, "__name__", "custom_metric")
+            if optimization_metric in ("<lambda>", ""):
+                optimization_metric = "custom_metric"
+            if optimization_metric in OPTIMIZATION_METRICS:
+                raise ConfigError(f"a custom optimization metric may not be named like a built-in one "
+                                  f"({optimization_metric}); rename the function.")
+        elif optimization_metric not in OPTIMIZATION_METRICS:
+            raise ConfigError(f"optimization_metric {optimization_metric!r}: choose one of {', '.join(OPTIMIZATION_METRICS)}"
+                              " or pass a function metric(actual, forecast) -> float (lower is better).")
         if device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device {device!r}: choose 'auto', 'cpu' or 'cuda'.")
         self.forecast_horizon = int(forecast_horizon)
@@ -169,7 +226,7 @@ class AutoPredictor:
         self.levels, self.want_mean = parse_forecast_types(self.forecast_types)
         self.backtest_windows = backtest_windows
         self.backtest_offset = backtest_offset
-        names = list(algorithms) if algorithms else list(DEFAULT_ALGORITHMS)
+        names = list(algorithms) if len(algorithms) else list(DEFAULT_ALGORITHMS)
         self.algorithms = [canonical_name(a) for a in names]
         if len(set(self.algorithms)) != len(self.algorithms):
             raise ConfigError(f"algorithms {names} name one algorithm twice.")
@@ -213,6 +270,7 @@ class AutoPredictor:
         self.failed_: dict[str, str] = {}
         self.timings_: dict[str, float] = {}
         self.execution_: pd.DataFrame | None = None  # where each candidate ran (execution_plan at train)
+        self.plan_: list[dict] = []
 
     # ---------------------------------------------------------------- config
     def config(self) -> dict:
@@ -224,7 +282,7 @@ class AutoPredictor:
                 "seed": self.seed, "n_jobs": self.n_jobs, "item_selection": self.item_selection,
                 "item_switch_margin": self.item_switch_margin, "keep_all_candidates": self.keep_all_candidates,
                 "history": self.history, "end_of_life": self.end_of_life, "holidays": self.holidays,
-                "non_negative": self.non_negative}
+                "non_negative": self.non_negative, "presets": self.presets, "time_limit": self.time_limit}
 
     def __repr__(self) -> str:
         state = f"trained, weights={ {k: round(v, 3) for k, v in self.weights_.items()} }" if self.trained else "not trained"
@@ -317,6 +375,8 @@ class AutoPredictor:
         from . import metrics
 
         t_start = time.perf_counter()
+        dataset_group = self._as_data(dataset_group)
+        metrics = _MetricsWithCustom(metrics, self.custom_metric, self.optimization_metric)
         panel = dataset_group.to_panel() if hasattr(dataset_group, "to_panel") else dataset_group
         if self.frequency and not fq.matches(self.frequency, panel.frequency):
             raise ConfigError(f"AutoPredictor frequency {self.frequency} differs from the data's {panel.frequency}; "
@@ -328,7 +388,8 @@ class AutoPredictor:
         self._check_related_future(dataset_group, panel)
         count_like = bool(getattr(getattr(dataset_group, "domain", None), "count_like", False))
         target_field = getattr(dataset_group, "target_field", self.target_field)
-        windows = panel_windows(panel, self.forecast_horizon, self.backtest_windows, self.backtest_offset)
+        plan = _Plan(self.time_limit, t_start)
+        windows = self._fit_windows(panel, plan)
         season = fq.season_length(panel.frequency)
         levels = self.score_levels
         eol = lifecycle.end_of_life_dates(panel, self.end_of_life)
@@ -338,9 +399,22 @@ class AutoPredictor:
         bar = _progress(len(steps) + len(self.algorithms), progress, "AutoPredictor")
         results: list[_WindowResult] = []
         failed: dict[str, str] = {}
+        skipped: list[str] = []  # candidates left out for time
         timings: dict[str, float] = {a: 0.0 for a in self.algorithms}
+        # under a time limit the cheapest candidates run first, so that something is always there
+        order = sorted(self.algorithms, key=lambda a: _COST_RANK.get(a, 5)) if plan.limited else self.algorithms
         try:
             for w in windows:
+                if w.index > 0 and plan.limited:
+                    ran = [a for a in self.algorithms if a not in failed and a not in skipped]
+                    first = {a: plan.first_window.get(a, 0.0) for a in ran}
+                    need = sum(first.values()) * (1 + _FINAL_FACTOR)  # this window and the final fits
+                    if plan.elapsed() + need > plan.limit:
+                        for v in windows[w.index:]:
+                            plan.add(f"backtest window {v.index}", "skipped", None,
+                                     f"time_limit: about {need:.1f} s more would pass {plan.limit:g} s")
+                        bar.update(len(self.algorithms) * (len(windows) - w.index))
+                        break
                 cov = window_coverage(panel, w, self.forecast_horizon)
                 cut = w.cutoffs(panel)  # one per item where the data is forecast from each item's end
                 past_eol = lifecycle.mask_window(panel, eol, cut, self.forecast_horizon, cov)
@@ -355,8 +429,14 @@ class AutoPredictor:
                 observed = observed & ~past_eol[rows]  # not scored after an item's end of life
                 shifted = policy.shifted(train_panel) if policy.active else (np.zeros(0, np.int64), None)
                 fc, short_fc = {}, {}
-                for a in self.algorithms:
-                    if a in failed:
+                for a in order:
+                    if a in failed or a in skipped:
+                        bar.update(1)
+                        continue
+                    if w.index == 0 and plan.limited and fc and plan.elapsed() > plan.limit * _FIRST_WINDOW_SHARE:
+                        skipped.append(a)
+                        plan.add(a, "skipped", None, f"time_limit: {plan.elapsed():.1f} s of {plan.limit:g} s "
+                                 "spent before its first backtest")
                         bar.update(1)
                         continue
                     _notify(callback, "backtest", a, w.index, t_start)
@@ -374,9 +454,13 @@ class AutoPredictor:
                         failed[a] = f"{type(exc).__name__}: {exc}"
                         warnings.warn(f"{a} failed in backtest window {w.index} and is left out: {failed[a]}")
                     timings[a] += time.perf_counter() - t0
+                    if w.index == 0:
+                        plan.first_window[a] = time.perf_counter() - t0
+                    plan.add(f"{a}, backtest window {w.index}", "failed" if a in failed else "done",
+                             time.perf_counter() - t0, failed.get(a, ""))
                     bar.update(1)
                 results.append(_WindowResult(w, rows, actuals, observed, train_panel, fc, cov, short_fc))
-            ok = [a for a in self.algorithms if a not in failed]
+            ok = [a for a in self.algorithms if a not in failed and a not in skipped]
             if not ok:
                 raise ConfigError("every candidate algorithm failed in the backtests: " +
                                   "; ".join(f"{k}: {v}" for k, v in failed.items()))
@@ -412,9 +496,16 @@ class AutoPredictor:
                 used |= set(ch) - {ENSEMBLE}
             if self.keep_all_candidates:
                 used |= set(ok)
-            used = sorted(used, key=self.algorithms.index)
+            # the blend's heaviest members first: if time runs out, the best part of the blend is kept
+            used = sorted(used, key=lambda a: (-weights.get(a, 0.0), self.algorithms.index(a)))
             predictors = {}
             for a in used:
+                if plan.limited and predictors and plan.elapsed() + plan.first_window.get(a, 0.0) > plan.limit:
+                    plan.add(f"{a}, final training", "skipped", None,
+                             f"time_limit: {plan.elapsed():.1f} s of {plan.limit:g} s spent; the blend keeps "
+                             f"{', '.join(predictors)}")
+                    bar.update(1)
+                    continue
                 _notify(callback, "train", a, None, t_start)
                 bar.set_description(f"final training: {a}")
                 t0 = time.perf_counter()
@@ -426,6 +517,8 @@ class AutoPredictor:
                     failed[a] = f"final training: {type(exc).__name__}: {exc}"
                     warnings.warn(f"{a} failed in final training and is left out: {failed[a]}")
                 timings[a] += time.perf_counter() - t0
+                plan.add(f"{a}, final training", "done" if a in predictors else "failed", time.perf_counter() - t0,
+                         failed.get(a, ""))
                 bar.update(1)
             bar.update(len(self.algorithms) - len(used))
         finally:
@@ -453,6 +546,11 @@ class AutoPredictor:
         self.fallbacks_ = fallbacks
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
         self.execution_ = getattr(self, "_pending_execution", None)
+        self.plan_ = plan.rows
+        left_out = [r for r in plan.rows if r["status"] == "skipped"]
+        if left_out:
+            warnings.warn("time_limit: left out " + "; ".join(r["step"] for r in left_out)
+                          + " (see plan_summary()).")
         self.history_choice_ = policy.choice_frame(panel, history_choice)
         self.backtest_frame_ = self._backtest_frame(panel, results, ens_results)
         self.skipped_items_ = pd.concat(
@@ -740,10 +838,72 @@ class AutoPredictor:
         if not self.trained:
             raise NotTrainedError("call AutoPredictor.train(dataset_group) first.")
 
-    # ---------------------------------------------------------------- results
-    def leaderboard(self, per_window: bool = False) -> pd.DataFrame:
-        """Algorithms by metric (mean over backtest windows), best first; ``per_window`` for detail."""
+    def _as_data(self, data):
+        """A DatasetGroup or Panel as is; a long DataFrame (item_id, timestamp, target_value, ...) as a
+        CUSTOM-domain DatasetGroup with this predictor's frequency and forecast dimensions."""
+        if isinstance(data, pd.DataFrame):
+            from .datasets import DatasetGroup
+
+            return DatasetGroup(target=data, frequency=self.frequency,
+                                forecast_dimensions=self.forecast_dimensions or None)
+        if not hasattr(data, "to_panel") and not isinstance(data, Panel):
+            raise ConfigError(f"expected a DatasetGroup or a long DataFrame (item_id, timestamp, target_value), "
+                              f"got {type(data).__name__}.")
+        return data
+
+    def _panel_of(self, data) -> Panel:
+        data = self._as_data(data)
+        return data.to_panel() if hasattr(data, "to_panel") else data
+
+    def _fit_windows(self, panel: Panel, plan: "_Plan") -> list[BacktestWindow]:
+        """The backtest windows; the preset's count is lowered to what the data holds (and said so)."""
+        n = self.backtest_windows
+        if self._windows_given:
+            return panel_windows(panel, self.forecast_horizon, n, self.backtest_offset)
+        for k in range(n, 0, -1):
+            try:
+                windows = panel_windows(panel, self.forecast_horizon, k, self.backtest_offset)
+            except ConfigError:
+                if k == 1:
+                    raise
+                continue
+            if k < n:
+                plan.add(f"backtest windows {k}..{n - 1}", "reduced", None,
+                         f"the data holds {k} of the {self.presets!r} preset's {n} windows")
+            return windows
+        raise AssertionError("unreachable")
+
+    def windows(self, data) -> list[BacktestWindow]:
+        """The backtest windows training would use on ``data`` (the preset's count, fewer if the data is short)."""
+        return self._fit_windows(self._panel_of(data), _Plan(None, time.perf_counter()))
+
+    def plan_summary(self) -> pd.DataFrame:
+        """What training did: each candidate and window with its status (``done``, ``failed``,
+        ``skipped`` for the time limit, ``reduced`` for the data), seconds and why.
+
+        The first row states the preset, the time limit and the windows and candidates used.
+        """
         self._check()
+        head = {"step": f"presets={self.presets!r}, time_limit={self.time_limit}", "status": "plan",
+                "seconds": round(float(self.timings_.get("total", np.nan)), 2),
+                "note": f"{self.backtest_windows} windows asked, {self.leaderboard_['backtest_window'].nunique()} run; "
+                        f"candidates {', '.join(self.algorithms)}; kept {', '.join(self.predictors_)}"}
+        return pd.DataFrame([head, *self.plan_], columns=["step", "status", "seconds", "note"])
+
+    # ---------------------------------------------------------------- results
+    def leaderboard(self, data=None, per_window: bool = False) -> pd.DataFrame:
+        """Algorithms by metric (mean over backtest windows), best first; ``per_window`` for detail.
+
+        With ``data`` (a DatasetGroup or long DataFrame that goes ``forecast_horizon`` steps past
+        what the predictor should see), the retrained candidates and the AutoPredictor are scored
+        instead on those last steps of each item, forecasting from the data before them: one row
+        per algorithm with the metrics of :func:`fc_core.metrics.evaluate`, best first.
+        """
+        self._check()
+        if data is not None:
+            scores = self._score_new(data, with_candidates=True)
+            board = pd.DataFrame([{"algorithm": a, **m} for a, m in scores.items()])
+            return board.sort_values(self.optimization_metric, kind="stable").reset_index(drop=True)
         b = self.leaderboard_
         if per_window:
             return b.sort_values(["backtest_window", self.optimization_metric]).reset_index(drop=True)
@@ -791,6 +951,67 @@ class AutoPredictor:
         return {"backtest_forecasts": write_frame(bf, f"{folder}/backtest_forecasts.csv"),
                 "accuracy_metrics": write_frame(acc, f"{folder}/accuracy_metrics.csv")}
 
+    def evaluate(self, data) -> dict:
+        """Accuracy on new data: each item's last ``forecast_horizon`` steps of ``data`` (a DatasetGroup
+        or long DataFrame) are forecast from the data before them and scored.
+
+        Returns the overall metrics of :func:`fc_core.metrics.evaluate` (``AverageWeightedQuantileLoss``,
+        ``WAPE``, ``RMSE``, ``MASE``, ``MAPE``, ``sMAPE``, ``MSIS``, ...), plus a custom optimization metric.
+
+        Raises
+        ------
+        NotTrainedError
+            Before :meth:`train`.
+        ConfigError
+            If the data is too short to hold out a horizon.
+        """
+        self._check()
+        return self._score_new(data, with_candidates=False)[ENSEMBLE]
+
+    def _score_new(self, data, with_candidates: bool) -> dict:
+        from . import metrics
+
+        metrics = _MetricsWithCustom(metrics, self.custom_metric, self.optimization_metric)
+        panel = self._panel_of(data)
+        H = self.forecast_horizon
+        w = panel_windows(panel, H, 1)[0]
+        cov = window_coverage(panel, w, H)
+        rows = np.flatnonzero(cov["reason"].to_numpy() == "")
+        if len(rows) == 0:
+            raise ConfigError(f"no item of the data has history before and actuals after {w.cutoff}; "
+                              f"give each item at least {H} more steps than the predictor should see.")
+        sub = panel.select(rows)
+        train = sub.truncate(w.cutoff, keep_related_future=H)
+        actuals, observed = sub.actuals_after(w.cutoff, H)
+        season = fq.season_length(panel.frequency)
+        arrays = self._candidate_arrays(train)
+        out = {ENSEMBLE: metrics.evaluate(actuals, observed, self._combine(arrays, train), train, season,
+                                          quantiles=self.levels)[1]}
+        if with_candidates:
+            for a in self.predictors_:
+                out[a] = metrics.evaluate(actuals, observed, arrays[a], train, season, quantiles=self.levels)[1]
+        return out
+
+    def plot(self, items=None, data=None, max_items: int = 4, history_points: int | None = None):
+        """Fan charts of several items' forecasts, one panel each, with their recent history.
+
+        ``items`` defaults to the first ``max_items`` items; ``data`` forecasts from other data (as in
+        :meth:`forecast`). Returns a matplotlib Figure.
+        """
+        from .plotting import plot_forecasts
+
+        self._check()
+        panel = self.panel if data is None else self._panel_of(data)
+        if items is None:
+            items = list(panel.keys.iloc[:max_items, 0].astype(str))
+        elif isinstance(items, str):
+            items = [items]
+        fc = self.forecast(items=list(items), data=None if data is None else panel)
+        from .algorithms.base import select_items
+
+        hist = select_items(panel, list(items)).to_frame()[[*panel.key_columns, "timestamp", "target_value"]]
+        return plot_forecasts(fc, list(items), history=hist, history_points=history_points)
+
     # --------------------------------------------------------------- forecast
     @_on_scheduler
     @costs.tracked("forecast")
@@ -799,7 +1020,7 @@ class AutoPredictor:
         from .algorithms.base import select_items
 
         self._check()
-        panel = self.panel if data is None else (data.to_panel() if hasattr(data, "to_panel") else data)
+        panel = self.panel if data is None else self._panel_of(data)
         rows = np.arange(panel.n_series)
         if items is not None:
             sub = select_items(panel, items)
@@ -807,19 +1028,26 @@ class AutoPredictor:
             want = set(sub.keys.astype(str).apply(tuple, axis=1))
             rows = np.flatnonzero(key.isin(want).to_numpy())
             panel = panel.select(rows)
+        out = self._combine(self._candidate_arrays(panel), panel)
+        frame = to_forecast_frame(panel, out, self.forecast_types)
+        return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
+                        info={"weights": dict(self.weights_)})
+
+    def _candidate_arrays(self, panel: Panel) -> dict:
+        """Each retrained candidate's forecasts of ``panel`` (with the history policy's variants)."""
         arrays = {a: p.predict_arrays(panel, levels=self.score_levels) for a, p in self.predictors_.items()}
-        arrays = changepoints.HistoryPolicy(self.history).forecast_variants(self.predictors_, arrays, panel,
-                                                                             self.score_levels, self.history_choice_)
+        return changepoints.HistoryPolicy(self.history).forecast_variants(self.predictors_, arrays, panel,
+                                                                           self.score_levels, self.history_choice_)
+
+    def _combine(self, arrays: dict, panel: Panel) -> ForecastArrays:
+        """The AutoPredictor's forecasts from its candidates': per-item choice, blend, cold start, end of life."""
         choice = self._choice_for(panel)
         cold = self._cold_start_blend()
         if cold and (panel.lengths == 0).any():
             choice = _choice_array([("__cold__",) if n == 0 else c for n, c in zip(panel.lengths, choice)])
             arrays = {**arrays, "__cold__": _blend_arrays(arrays, cold)}
         out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), choice)
-        out = lifecycle.apply_end_of_life(out, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
-        frame = to_forecast_frame(panel, out, self.forecast_types)
-        return Forecast(frame, panel.key_columns, self.target_field, panel.frequency,
-                        info={"weights": dict(self.weights_)})
+        return lifecycle.apply_end_of_life(out, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
 
     @_on_scheduler
     def explain(self, items=None, start=None, end=None, max_items: int | None = None, n_permutations: int = 20,
@@ -912,7 +1140,7 @@ class AutoPredictor:
             if self.history_choice_ is not None:
                 self.history_choice_.to_parquet(tmp / "history_choice.parquet", index=False)
             doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
-                   "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "fallbacks": self.fallbacks_, "timings": self.timings_,
+                   "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "fallbacks": self.fallbacks_, "timings": self.timings_, "plan": self.plan_,
                    "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
             (tmp / "fc_artifact.json").write_text(json.dumps(doc, indent=2, default=str))
         return Path(path)
@@ -938,7 +1166,13 @@ class AutoPredictor:
         doc = read_artifact(folder, "auto_predictor")
         for s in doc.get("predictors", {}).values():
             safe_name(s, f"{folder / 'fc_artifact.json'} (predictors)")
-        self = cls(**doc["config"])
+        config = dict(doc["config"])
+        metric = config.get("optimization_metric")
+        if metric not in OPTIMIZATION_METRICS:  # a custom metric: its scores are saved, not the function
+            config["optimization_metric"] = "AverageWeightedQuantileLoss"
+        self = cls(**config)
+        self.optimization_metric = metric
+        self.plan_ = doc.get("plan", [])
         self.panel = load_panel(folder / "panel")
         self.predictors_ = {a: Predictor.load(folder / "predictors" / s) for a, s in doc["predictors"].items()}
         self.leaderboard_ = pd.read_parquet(folder / "leaderboard.parquet")
@@ -1069,6 +1303,59 @@ def _progress(total: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc)
+
+
+# ------------------------------------------------------------- time limit
+_FINAL_FACTOR = 1.2  # the final fit on all the data costs about this many first-window fits
+_FIRST_WINDOW_SHARE = 0.45  # under a time limit, new candidates start in the first window only before this share
+
+
+class _Plan:
+    """What ran, what was left out and why, under an optional time limit (``AutoPredictor.plan_``)."""
+
+    def __init__(self, limit: float | None, t_start: float):
+        self.limit = limit
+        self.t_start = t_start
+        self.rows: list[dict] = []
+        self.first_window: dict[str, float] = {}  # seconds of each candidate in the first window
+
+    @property
+    def limited(self) -> bool:
+        return self.limit is not None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t_start
+
+    def add(self, step: str, status: str, seconds: float | None, note: str = "") -> None:
+        self.rows.append({"step": step, "status": status,
+                          "seconds": np.nan if seconds is None else round(float(seconds), 2), "note": note})
+
+
+class _MetricsWithCustom:
+    """:mod:`fc_core.metrics` with a user's metric added to every evaluation (per item and overall)."""
+
+    def __init__(self, base, fn, name: str):
+        self.base, self.fn, self.name = base, fn, name
+
+    def evaluate(self, actuals, observed, forecast, insample, season_length, quantiles=None):
+        per_item, overall = self.base.evaluate(actuals, observed, forecast, insample, season_length,
+                                               quantiles=quantiles)
+        if self.fn is None:
+            return per_item, overall
+        vals = np.full(len(actuals), np.nan)
+        for i in range(len(actuals)):
+            ok = np.asarray(observed[i], bool) & np.isfinite(actuals[i])
+            if ok.any():
+                try:
+                    vals[i] = float(self.fn(np.asarray(actuals[i])[ok], np.asarray(forecast.mean[i])[ok]))
+                except Exception as exc:
+                    raise ConfigError(f"the optimization metric {self.name} failed: {type(exc).__name__}: {exc}; "
+                                      "it must take (actual, forecast) 1-D arrays and return a number.") from exc
+        per_item = per_item.copy()
+        per_item[self.name] = vals
+        fin = vals[np.isfinite(vals)]
+        overall = {**overall, self.name: float(fin.mean()) if len(fin) else float("nan")}
+        return per_item, overall
 
 
 def _fallback_summaries(results, algos) -> dict:

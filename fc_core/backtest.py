@@ -1,4 +1,4 @@
-"""Backtest windows (Amazon Forecast's ``EvaluationParameters``): pure, no models.
+"""Backtest windows (Amazon Forecast's ``EvaluationParameters``), and :func:`run`, the backtest of one estimator.
 
 Windows are laid back from the end of the data. Window 0 is the most recent:
 its training data ends at ``cutoff_0 = end - offset`` steps and it scores the
@@ -154,3 +154,95 @@ def window_coverage(panel, window: BacktestWindow, forecast_horizon: int, min_tr
     out["test_points"] = test_points
     out["reason"] = reason
     return out
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    forecasts : DataFrame
+        The forecast frame of every window (keys, ``timestamp``, quantile columns, ``mean``) beside
+        the actual ``target_value``, with ``backtest_window`` and ``cutoff``.
+    metrics : DataFrame
+        One row per window: the overall metrics of :func:`fc_core.metrics.evaluate`.
+    item_metrics : DataFrame
+        One row per item and window.
+    """
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+    item_metrics: pd.DataFrame
+
+    def mean(self) -> pd.Series:
+        """The metrics averaged over the windows."""
+        return self.metrics.drop(columns=["backtest_window", "cutoff"]).mean(numeric_only=True)
+
+
+def run(estimator, data, windows: int = 1, offset: int | None = None) -> BacktestResult:
+    """Backtest one estimator: for each window, train on the data before its cutoff, forecast the
+    ``forecast_horizon`` steps after it and score them against the actuals.
+
+    Parameters
+    ----------
+    estimator : Estimator
+        Any fc_core estimator (e.g. ``SeasonalNaiveEstimator(24)``); its horizon is the window length.
+    data : DatasetGroup, Panel or DataFrame
+        A long frame (``item_id``, ``timestamp``, ``target_value``) is read as a CUSTOM dataset group.
+    windows : int
+        1 to 5, laid back from the end of the data (:func:`backtest_windows`).
+    offset : int, optional
+        Steps from the end of the data to the most recent cutoff (default the horizon).
+
+    Returns
+    -------
+    BacktestResult
+
+    Raises
+    ------
+    ConfigError
+        If the windows do not fit the data or a window has no item to score.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from fc_core.algorithms.baselines import SeasonalNaiveEstimator
+    >>> t = pd.date_range("2024-01-01", periods=24 * 14, freq="h")
+    >>> df = pd.DataFrame({"item_id": "a", "timestamp": t, "target_value": 10 + np.sin(2 * np.pi * t.hour / 24)})
+    >>> res = run(SeasonalNaiveEstimator(24), df, windows=2)
+    >>> res.metrics["backtest_window"].tolist(), round(float(res.metrics["WAPE"].max()), 6)
+    ([0, 1], 0.0)
+    """
+    from . import metrics as mt
+    from .algorithms.base import to_forecast_frame
+
+    if isinstance(data, pd.DataFrame):
+        from .datasets import DatasetGroup
+
+        data = DatasetGroup(target=data, frequency=getattr(estimator, "frequency", None))
+    panel = data.to_panel() if hasattr(data, "to_panel") else data
+    H = int(estimator.forecast_horizon)
+    check_horizon(H, int(panel.lengths.max(initial=0)))
+    season = fq.season_length(panel.frequency)
+    target = getattr(data, "target_field", "target_value")
+    frames, rows_, items = [], [], []
+    for w in panel_windows(panel, H, windows, offset):
+        cov = window_coverage(panel, w, H)
+        rows = np.flatnonzero(cov["reason"].to_numpy() == "")
+        if len(rows) == 0:
+            raise ConfigError(f"backtest {w} has no item with history before and actuals after its cutoff; "
+                              "use fewer windows or a smaller offset.")
+        sub = panel.select(rows)
+        train = sub.truncate(w.cutoff, keep_related_future=H)
+        actuals, observed = sub.actuals_after(w.cutoff, H)
+        arr = estimator.train(train).predict_arrays(train)
+        per_item, overall = mt.evaluate(actuals, observed, arr, train, season)
+        f = to_forecast_frame(sub, arr, estimator.forecast_types)
+        f.insert(len(sub.key_columns) + 1, target, actuals.reshape(-1))
+        f["backtest_window"], f["cutoff"] = w.index, w.cutoff
+        frames.append(f)
+        rows_.append({"backtest_window": w.index, "cutoff": w.cutoff, **overall})
+        items.append(per_item.assign(backtest_window=w.index))
+    return BacktestResult(pd.concat(frames, ignore_index=True), pd.DataFrame(rows_),
+                          pd.concat(items, ignore_index=True))

@@ -746,7 +746,8 @@ class DatasetGroup:
         region = np.array(["", "middlefill", "backfill"], dtype=object)[self._fill_region[idx]] if len(idx) else \
             np.zeros(0, object)
         out["region"] = region
-        out["method"] = [trules[r].describe() if trules.get(r) is not None else "" for r in region]
+        out["method"] = np.array([trules[r].describe() if trules.get(r) is not None else "" for r in region],
+                                 dtype=object)
         out["scored"] = ~self._estimated[idx] if len(idx) else np.zeros(0, bool)
         return out.reset_index(drop=True)
 

@@ -18,7 +18,11 @@ How the Shapley values are computed
   own space (the log of the scaled target); the scores are turned into target units
   by the local slope of the back-transform at the forecast (``dF/dx``), so they add
   up to the forecast change to first order. The features made from the target's own
-  history and the calendar are not attributes; their share is ``history``.
+  history and the calendar are not attributes. TreeSHAP costs grow with the trees'
+  depth squared; ``method="baseline"`` instead re-predicts the booster for every
+  coalition of attributes with the left-out ones at their baseline (below): exact
+  Shapley values of that game from ``2^k`` ordinary predictions, much faster on deep
+  trees (``bench/RESULTS.md``, "Explainability").
 * **Every other model that uses attributes (MLP-QR, DeepAR+, Prophet's regressors,
   GBM's recursive strategies): Shapley values by re-forecasting.** An attribute left
   out of a coalition is replaced by a baseline - a related field by each item's own
@@ -65,7 +69,6 @@ MAX_TIME_POINTS = 500
 PREDICTOR_SAMPLE = 50    # items sampled for predictor explainability by re-forecasting
 TREE_SAMPLE = 1000       # ... by TreeSHAP (cheap)
 EXACT_MAX = 6            # exact Shapley values up to this many attributes (2^k forecasts)
-HISTORY = "history"      # the non-attribute part of a TreeSHAP explanation
 SCORE_COLUMNS = ["raw_impact_score", "normalized_impact_score"]
 
 
@@ -112,7 +115,8 @@ class Explanation:
         return aggregate(self.frame, self.attributes)
 
     def item(self, item) -> pd.DataFrame:
-        """One item's impact over time: ``timestamp`` then one column per attribute (raw scores).
+        """One item's impact over time: ``timestamp`` then one column per attribute (raw scores;
+        with forecast dimensions, summed over the item's series, as its forecasts add up).
 
         Raises
         ------
@@ -151,7 +155,16 @@ class Explanation:
 
 
 def aggregate(frame: pd.DataFrame, attributes: list) -> pd.DataFrame:
-    """Predictor-level scores from per item/time scores (see the module docstring)."""
+    """Predictor-level scores from per item/time scores (see the module docstring).
+
+    Magnitude: mean ``|raw|``; sign: the correlation of a related field's value with its
+    score (does a higher value raise the forecast?), else the sign of the mean score.
+
+    >>> f = pd.DataFrame({"attribute": ["price"] * 3 + ["color"] * 3, "value": [8, 10, 12, None, None, None],
+    ...                   "raw_impact_score": [2.0, 0.0, -2.0, 0.5, -0.5, 0.5]})
+    >>> aggregate(f, ["color", "price"]).round(3).values.tolist()
+    [['price', -1.333, -1.0, 'lowers'], ['color', 0.5, 0.375, 'raises']]
+    """
     rows = []
     for a in attributes:
         f = frame[frame["attribute"] == a]
@@ -181,6 +194,16 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------ selection
+def no_attributes_note(name: str, panel: Panel, members: list | None = None) -> str:
+    """Why there are no impact scores: the data has no attributes, or the model(s) use none."""
+    if panel.related is None and panel.static is None:
+        return (f"{name}: the data has no related time series or item metadata, so there are no impact scores "
+                "(give related_path or item_metadata_path to see which attributes move the forecast).")
+    who = f"its models ({', '.join(members)}) use" if members else "it uses"
+    return (f"{name}: {who} no attributes (related time series, item metadata or holidays), so there are no impact "
+            "scores (like Amazon Forecast's ARIMA, ETS and NPTS); GBM, GBM-L2, MLP-QR, DeepAR+ and Prophet use them.")
+
+
 def choose_rows(panel: Panel, items=None, max_items: int = PREDICTOR_SAMPLE, seed: int = 0) -> tuple[np.ndarray, list]:
     """Positions of the series to explain, and notes.
 
@@ -271,55 +294,69 @@ def masked(panel: Panel, attributes: list[tuple[str, str]], keep, future_only: b
     return replace(panel, related=related, static=static)
 
 
-def shapley_by_reforecast(forecast: Callable[[Panel], np.ndarray], panel: Panel, attributes: list[tuple[str, str]],
-                          n_permutations: int = 20, seed: int = 0, exact_max: int = EXACT_MAX,
-                          progress: bool = False, future_only: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
-    """Shapley values (n, H, k) of ``attributes`` for ``forecast(panel) -> (n, H)``, the
-    forecast with no attribute (n, H), and the method's name.
+def shapley_values(value: Callable[[frozenset], np.ndarray], players: list, n_permutations: int = 20,
+                   seed: int = 0, exact_max: int = EXACT_MAX, progress: bool = False,
+                   desc: str = "explain") -> tuple[np.ndarray, np.ndarray, str]:
+    """Shapley values (..., k) of ``players`` for the game ``value(coalition) -> array``, the
+    value of the empty coalition, and how they were computed.
 
-    Exact over all ``2^k`` coalitions when ``k <= exact_max``; otherwise
-    ``n_permutations`` seeded random orders. Either way the values of a cell add up to
-    ``forecast(panel) - forecast(no attribute)``.
+    Exact over all ``2^k`` coalitions when ``k <= exact_max``; otherwise ``n_permutations``
+    seeded random orders (each order's increments add up, so the values still do).
     """
     from tqdm.auto import tqdm
 
-    k = len(attributes)
+    k = len(players)
     cache: dict = {}
     exact = k <= exact_max
-    total = 2 ** k if exact else n_permutations * k + 1
-    bar = tqdm(total=total, desc="explain (re-forecasting)", disable=not progress, leave=False)
+    bar = tqdm(total=2 ** k if exact else n_permutations * k + 1, desc=desc, disable=not progress, leave=False)
 
-    def value(S: frozenset) -> np.ndarray:
+    def v(S: frozenset) -> np.ndarray:
         if S not in cache:
-            cache[S] = np.asarray(forecast(masked(panel, attributes, S, future_only)), dtype=float)
+            cache[S] = np.asarray(value(S), dtype=float)
             bar.update(1)
         return cache[S]
 
     try:
-        empty = value(frozenset())
+        empty = v(frozenset())
         phi = np.zeros(empty.shape + (k,))
         if exact:
-            for j, a in enumerate(attributes):
-                others = [b for b in attributes if b != a]
+            for j, a in enumerate(players):
+                others = [b for b in players if b != a]
                 for size in range(k):
                     w = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
                     for S in itertools.combinations(others, size):
                         S = frozenset(S)
-                        phi[..., j] += w * (value(S | {a}) - value(S))
-            method = f"exact Shapley values by re-forecasting ({2 ** k} forecasts)"
+                        phi[..., j] += w * (v(S | {a}) - v(S))
+            method = f"exact Shapley values ({2 ** k} coalitions)"
         else:
             rng = np.random.default_rng(seed)
             for _ in range(n_permutations):
                 S, prev = frozenset(), empty
                 for j in rng.permutation(k):
-                    S = S | {attributes[j]}
-                    cur = value(S)
+                    S = S | {players[j]}
+                    cur = v(S)
                     phi[..., j] += cur - prev
                     prev = cur
             phi /= n_permutations
-            method = f"Shapley values by re-forecasting, {n_permutations} sampled orders (seed {seed})"
+            method = f"Shapley values from {n_permutations} sampled orders (seed {seed})"
     finally:
         bar.close()
+    return phi, empty, method
+
+
+def shapley_by_reforecast(forecast: Callable[[Panel], np.ndarray], panel: Panel, attributes: list[tuple[str, str]],
+                          n_permutations: int = 20, seed: int = 0, exact_max: int = EXACT_MAX,
+                          progress: bool = False, future_only: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+    """Shapley values (n, H, k) of ``attributes`` for ``forecast(panel) -> (n, H)``, the
+    forecast with no attribute (n, H), and the method's name: :func:`shapley_values` of the
+    game whose coalitions keep their attributes and replace the others (:func:`masked`).
+    Either way the values of a cell add up to ``forecast(panel) - forecast(no attribute)``.
+    """
+    phi, empty, how = shapley_values(lambda S: forecast(masked(panel, attributes, S, future_only)), attributes,
+                                     n_permutations, seed, exact_max, progress, "explain (re-forecasting)")
+    exact = how.startswith("exact")
+    method = (f"exact Shapley values by re-forecasting ({2 ** len(attributes)} forecasts)" if exact else
+              f"Shapley values by re-forecasting, {n_permutations} sampled orders (seed {seed})")
     return phi, empty, method
 
 
@@ -331,18 +368,28 @@ def attribute_labels(attributes: list[tuple[str, str]]) -> list[str]:
     return [f"{k}:{n}" if names.count(n) > 1 else str(n) for k, n in attributes]
 
 
-def explain_panel(predictor, panel: Panel, n_permutations: int = 20, seed: int = 0, progress: bool = False
-                  ) -> tuple[pd.DataFrame, list, str]:
+def explain_panel(predictor, panel: Panel, n_permutations: int = 20, seed: int = 0, progress: bool = False,
+                  method: str = "auto") -> tuple[pd.DataFrame, list, str]:
     """Raw scores of every series of ``panel`` over the whole horizon, the attribute names,
-    and the method (``predictor`` is a trained fc_core Predictor)."""
+    and the method (``predictor`` is a trained fc_core Predictor; ``method``: ``"auto"``,
+    ``"tree"``, ``"baseline"`` (GBM's booster re-predicted with attributes at their baseline)
+    or ``"reforecast"``)."""
+    if method not in ("auto", "tree", "baseline", "reforecast"):
+        raise ConfigError(f"explain method {method!r}: choose 'auto', 'tree', 'baseline' or 'reforecast'.")
     attributes = predictor.explain_attributes()
     labels = attribute_labels(attributes)
     H = predictor.estimator.forecast_horizon
     if not attributes:
         return _long(panel, H, np.zeros((panel.n_series, H, 0)), [], attributes), [], "none"
-    res = predictor.tree_contributions(panel) if getattr(predictor, "tree_shap_available", lambda: False)() else None
-    if res is not None:
-        phi, method = res, "TreeSHAP (LightGBM pred_contrib), features summed per attribute"
+    tree = getattr(predictor, "tree_shap_available", lambda: False)()
+    if method in ("tree", "baseline") and not tree:
+        raise ConfigError(f"explain method {method!r} needs GBM's direct model; {predictor.name} is explained by "
+                          "re-forecasting (method='auto').")
+    if tree and method in ("auto", "tree"):
+        phi, method = predictor.tree_contributions(panel), "TreeSHAP (LightGBM pred_contrib), features summed per attribute"
+    elif tree and method == "baseline":
+        phi, how = predictor.baseline_contributions(panel, n_permutations, seed)
+        method = f"{how} of the GBM booster, attributes at their baseline, re-predicted"
     else:
         def forecast(p: Panel) -> np.ndarray:
             return predictor.predict_arrays(p, levels=[0.5]).quantile(0.5)
@@ -376,7 +423,7 @@ def _long(panel: Panel, H: int, phi: np.ndarray, labels: list, attributes: list)
 
 
 def explain(predictor, panel: Panel, items=None, start=None, end=None, max_items: int | None = None,
-            n_permutations: int = 20, seed: int = 0, progress: bool = False) -> Explanation:
+            n_permutations: int = 20, seed: int = 0, progress: bool = False, method: str = "auto") -> Explanation:
     """Impact scores of ``predictor`` (see :meth:`fc_core.algorithms.base.Predictor.explain`)."""
     H = predictor.estimator.forecast_horizon
     attributes = predictor.explain_attributes()
@@ -388,9 +435,8 @@ def explain(predictor, panel: Panel, items=None, start=None, end=None, max_items
     ts, keep = time_mask(sub, H, start, end)
     level = "predictor" if items is None and start is None and end is None else "forecast"
     if not attributes:
-        notes.append(f"{predictor.name} uses no attributes (related time series, item metadata or holidays), so it "
-                     "gives no impact scores (like Amazon Forecast's ARIMA, ETS and NPTS).")
-    frame, labels, method = explain_panel(predictor, sub, n_permutations, seed, progress)
+        notes.append(no_attributes_note(predictor.name, panel))
+    frame, labels, method = explain_panel(predictor, sub, n_permutations, seed, progress, method)
     frame = frame[np.repeat(keep.reshape(-1), len(labels))].reset_index(drop=True)
     return Explanation(normalize(frame), sub.key_columns, labels, level, predictor.name, method, notes)
 
@@ -446,8 +492,7 @@ def explain_blend(members: dict, panel: Panel, weights: pd.DataFrame, items=None
     table = keys.assign(attribute_model_weight=share.to_numpy(),
                         models=[" + ".join(f"{a} {v:.2f}" for a, v in r.items() if v > 0) for _, r in w.iterrows()])
     if not using:
-        notes.append(f"the {name}'s forecast comes only from models that use no attributes "
-                     f"({', '.join(members)}), so it has no impact scores.")
+        notes.append(no_attributes_note(name, panel, list(members)))
     none = table[table["attribute_model_weight"] <= 0]
     if len(using) and len(none):
         ids = ", ".join(map(str, none[sub.key_columns[0]].head(10)))

@@ -22,6 +22,8 @@
     predictor:                      # AutoPredictor's parameters; retraining reuses them unchanged
       forecast_horizon: 24
       forecast_types: ["0.1", "0.5", "0.9", "mean"]
+      presets: medium               # fast | medium | best: candidates and windows when not given here
+      time_limit: null              # seconds per training (null = no limit); the AutoPredictor plans to fit
       algorithms: [SeasonalNaive, Naive]
       backtest_windows: 1
     monitoring:
@@ -68,7 +70,8 @@ DEFAULTS: dict = {
     "predictor": {"forecast_horizon": None, "forecast_types": ["0.1", "0.5", "0.9", "mean"], "algorithms": None,
                   "backtest_windows": 1, "backtest_offset": None, "optimization_metric": "AverageWeightedQuantileLoss",
                   "algorithm_params": {}, "ensemble": True, "seed": 0, "n_jobs": None, "item_selection": True,
-                  "item_switch_margin": 0.0, "keep_all_candidates": False, "device": "auto"},
+                  "item_switch_margin": 0.0, "keep_all_candidates": False, "device": "auto",
+                  "presets": "medium", "time_limit": None},
     "monitoring": {"metric": "AverageWeightedQuantileLoss", "threshold": None, "min_observed": 1},
     "retraining": {"on_threshold": True, "every_steps": None},
     "output": {"location": None, "format": "csv"},
@@ -208,6 +211,13 @@ class PipelineConfig:
                               "and for programs that read the forecast.")
         if pr["algorithms"] is not None:
             pr["algorithms"] = [canonical_name(a) for a in pr["algorithms"]]
+        from .automl import PRESETS
+
+        if pr["presets"] not in PRESETS:
+            raise ConfigError(f"predictor.presets {pr['presets']!r}: choose one of {', '.join(PRESETS)}.")
+        tl = pr["time_limit"]
+        if tl is not None and (isinstance(tl, bool) or not isinstance(tl, (int, float)) or tl <= 0):
+            raise ConfigError(f"predictor.time_limit must be a positive number of seconds (or null), got {tl!r}.")
         allowed = metric_names(sorted(set(levels) | {0.5}))
         if mon["metric"] not in allowed:
             raise ConfigError(f"monitoring.metric {mon['metric']!r}: choose one of {allowed}.")

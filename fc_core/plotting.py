@@ -242,6 +242,30 @@ def save_figure(fig, path) -> str:
     return str(path)
 
 
+def plot_forecasts(forecast, items: Sequence, history=None, history_points: int | None = None,
+                   ncols: int = 1, interval: tuple[str, str] | None = None):
+    """Fan charts of several items, one panel each (:func:`plot_forecast` for each), in one Figure.
+
+    Raises
+    ------
+    ConfigError
+        For an empty list or an item the forecast does not have.
+    """
+    from matplotlib.figure import Figure
+
+    items = list(items)
+    if not items:
+        raise ConfigError("plot_forecasts needs at least one item.")
+    nrows = -(-len(items) // ncols)
+    fig = Figure(figsize=(10 if ncols == 1 else 5 * ncols, 3.0 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, it in zip(axes, items):
+        plot_forecast(forecast, it, history=history, history_points=history_points, ax=ax, interval=interval)
+    for ax in axes[len(items):]:
+        ax.set_visible(False)
+    return fig
+
+
 RAISES_COLOR = "#1f77b4"  # Amazon Forecast's console: blue bars raise the forecast
 LOWERS_COLOR = "#d62728"  # ... red bars lower it
 

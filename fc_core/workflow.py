@@ -43,7 +43,9 @@ class WorkflowConfig:
     forecast_types: list = field(default_factory=lambda: ["0.1", "0.5", "0.9", "mean"])
     forecast_dimensions: list = field(default_factory=list)
     forecast_from: str = "global_end"
-    backtest_windows: int = 1
+    presets: str = "medium"
+    time_limit: float = 0
+    backtest_windows: int = 0
     backtest_offset: int = 0
     algorithms: list = field(default_factory=list)
     algorithm_params: dict = field(default_factory=dict)
@@ -64,10 +66,7 @@ class WorkflowConfig:
 
     def windows(self, dataset_group):
         """The backtest windows these parameters lay over ``dataset_group``."""
-        from .backtest import panel_windows
-
-        return panel_windows(dataset_group.to_panel(), self.forecast_horizon, self.backtest_windows,
-                             self.backtest_offset or None)
+        return self.make_predictor().windows(dataset_group)
 
     def make_predictor(self):
         """An untrained AutoPredictor configured by these parameters."""
@@ -75,7 +74,8 @@ class WorkflowConfig:
 
         return AutoPredictor(
             forecast_horizon=self.forecast_horizon, forecast_types=self.forecast_types,
-            backtest_windows=self.backtest_windows, backtest_offset=self.backtest_offset or None,
+            backtest_windows=self.backtest_windows or None, backtest_offset=self.backtest_offset or None,
+            presets=self.presets, time_limit=self.time_limit or None,
             algorithms=self.algorithms or None, forecast_dimensions=self.forecast_dimensions or None,
             device=self.device, algorithm_params=self.algorithm_params or None, seed=self.seed,
         )
@@ -130,10 +130,20 @@ def getting_started_config(**params) -> WorkflowConfig:
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown}; the parameters are {sorted(known)}.")
     cfg = WorkflowConfig(**params)
-    for name in ("forecast_horizon", "backtest_windows", "demo_items", "demo_days"):
+    for name in ("forecast_horizon", "demo_items", "demo_days"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(f"parameter {name}={v!r}: must be a whole number >= 1.")
+    v = cfg.backtest_windows
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 5:
+        raise ConfigError(f"parameter backtest_windows={v!r}: 1 to 5, or 0 for the preset's.")
+    from .automl import PRESETS
+
+    if cfg.presets not in PRESETS:
+        raise ConfigError(f"parameter presets={cfg.presets!r}: choose one of {tuple(PRESETS)}.")
+    v = cfg.time_limit
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise ConfigError(f"parameter time_limit={v!r}: seconds for training (0 = no limit).")
     if isinstance(cfg.backtest_offset, bool) or not isinstance(cfg.backtest_offset, int) or cfg.backtest_offset < 0:
         raise ConfigError(f"parameter backtest_offset={cfg.backtest_offset!r}: a whole number (0 = the horizon).")
     from .datasets import FORECAST_FROM

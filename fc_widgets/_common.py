@@ -126,8 +126,10 @@ def table_html(df: pd.DataFrame, max_height: int = 260, highlight: pd.Series | N
             f"{html.escape(fmt[c](row[c]) if c in fmt else str(row[c]))}</td>"
             for c in df.columns)
         body.append(f"<tr {styles[i] if styles else ''}>{cells}</tr>")
-    return (f'<div class="fc-table-scroll" style="max-height:{max_height}px;max-width:100%;overflow:auto;'
-            f'white-space:normal"><table class="fc-table" '
+    # contain:inline-size: the table's width does not widen the widget (ipywidgets' HTML box is a flex
+    # item that would otherwise grow to the table and be clipped); the div scrolls instead
+    return (f'<div class="fc-table-scroll" style="max-height:{max_height}px;width:100%;max-width:100%;'
+            f'overflow:auto;contain:inline-size;white-space:normal"><table class="fc-table" '
             f'style="border-collapse:collapse;font-size:12px"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 

@@ -176,6 +176,9 @@ class TrainingPanel(PanelBase):
                                     tooltip="stop after the current algorithm and window; the last trained "
                                             "predictor is kept")
         self.stop_button.add_class("fc-stop-button")
+        for c, name in ((self.horizon, "training-horizon"), (self.windows, "training-windows"),
+                        (self.offset, "training-offset"), (self.algorithms, "algorithms")):
+            c.add_class(f"fc-{name}")
         self.background = bool(background)
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -268,6 +271,7 @@ class TrainingPanel(PanelBase):
         self.events = []
         done = threading.Event()
         ticker = threading.Thread(target=self._ticker, args=(done,), name="fc-training-ticker", daemon=True)
+        trained = False
         try:
             cfg = self.config
             if not cfg["algorithms"]:
@@ -280,6 +284,7 @@ class TrainingPanel(PanelBase):
             ticker.start()
             try:
                 predictor.train(self.dataset_group, progress=False, callback=self._on_event)
+                trained = True
             finally:  # no tick after this: the final text below stays
                 done.set()
                 ticker.join()
@@ -302,8 +307,9 @@ class TrainingPanel(PanelBase):
         finally:
             self._running = False
             self._stop.clear()
-            self.run_button.disabled = False
             self.stop_button.disabled = True
+            if not trained:  # on success, Run comes back after the linked panels
+                self.run_button.disabled = False
         self.predictor = predictor
         self.runs += 1
         self.progress.value = self.progress.max
@@ -312,11 +318,14 @@ class TrainingPanel(PanelBase):
         metric = predictor.optimization_metric
         blend = blend_summary(predictor.weights_, predictor.ensemble_check_, predictor.item_choice_,
                               predictor.leaderboard(), metric)
-        self.status.value = message_html(
+        try:  # the linked panels (leaderboard, forecasts) take the predictor before Run is free again
+            for cb in self._listeners:
+                cb(predictor)
+        finally:
+            self.run_button.disabled = False
+        self.status.value = message_html(  # last: once it says done, everything is
             [f"run {self.runs} done in {predictor.timings_['total']:.1f} s", *blend, *failed],
             "warn" if failed else "ok")
-        for cb in self._listeners:
-            cb(predictor)
         return predictor
 
     def _ticker(self, done: threading.Event) -> None:
@@ -326,7 +335,7 @@ class TrainingPanel(PanelBase):
     def tick(self, now: float | None = None) -> None:
         """Refresh the progress text with the time elapsed now (a timer thread does this every
         ``tick_seconds`` during a run, so the text moves between steps that take long)."""
-        if not self._running:
+        if not self._running or self._stop.is_set():  # keep "stopping after the current step" on show
             return
         elapsed = (time.perf_counter() if now is None else now) - self._t0
         if self.events:

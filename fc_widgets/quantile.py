@@ -91,12 +91,13 @@ class QuantilePanel(PanelBase):
         v = self.view
         self._quiet = True
         try:
-            keep = self.band.value
-            self.band.options = [(f"{lo} to {hi}", (lo, hi)) for lo, hi in v.bands] or [("none", None)]
-            if keep in v.bands:
-                self.band.value = keep
-            self.window.options = [(f"window {k + 1}", k) for k in v.windows] or [("-", None)]
-            self.algorithm.options = v.algorithms or [None]
+            for box, opts in ((self.band, [(f"{lo} to {hi}", (lo, hi)) for lo, hi in v.bands] or [("none", None)]),
+                              (self.window, [(f"window {k + 1}", k) for k in v.windows] or [("-", None)]),
+                              (self.algorithm, list(v.algorithms) or [None])):
+                keep = box.value
+                box.options = opts
+                values = [o[1] if isinstance(o, tuple) else o for o in opts]
+                box.value = keep if keep in values else values[0]  # the choice stays where it can
         finally:
             self._quiet = False
         self.window.layout.display = None if v.is_backtest else "none"

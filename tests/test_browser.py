@@ -8,6 +8,7 @@ pip packages ``playwright`` and ``voila`` (never ``playwright install``: the sys
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -88,51 +89,63 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def page(browser, tmp_path_factory):
-    work = tmp_path_factory.mktemp("voila")
-    export = work / "exported.csv"
-    _with_parameters(NOTEBOOK, work / "panels_demo.ipynb", demo_items=12, export_path=str(export))
+@contextlib.contextmanager
+def _server(args, cwd: Path, probe: str, name: str):
+    """Start a Jupyter server process (Voila or JupyterLab) on a free port with a random
+    token, wait until ``probe`` (a path, given the token) answers, yield its base URL and
+    token; always stop the whole process group afterwards (SIGTERM, then SIGKILL)."""
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "MPLBACKEND": "Agg"}
-    log = open(work / "voila.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", "panels_demo.ipynb", "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1", f"--token={token}", f"--Voila.root_dir={work}", "--show_tracebacks=True"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = cwd / f"{name}.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "-m", *[a.format(port=port, token=token) for a in args]], cwd=cwd,
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
         while True:
-            try:  # any HTTP answer means the server is up (probing "/" would run the notebook)
-                urllib.request.urlopen(f"{base}/static/nonexistent?token={token}", timeout=2)
+            try:  # any HTTP answer means the server is up
+                urllib.request.urlopen(f"{base}{probe.format(token=token)}", timeout=2)
                 break
             except urllib.error.HTTPError:
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("Voila did not start: " + (work / "voila.log").read_text()[-2000:])
+                    pytest.fail(f"{name} did not start: " + log_path.read_text()[-2000:])
                 time.sleep(0.3)
-        pg = browser.new_page(viewport={"width": 1280, "height": 2200})
-        errors = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(f"{base}/?token={token}")
-        try:  # every panel is rendered once the last cell's panel shows its chart
-            pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=120_000)
-        except Exception:
-            pytest.fail("the notebook did not render in Voila: " + (work / "voila.log").read_text()[-3000:])
-        pg.export_path = export
-        pg.js_errors = errors
-        yield pg
-        pg.close()
+        yield base, token, log_path
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    work = tmp_path_factory.mktemp("voila")
+    export = work / "exported.csv"
+    _with_parameters(NOTEBOOK, work / "panels_demo.ipynb", demo_items=12, export_path=str(export))
+    args = ["voila", "panels_demo.ipynb", "--no-browser", "--port={port}", "--Voila.ip=127.0.0.1", "--token={token}",
+            f"--Voila.root_dir={work}", "--show_tracebacks=True"]
+    # probing "/" would run the notebook: a missing static file answers 404 once the server is up
+    with _server(args, work, "/static/nonexistent?token={token}", "voila") as (base, token, log):
+        pg = browser.new_page(viewport={"width": 1280, "height": 2200})
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(f"{base}/?token={token}")
+        try:  # every panel is rendered once the last cell's panel shows its chart
+            pg.locator(".fc-quantile-panel").nth(1).locator(".fc-chart img").wait_for(timeout=240_000)
+        except Exception:
+            pytest.fail("the notebook did not render in Voila: " + log.read_text()[-3000:])
+        pg.export_path = export
+        pg.js_errors = errors
+        yield pg
+        pg.close()
 
 
 def _expect():
@@ -179,6 +192,13 @@ def test_dataset_panel_imports_and_previews_items(page, shots):
     expect(panel.locator(".fc-item-count")).to_have_text("5 of 5 items")
     _caption(panel, "Dataset group: client_0, client_1, client_2")  # the first items of the new group
     _shot(panel, shots, "dataset_panel")
+    # the panels are linked: the new data reached the backtest panel; import the 12 items again
+    expect(page.locator(".fc-backtest-panel")).to_contain_text("5 items, longest history", timeout=WAIT_MS)
+    items.fill("12")
+    items.press("Enter")
+    panel.locator(".fc-import-button").click()
+    expect(panel.locator(".fc-import-status")).to_contain_text("12 items, 8,064 rows", timeout=WAIT_MS)
+    expect(page.locator(".fc-backtest-panel")).to_contain_text("12 items, longest history", timeout=WAIT_MS)
 
 
 def test_backtest_panel_windows_and_live_messages(page, shots):
@@ -192,6 +212,8 @@ def test_backtest_panel_windows_and_live_messages(page, shots):
     handle.press("End")
     expect(msgs).to_contain_text("backtest window 5: train to 2014-01-23 23:00", timeout=WAIT_MS)
     old = _src_changes(panel, old)
+    training = page.locator(".fc-training-panel")  # linked: the training panel follows
+    expect(training.locator(".fc-training-windows input")).to_have_value("5", timeout=WAIT_MS)
     handle.press("ArrowLeft")
     handle.press("ArrowLeft")
     expect(msgs).not_to_contain_text("backtest window 4", timeout=WAIT_MS)
@@ -199,8 +221,11 @@ def test_backtest_panel_windows_and_live_messages(page, shots):
     old = _src_changes(panel, old)
     horizon = panel.locator(".fc-horizon-slider .noUi-handle")
     horizon.focus()
-    horizon.press("End")
-    expect(msgs).to_contain_text("is too long for series of at most 672 steps", timeout=WAIT_MS)
+    horizon.press("End")  # the slider ends at the longest horizon the data allow: a third of 672 hours
+    expect(panel.locator(".fc-horizon-slider .widget-readout")).to_have_text("224", timeout=WAIT_MS)
+    expect(msgs).to_contain_text("3 backtest windows of 224 steps with offset 224 need more than 672 steps",
+                                 timeout=WAIT_MS)
+    expect(training.locator(".fc-training-horizon input")).to_have_value("224", timeout=WAIT_MS)
     horizon.press("Home")
     expect(msgs).to_contain_text("test 2014-01-28 23:00 to 2014-01-28 23:00", timeout=WAIT_MS)
     readout = panel.locator(".fc-horizon-slider .widget-readout")
@@ -219,10 +244,44 @@ def test_backtest_panel_windows_and_live_messages(page, shots):
 def test_training_panel_runs_with_progress(page, shots):
     expect = _expect()
     panel = page.locator(".fc-training-panel")
-    expect(panel.locator(".fc-training-status")).to_contain_text("run 1 done")
+    # the notebook's run is done; the 12 items imported again (linked) are waiting for Run
+    expect(panel.locator(".fc-training-status")).to_contain_text("new data: 12 items")
     panel.locator(".fc-run-button").click()
     expect(panel.locator(".fc-training-status")).to_contain_text("run 2 done", timeout=60_000)
     _shot(panel, shots, "training_panel")
+
+
+def test_training_panel_shows_live_progress_and_stops(page, shots):
+    """A longer run (Theta takes seconds a step; 5 windows): the progress moves while it trains,
+    Stop ends it after the current step and keeps the last predictor."""
+    expect = _expect()
+    panel = page.locator(".fc-training-panel")
+    status = panel.locator(".fc-training-status")
+    expect(status).to_contain_text("run 2 done", timeout=60_000)
+    panel.locator(".fc-algorithms select").select_option(["SeasonalNaive", "Naive", "Theta"])
+    windows = panel.locator(".fc-training-windows input")
+    windows.fill("5")
+    windows.press("Enter")
+    expect(page.locator(".fc-backtest-panel .fc-window-messages")).to_contain_text("backtest window 5",
+                                                                                   timeout=WAIT_MS)
+    # the backtest panel above redraws for 5 windows and the page shifts: a dispatched click
+    # reaches the button wherever it is by then
+    panel.locator(".fc-run-button").dispatch_event("click")
+    expect(status).to_contain_text("backtest window 1/5", timeout=WAIT_MS)  # live, before the run ends
+    expect(panel.locator(".fc-stop-button")).to_be_enabled()
+    panel.locator(".fc-stop-button").dispatch_event("click")
+    expect(status).to_contain_text("of 18 steps; the predictor of the last completed run is kept",
+                                   timeout=120_000)
+    expect(status).to_contain_text("stopped after")
+    expect(panel.locator(".fc-run-button")).to_be_enabled()
+    expect(panel.locator(".fc-stop-button")).to_be_disabled()
+    _shot(panel, shots, "training_panel_stopped")
+    # back to the notebook's settings for the panels below
+    panel.locator(".fc-algorithms select").select_option(["SeasonalNaive", "Naive"])
+    windows.fill("3")
+    windows.press("Enter")
+    expect(page.locator(".fc-backtest-panel .fc-window-messages")).not_to_contain_text("backtest window 4",
+                                                                                       timeout=WAIT_MS)
 
 
 def test_leaderboard_panel_metric_and_window(page, shots):
@@ -277,6 +336,56 @@ def test_backtest_quantile_panel_window_and_algorithm(page, shots):
     assert not page.js_errors, page.js_errors
 
 
+def test_errors_show_beside_their_control_and_stale_statuses_go(page, shots):
+    expect = _expect()
+    # a bad export path: a message right under the Export box, no traceback
+    panel = page.locator(".fc-quantile-panel").nth(0)
+    panel.locator(".fc-export-path input").fill(str(page.export_path / "x.csv"))  # a file used as a folder
+    panel.locator(".fc-export-button").click()
+    box = panel.locator(".fc-errors-export")
+    expect(box).to_contain_text("cannot write the CSV to", timeout=WAIT_MS)
+    expect(box).not_to_contain_text("traceback")
+    expect(panel.locator(".fc-export-status")).to_have_text("")
+    gap = box.bounding_box()["y"] - panel.locator(".fc-export-path").bounding_box()["y"]
+    assert 0 < gap < 80, gap
+    # a missing file: said under the path box, and the green import status and summary go
+    data = page.locator(".fc-dataset-panel")
+    expect(data.locator(".fc-import-status")).to_contain_text("imported")
+    data.locator(".fc-source button", has_text="file or URL").click()
+    path = data.locator(".fc-path input")
+    path.fill("/nonexistent/target.csv")
+    path.press("Enter")
+    err = data.locator(".fc-errors-path")
+    expect(err).to_contain_text("/nonexistent/target.csv", timeout=WAIT_MS)
+    gap = err.bounding_box()["y"] - data.locator(".fc-path").bounding_box()["y"]
+    assert 0 < gap < 80, gap
+    expect(data.locator(".fc-import-status")).not_to_contain_text("imported")
+    expect(data.locator(".fc-import-status")).to_contain_text("press Import")
+    expect(data.locator(".fc-summary")).to_have_text("")
+    _shot(data, shots, "dataset_panel_path_error")
+
+
+def test_leaderboard_table_scrolls_in_a_1000px_window(page, shots):
+    """No column is cut off: in a 1,000 px window the table scrolls inside the panel."""
+    page.set_viewport_size({"width": 1000, "height": 2200})
+    try:
+        panel = page.locator(".fc-leaderboard-panel")
+        panel.scroll_into_view_if_needed()
+        scroller = panel.locator(".fc-leaderboard-table .fc-table-scroll")
+        box = scroller.bounding_box()
+        assert box["x"] + box["width"] <= 1000, box
+        scroller.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+        heads = panel.locator(".fc-leaderboard-table th")
+        assert heads.count() > 12  # best, algorithm, the metrics, then counts, weight, timing ...
+        last = heads.last
+        lb = last.bounding_box()
+        box = scroller.bounding_box()
+        assert box["x"] - 1 <= lb["x"] and lb["x"] + lb["width"] <= box["x"] + box["width"] + 1, (lb, box)
+        _shot(panel, shots, "leaderboard_panel_1000px")
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 2200})
+
+
 def test_jupyterlab_runs_the_notebook_and_a_panel_answers(browser, tmp_path, shots):
     """The same notebook in JupyterLab: Run All, then a slider moved in the page changes
     the kernel's message text (the widget comms work in Lab, not only in Voila)."""
@@ -289,27 +398,11 @@ def test_jupyterlab_runs_the_notebook_and_a_panel_answers(browser, tmp_path, sho
     (note / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
                                                                        "checkForUpdates": False}))
     _with_parameters(NOTEBOOK, tmp_path / "panels_demo.ipynb", demo_items=6, export_path=str(tmp_path / "e.csv"))
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "MPLBACKEND": "Agg"}
-    log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={token}",
-         "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={cfg}",
-         f"--LabApp.workspaces_dir={cfg}"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
-                time.sleep(0.3)
+    args = ["jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--port={port}",
+            f"--ServerApp.root_dir={tmp_path}", "--IdentityProvider.token={token}",
+            "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={cfg}",
+            f"--LabApp.workspaces_dir={cfg}"]
+    with _server(args, tmp_path, "/api/status?token={token}", "lab") as (base, token, _log):
         pg = browser.new_page(viewport={"width": 1400, "height": 2400})
         pg.goto(f"{base}/lab/tree/panels_demo.ipynb?token={token}&reset")
         pg.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
@@ -317,6 +410,10 @@ def test_jupyterlab_runs_the_notebook_and_a_panel_answers(browser, tmp_path, sho
                              "window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle'",
                              timeout=60_000)
         pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Run All: the training panel is on the page while its cell trains, and ends done
+        training = pg.locator(".fc-training-panel")
+        training.scroll_into_view_if_needed(timeout=90_000)
+        expect(training.locator(".fc-training-status")).to_contain_text("run 1 done", timeout=90_000)
         panel = pg.locator(".fc-backtest-panel")
         panel.scroll_into_view_if_needed(timeout=90_000)
         msgs = panel.locator(".fc-window-messages")
@@ -326,12 +423,6 @@ def test_jupyterlab_runs_the_notebook_and_a_panel_answers(browser, tmp_path, sho
         handle.press("End")
         expect(msgs).to_contain_text("backtest window 5: train to 2014-01-23 23:00", timeout=WAIT_MS)
         _caption(panel, "Backtest windows over all items (sum)")
+        expect(training.locator(".fc-training-windows input")).to_have_value("5", timeout=WAIT_MS)  # linked
         panel.screenshot(path=str(shots / "jupyterlab_backtest_panel.png"))
         pg.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()

@@ -11,7 +11,7 @@ from fc_core.errors import ConfigError
 from fc_core.panel import Panel
 
 FAST = dict(num_trees=80, learning_rate=0.15, num_leaves=15, min_data_in_leaf=10, calibration_windows=2,
-            num_threads=1)
+            num_threads=1, effort="full")  # exactly these trees (effort="auto" would early-stop them)
 H = 7
 
 
@@ -177,6 +177,7 @@ def test_shapley_by_reforecast_is_exact_additive_and_seeded(panel):
     np.testing.assert_allclose(phi[1, :, 1], -3 * (p1 - mean1), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_prophet_regressor_gets_exactly_its_own_term():
     """Prophet is additive: with the fit kept, the price's Shapley value is its regressor term
     beta * (price - the item's mean price), beta = 5 here."""
@@ -196,6 +197,7 @@ def test_prophet_regressor_gets_exactly_its_own_term():
     assert e.predictor_level().loc[0, "direction"] == "raises"
 
 
+@pytest.mark.slow
 def test_mlp_qr_by_reforecasting_finds_the_price_and_is_reproducible(panel):
     pytest.importorskip("torch")
     from fc_core.algorithms.mlp import MLPQREstimator
@@ -226,9 +228,8 @@ def test_autopredictor_weights_members_scores_per_item(panel):
     # make the blend explicit: 70 % GBM globally, one item on SeasonalNaive alone, one on the even pair
     auto.weights_ = {"GBM": 0.7, "SeasonalNaive": 0.3}
     choice = auto.item_choice_.copy()
-    choice["algorithm"] = "AutoPredictor"
-    choice.loc[choice["item_id"] == "i01", "algorithm"] = "SeasonalNaive"
-    choice.loc[choice["item_id"] == "i02", "algorithm"] = "GBM+SeasonalNaive"
+    picks = {"i01": ("SeasonalNaive",), "i02": ("GBM", "SeasonalNaive")}
+    choice["algorithms"] = [picks.get(i, ("AutoPredictor",)) for i in choice["item_id"]]
     auto.item_choice_ = choice
     items = ["i00", "i01", "i02"]
     e = auto.explain(items=items)
@@ -243,3 +244,41 @@ def test_autopredictor_weights_members_scores_per_item(panel):
     only_naive = AutoPredictor(H, algorithms=["SeasonalNaive"], backtest_windows=1).train(panel, progress=False)
     none = only_naive.explain()
     assert none.empty and "no impact scores" in none.summary()
+
+
+@pytest.mark.slow
+def test_deepar_explained_by_reforecasting_adds_up_and_repeats(panel):
+    """DeepAR+ forecasts from seeded samples, so every coalition sees the same noise: the Shapley
+    values add up to the forecast change and two runs give the same scores."""
+    pytest.importorskip("gluonts")
+    from fc_core.algorithms.deepar import DeepARPlusEstimator
+
+    sub = panel.select([0, 1, 2, 3])
+    pred = DeepARPlusEstimator(H, epochs=2, num_batches_per_epoch=10, learning_rate=1e-2, lags_seq=[1, 7],
+                               context_length=14, seed=3, num_cells=16, num_layers=1, dropout_rate=0.0,
+                               batch_size=32, num_samples=100).train(sub)
+    assert [a for _, a in pred.explain_attributes()] == ["noise", "price", "segment"]
+    e = pred.explain(items=["i00", "i01"])
+    again = pred.explain(items=["i00", "i01"])
+    pd.testing.assert_frame_equal(e.frame, again.frame)
+    two = sub.select([0, 1])
+    full = pred.predict_arrays(two, levels=[0.5]).quantile(0.5)
+    none = pred.predict_arrays(ex.masked(two, pred.explain_attributes(), set()), levels=[0.5]).quantile(0.5)
+    sums = e.frame.groupby(["item_id", "timestamp"], sort=False)["raw_impact_score"].sum().to_numpy()
+    np.testing.assert_allclose(sums, (full - none).reshape(-1), rtol=1e-5, atol=1e-5)
+
+
+def test_gbm_baseline_method_agrees_with_tree_shap_on_the_known_answer(gbm, panel):
+    """method="baseline" (the booster re-predicted per coalition) adds up exactly and tells the
+    same story as TreeSHAP: price lowers demand, far above the noise."""
+    fast = gbm.explain(method="baseline")
+    assert "booster" in fast.method and "exact Shapley" in fast.method
+    table = fast.predictor_level().set_index("attribute")
+    assert table.loc["price", "raw_impact_score"] < 0
+    assert abs(table.loc["price", "raw_impact_score"]) > 5 * abs(table.loc["noise", "raw_impact_score"])
+    tree = gbm.explain().frame
+    both = tree.merge(fast.frame, on=["item_id", "timestamp", "attribute"], suffixes=("_tree", "_base"))
+    price = both[both["attribute"] == "price"]
+    assert np.corrcoef(price["raw_impact_score_tree"], price["raw_impact_score_base"])[0, 1] > 0.9
+    with pytest.raises(ConfigError, match="explain method"):
+        gbm.explain(method="magic")

@@ -51,6 +51,21 @@ def _terms(y: np.ndarray, spec: dict) -> tuple[int, list[int]]:
     return seasonal, periods
 
 
+def history_length(n: int, spec: dict) -> int:
+    """Values of a series the search uses: ``max_history`` (``"auto"``: the last
+    ``max(20 m, 250)``, m the main season, so a year of hourly data is cut to 20 days; None: all)."""
+    mh = spec["params"]["max_history"]
+    if mh is None:
+        return n
+    if mh == "auto":
+        mh = max(20 * int(spec["season_length"]), 250)
+    return int(min(n, mh))
+
+
+def _recent(y: np.ndarray, spec: dict) -> np.ndarray:
+    return y[len(y) - history_length(len(y), spec):]
+
+
 def _regressors(n: int, h: int, periods: list[int], k: int):
     if not periods:
         return None, None
@@ -65,6 +80,7 @@ def arima_statsforecast(y: np.ndarray, spec: dict) -> dict:
 
     p = spec["params"]
     h = spec["horizon"]
+    y = _recent(y, spec)
     m, periods = _terms(y, spec)
     X, Xf = _regressors(len(y), h, periods, p["fourier_terms"])
     approx = p["approximation"]
@@ -116,6 +132,7 @@ def arima_statsmodels(y: np.ndarray, spec: dict) -> dict:
     """One series: KPSS/seasonal-strength differencing, then a stepwise SARIMAX search by AICc."""
     p = spec["params"]
     h = spec["horizon"]
+    y = _recent(y, spec)
     m, periods = _terms(y, spec)
     X, Xf = _regressors(len(y), h, periods, p["fourier_terms"])
     D = _nsdiffs(y, m) if m > 1 else 0
@@ -184,6 +201,10 @@ class ARIMAEstimator(LocalStatsEstimator):
         Sine/cosine pairs per Fourier season.
     approximation : bool or None
         Approximate likelihoods during the search; None = R's rule (n > 150 or season > 12).
+    max_history : "auto", int or None
+        The most recent values each series is fitted on: ``"auto"`` keeps ``max(20 m, 250)``
+        (20 days of hourly data; m the main season), an int that many, None all of it. Long
+        hourly series cost minutes per series with all of their history.
     stepwise : bool
         Stepwise search (True) or all models up to ``max_order`` (slow).
     max_p, max_q, max_P, max_Q, nmodels : int
@@ -196,7 +217,8 @@ class ARIMAEstimator(LocalStatsEstimator):
     name = "ARIMA"
     defaults = {"season_length": None, "max_seasonal_period": 24, "extra_seasonalities": False,
                 "fourier_terms": 3, "approximation": None, "stepwise": True, "max_p": 5, "max_q": 5,
-                "max_P": 2, "max_Q": 2, "nmodels": 94, "engine": "statsforecast", "nonnegative": False}
+                "max_P": 2, "max_Q": 2, "nmodels": 94, "engine": "statsforecast", "nonnegative": False,
+                "max_history": "auto"}
     predictor_class = ARIMAPredictor
     min_length = 4
 

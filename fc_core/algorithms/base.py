@@ -368,7 +368,7 @@ class Predictor:
         return [("related", r) for r in rel] + [("metadata", c) for c in meta]
 
     def explain(self, items=None, start=None, end=None, data=None, max_items: int | None = None,
-                n_permutations: int = 20, seed: int | None = None, progress: bool = False):
+                n_permutations: int = 20, seed: int | None = None, progress: bool = False, method: str = "auto"):
         """Impact scores of the attributes (Amazon Forecast's Explainability).
 
         ``predictor.explain()`` aggregates over items and the horizon (predictor
@@ -390,6 +390,11 @@ class Predictor:
             Random orders for sampled Shapley values (more than 6 attributes).
         seed : int, optional
             Default the estimator's seed; the same seed gives the same scores.
+        method : {"auto", "tree", "baseline", "reforecast"}
+            ``auto``: TreeSHAP for GBM's direct model, re-forecasting otherwise. ``baseline``
+            (GBM): Shapley values of the attributes with the booster re-predicted for each
+            coalition, attributes left out at their baseline; much faster than TreeSHAP on deep
+            trees (``bench/RESULTS.md``).
 
         Returns
         -------
@@ -409,7 +414,7 @@ class Predictor:
         panel = self.panel if data is None else as_panel(data)
         seed = self.estimator.seed if seed is None else int(seed)
         return explain_predictor(self, panel, items=items, start=start, end=end, max_items=max_items,
-                          n_permutations=n_permutations, seed=seed, progress=progress)
+                          n_permutations=n_permutations, seed=seed, progress=progress, method=method)
 
     def feature_importance(self, **kwargs) -> pd.DataFrame:
         """AutoGluon-style alias: the predictor-level impact table (``explain(**kwargs).predictor_level()``)."""
