@@ -176,7 +176,7 @@ def _child(spec: dict) -> dict:
 
 def _table(rows: list[dict]) -> str:
     head = "| case | items | wall s | train s | forecast s | CPU s | peak GB (main / largest child) | wQL | wQL SeasonalNaive | seconds per candidate |"
-    lines = [head, "| " + " | ".join(["---"] * 10) + " |"]
+    lines = [head, "| " + " | ".join(["---"] * 10) + " |"] if any(r["case"] != "dask" for r in rows) else []
     for r in rows:
         if r["case"] == "dask":
             continue
