@@ -1374,8 +1374,11 @@ def _fallback_summaries(results, algos) -> dict:
             for k, v in x["reasons"].items():
                 reasons[k] = reasons.get(k, 0) + v
         share = float(np.mean([x["fallback_share"] for x in sums]))
-        out[a] = {"items": int(sum(x["items"] for x in sums)), "fallback_items": int(sum(x["fallback_items"] for x in sums)),
-                  "fallback_share": round(share, 4), "reasons": reasons,
+        # counts per backtest window, the worst window's (never items x windows, which reads as
+        # more items than the data holds); the reasons add up over the windows
+        worst = max(sums, key=lambda x: x["fallback_items"])
+        out[a] = {"items": int(worst["items"]), "fallback_items": int(worst["fallback_items"]),
+                  "windows": len(sums), "fallback_share": round(share, 4), "reasons": reasons,
                   "mostly_fallback": share > MOSTLY_FALLBACK_SHARE}
     return out
 
@@ -1406,5 +1409,6 @@ def fallback_text(predictor) -> str:
             continue
         why = ", ".join(f"{k} {v}" for k, v in x["reasons"].items())
         flag = " - mostly fallback, not in the blend" if x.get("mostly_fallback") else ""
-        parts.append(f"{a} {x['fallback_items']} of {x['items']} items ({x['fallback_share']:.0%}: {why}){flag}")
+        where = f" in the worst of {x['windows']} windows" if x.get("windows", 1) > 1 else ""
+        parts.append(f"{a} {x['fallback_items']} of {x['items']} items{where} ({x['fallback_share']:.0%}: {why}){flag}")
     return "Fallbacks in the backtests: " + ("; ".join(parts) if parts else "none (every algorithm forecast every item itself)")

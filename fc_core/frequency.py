@@ -1,8 +1,8 @@
 """Forecast frequencies: Amazon Forecast's names and pandas' changing aliases, in one place.
 
-Amazon Forecast names frequencies ``1min``, ``5min``, ``10min``, ``15min``,
-``30min``, ``H``, ``D``, ``W``, ``M`` and ``Y``, with multiples such as ``2H`` or
-``3M``. pandas renamed several aliases over the years (``H`` -> ``h``, ``M`` ->
+Amazon Forecast names frequencies ``min``, ``H``, ``D``, ``W``, ``M`` and ``Y``,
+with the multiples 1-59 min, 1-23 H, 1-6 D, 1-4 W and 1-11 M (``15min``, ``2H``,
+``3M``); :func:`cycles` gives each one's seasons (2D data repeat every two weeks). pandas renamed several aliases over the years (``H`` -> ``h``, ``M`` ->
 ``ME``, ``T`` -> ``min``); everything in fc_core goes through
 :func:`to_offset`, so only this module knows about it.
 

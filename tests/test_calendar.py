@@ -197,3 +197,13 @@ def test_forecast_from_each_items_own_end():
     assert int(m_global.set_index("item_id").loc["c", "n_observed"]) == 7
     row = m_own.set_index("item_id").loc["c"]
     assert int(row["n_observed"]) == 7 and float(row["WAPE"]) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("freq, wanted", [("2D", {7, 14, 183}), ("8H", {3, 6, 21}), ("15min", {4, 8, 96})])
+def test_gbm_lags_and_windows_follow_the_cycles(freq, wanted):
+    """GBM's default lags (two main seasons plus the longer cycles up to 400) and windows."""
+    from fc_core.algorithms.gbm import GBMEstimator, _Layout
+
+    lay = _Layout.make(freq, dict(GBMEstimator.defaults))
+    assert wanted <= set(lay.lags.tolist())
+    assert fq.season_length(freq) in lay.windows

@@ -97,9 +97,14 @@ def test_bike_hourly_with_calendar_gaps(shared_data):
     assert (ds["rows"], ds["rows_after_fill"], ds["missing"]) == (456, 719, 263)  # 24 months x 19 days observed
     assert daily.target["target_value"].iloc[:2].tolist() == [985.0, 801.0]
     assert daily.related["temp"].iloc[0] == pytest.approx(rts["temp"].iloc[:24].mean())
-    weekly = dg.aggregate("W")
+    weekly = dg.aggregate("W", partial="keep")
     assert weekly.target["timestamp"].iloc[0] == pd.Timestamp("2010-12-27")  # the Monday before Sat 1 Jan 2011
     assert weekly.summary().overall["missing"] == 17 and weekly.target["target_value"].sum() == 2_085_476
+    # by default the last week (Mon 17 to Wed 19 Dec 2012: 72 of 168 hours) is reported and dropped
+    with pytest.warns(UserWarning, match="72 of 168"):
+        dropped = dg.aggregate("W")
+    assert dropped.target["timestamp"].max() == pd.Timestamp("2012-12-10")
+    assert dropped.target["target_value"].sum() == 2_085_476 - weekly.target["target_value"].iloc[-1]
 
 
 def test_retraining_append(shared_data):
