@@ -17,6 +17,8 @@ CreatePredictorBacktestExportJob do, as one object:
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
 import warnings
@@ -27,9 +29,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import changepoints, costs, lifecycle
+from . import changepoints, costs, lifecycle, parallel
 from . import frequency as fq
-from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor, canonical_name,
+from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor, canonical_name, execution_of,
                               get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
 from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
 from .errors import ConfigError, NotTrainedError
@@ -61,6 +63,16 @@ _COST_RANK = {"Naive": 0, "SeasonalNaive": 0, "NPTS": 1, "Theta": 2, "ETS": 3, "
               "MLP-QR": 6, "ARIMA": 7, "Prophet": 7, "DeepAR+": 8}
 SWITCH_MARGINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, float("inf"))
 DEFAULT_SWITCH_MARGIN = 0.05
+
+
+def _on_scheduler(method):
+    """Run an AutoPredictor method with its ``n_jobs``/``scheduler`` as fc_core.parallel's settings, so
+    that every per-item fit inside it (backtests, final training, forecasts) runs there."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._parallel(announce=method.__name__ == "train"):
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 @dataclass
@@ -110,7 +122,12 @@ class AutoPredictor:
         Blend candidates (default) or use the single best.
     seed : int
     n_jobs, scheduler :
-        Parallelism for local models (cores, or a Dask scheduler address).
+        Where the per-item fits of the local models (ETS, ARIMA, Theta, MSTL, Prophet, NPTS) run, in
+        backtests, final training and forecasts: this machine's cores (``n_jobs``) or a Dask cluster
+        (a ``"tcp://host:8786"`` address or a ``distributed.Client``); by default
+        :func:`fc_core.parallel.configure`'s settings. Global models (GBM, GBM-L2, MLP-QR, DeepAR+) and
+        vectorized baselines run in this process either way; :meth:`execution_plan` and a warning say which
+        candidate runs where. The numbers are the same wherever they run.
     item_selection : bool
         Let an item use a single candidate, or the even blend of its two best, where that
         beat the global blend on the item's backtests.
@@ -252,6 +269,7 @@ class AutoPredictor:
         self.skipped_items_: pd.DataFrame | None = None
         self.failed_: dict[str, str] = {}
         self.timings_: dict[str, float] = {}
+        self.execution_: pd.DataFrame | None = None  # where each candidate ran (execution_plan at train)
         self.plan_: list[dict] = []
 
     # ---------------------------------------------------------------- config
@@ -292,7 +310,54 @@ class AutoPredictor:
         return cls(self.forecast_horizon, frequency=panel.frequency, forecast_types=self.forecast_types,
                    seed=self.seed, **params)
 
+    # ------------------------------------------------------------ execution
+    def execution_plan(self) -> pd.DataFrame:
+        """Where each candidate's work runs with the current settings: one row per algorithm with
+        ``runs_on`` (``"dask"``, ``"local processes"``, ``"this process"``) and ``why``."""
+        sched = parallel.scheduler_label(self.scheduler if self.scheduler is not None
+                                         else parallel.get_config()["scheduler"])
+        jobs = parallel.effective_n_jobs(self.n_jobs)
+        rows = []
+        for a in self.algorithms:
+            mode = execution_of(get_estimator_class(a))
+            if mode == "items":
+                where = f"dask {sched}" if sched else ("local processes" if jobs > 1 else "this process")
+                why = "per-item fits in chunks (fc_core.parallel.map_chunks)"
+            elif mode == "global":
+                where, why = "this process", "global model: one model trained on all the series in the client process"
+            else:
+                where, why = "this process", "vectorized over all the series (no per-item fits)"
+            rows.append({"algorithm": a, "execution": mode, "runs_on": where, "why": why})
+        return pd.DataFrame(rows, columns=["algorithm", "execution", "runs_on", "why"])
+
+    @contextlib.contextmanager
+    def _parallel(self, announce: bool = False):
+        settings = {k: v for k, v in (("n_jobs", self.n_jobs), ("scheduler", self.scheduler)) if v is not None}
+        with parallel.options(**settings):
+            if announce:
+                plan = self.execution_plan()
+                sched = parallel.scheduler_label(parallel.get_config()["scheduler"])
+                if sched and (plan["execution"] == "items").any():
+                    from .errors import require
+
+                    require("distributed", f"running on the Dask cluster {sched}", "dask[distributed]")
+                here = plan.loc[plan["execution"] != "items"]
+                if sched and len(here):
+                    on = plan.loc[plan["execution"] == "items", "algorithm"].tolist()
+                    glob = here.loc[here["execution"] == "global", "algorithm"].tolist()
+                    vec = here.loc[here["execution"] == "vectorized", "algorithm"].tolist()
+                    parts = [f"{', '.join(on)} fit per item on the cluster" if on else "no candidate fits per item"]
+                    if glob:
+                        parts.append(f"{', '.join(glob)} are global models and train in this (client) process")
+                    if vec:
+                        parts.append(f"{', '.join(vec)} are vectorized and compute in this process")
+                    warnings.warn(f"Dask scheduler {sched}: " + "; ".join(parts) + " (see execution_plan()).",
+                                  UserWarning, stacklevel=4)
+                self._pending_execution = plan
+            yield
+
     # ----------------------------------------------------------------- train
+    @_on_scheduler
     @costs.tracked("train")
     def train(self, dataset_group, progress: bool = True, callback: Callable[[dict], None] | None = None) -> "AutoPredictor":
         """Backtest every candidate, build the ensemble, retrain on all the data.
@@ -480,6 +545,7 @@ class AutoPredictor:
         self.failed_ = failed
         self.fallbacks_ = fallbacks
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
+        self.execution_ = getattr(self, "_pending_execution", None)
         self.plan_ = plan.rows
         left_out = [r for r in plan.rows if r["status"] == "skipped"]
         if left_out:
@@ -947,6 +1013,7 @@ class AutoPredictor:
         return plot_forecasts(fc, list(items), history=hist, history_points=history_points)
 
     # --------------------------------------------------------------- forecast
+    @_on_scheduler
     @costs.tracked("forecast")
     def forecast(self, items=None, data=None) -> Forecast:
         """Forecasts of all items (or a selection) after the end of the data (CreateForecast)."""
@@ -982,6 +1049,7 @@ class AutoPredictor:
         out = self._apply_choice(arrays, _blend_arrays(arrays, self.weights_), choice)
         return lifecycle.apply_end_of_life(out, panel, lifecycle.end_of_life_dates(panel, self.end_of_life, strict=False))
 
+    @_on_scheduler
     def explain(self, items=None, start=None, end=None, max_items: int | None = None, n_permutations: int = 20,
                 seed: int | None = None, progress: bool = False):
         """Impact scores of the attributes (Amazon Forecast's Explainability), from the members
@@ -1009,6 +1077,7 @@ class AutoPredictor:
         """AutoGluon-style alias: the predictor-level impact table (``explain(**kwargs).predictor_level()``)."""
         return self.explain(**kwargs).predictor_level()
 
+    @_on_scheduler
     def candidate_forecast(self, algorithm: str, items=None) -> Forecast:
         """Forecasts of one retrained candidate alone (for side-by-side comparisons)."""
         from .algorithms.base import select_items
@@ -1037,7 +1106,7 @@ class AutoPredictor:
     def retrain(self, dataset_group, progress: bool = True) -> "AutoPredictor":
         """A new AutoPredictor with the same configuration trained on newer data
         (Amazon Forecast's ``ReferencePredictorArn``)."""
-        return AutoPredictor(**self.config()).train(dataset_group, progress=progress)
+        return AutoPredictor(**self.config(), scheduler=self.scheduler).train(dataset_group, progress=progress)
 
     # ---------------------------------------------------------------- costs
     def cost_report(self, prices=None, total: bool = True) -> pd.DataFrame:

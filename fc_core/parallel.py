@@ -213,7 +213,7 @@ def map_chunks(fn: Callable[[list], list], items: Sequence, n_jobs: int | None =
     inline_below = _CONFIG["inline_below"] if inline_below is None else int(inline_below)
     if scheduler is not None:
         with _progress_bar(len(items), desc, progress, unit) as bar:
-            return _run_dask(fn, items, scheduler, chunk_size, bar)
+            return _run_dask(fn, items, scheduler, chunk_size, bar, desc)
     jobs = effective_n_jobs(n_jobs)
     chunks = split(items, n_chunks=jobs * _CONFIG["chunks_per_job"], chunk_size=chunk_size)
     if jobs == 1 or len(chunks) == 1 or len(items) < inline_below:
@@ -386,7 +386,36 @@ def _run_pool(ex: ProcessPoolExecutor, fn, chunks: list[list], bar) -> list:
 
 
 # ------------------------------------------------------------------- Dask
-def _run_dask(fn, items: list, scheduler, chunk_size, bar) -> list:
+def scheduler_label(scheduler) -> str | None:
+    """A readable name of a Dask scheduler (its address) or None for this machine.
+
+    >>> scheduler_label("tcp://10.0.0.5:8786"), scheduler_label(None)
+    ('tcp://10.0.0.5:8786', None)
+    """
+    if scheduler is None:
+        return None
+    if isinstance(scheduler, str):
+        return scheduler
+    try:
+        return str(scheduler.scheduler.address)
+    except Exception:  # noqa: BLE001 - a closed client or another object
+        return repr(scheduler)
+
+
+def task_prefix(desc: str | None) -> str:
+    """The Dask task-key prefix of a map call: ``fc_`` and the start of its description, so that
+    the scheduler's task stream and dashboard name the work (``fc_ETS``, ``fc_NPTS``).
+
+    >>> task_prefix("ETS (120 series)")
+    'fc_ETS'
+    """
+    head = (desc or "map").split(" (")[0]
+    return "fc_" + ("".join(ch if ch.isalnum() or ch in "+." else "_" for ch in head) or "map")
+
+
+def _run_dask(fn, items: list, scheduler, chunk_size, bar, desc=None) -> list:
+    import uuid
+
     from .errors import require
 
     distributed = require("distributed", "running on a Dask cluster", "dask[distributed]")
@@ -396,7 +425,8 @@ def _run_dask(fn, items: list, scheduler, chunk_size, bar) -> list:
     try:
         threads = max(sum(client.nthreads().values()), 1)
         chunks = split(items, n_chunks=threads * _CONFIG["chunks_per_job"], chunk_size=chunk_size)
-        futures = [client.submit(_timed, fn, chunk, pure=False) for chunk in chunks]
+        prefix, run = task_prefix(desc), uuid.uuid4().hex
+        futures = [client.submit(_timed, fn, chunk, key=f"{prefix}-{run}-{i}") for i, chunk in enumerate(chunks)]
         index = {f.key: i for i, f in enumerate(futures)}
         out: list = [None] * len(chunks)
         for f in distributed.as_completed(futures, loop=client.loop):

@@ -52,6 +52,19 @@ class Capabilities:
     needs_seed: bool = False
 
 
+# ---------------------------------------------------------------- execution
+def execution_of(cls) -> str:
+    """Where an estimator class's work runs when a Dask scheduler is configured:
+
+    * ``"items"``: per-item fits in chunks through :func:`fc_core.parallel.map_chunks` (on the cluster);
+    * ``"global"``: one model trained on all the series, in the calling (client) process;
+    * ``"vectorized"``: array arithmetic over all the series at once, in the calling process.
+    """
+    if getattr(cls, "parallel_items", False):
+        return "items"
+    return "vectorized" if cls.capabilities.local else "global"
+
+
 # ----------------------------------------------------------------- contract
 class Estimator:
     """Configuration of an algorithm; :meth:`train` returns a :class:`Predictor`.
@@ -77,6 +90,9 @@ class Estimator:
     capabilities: ClassVar[Capabilities] = Capabilities()
     defaults: ClassVar[dict] = {}
     predictor_class: ClassVar[type["Predictor"]]
+    #: True where the per-item work goes through :func:`fc_core.parallel.map_chunks`, so that it runs
+    #: on the configured cores or Dask cluster (:func:`execution_of`)
+    parallel_items: ClassVar[bool] = False
 
     def __init__(self, forecast_horizon: int, frequency: str | None = None,
                  forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, seed: int = 0, **params: Any):

@@ -173,6 +173,7 @@ class LocalStatsEstimator(Estimator):
 
     capabilities = Capabilities(local=True)
     predictor_class = LocalStatsPredictor
+    parallel_items = True  # per-item fits through fc_core.parallel (cores or a Dask cluster)
     min_length = 3  # fewer values -> seasonal naive fallback
 
     def __init__(self, *args, **kwargs):

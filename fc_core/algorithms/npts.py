@@ -272,6 +272,7 @@ class NPTSEstimator(Estimator):
 
     name = "NPTS"
     capabilities = Capabilities(local=True, needs_seed=True)
+    parallel_items = True  # per-item fits through fc_core.parallel (cores or a Dask cluster)
     defaults = {"kernel_type": "exponential", "exp_kernel_weights": 1.0, "use_seasonal_model": True,
                 "use_default_time_features": True, "context_length": None, "num_samples": 100,
                 "feature_scale": 1000.0, "nonnegative": False}

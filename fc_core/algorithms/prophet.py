@@ -227,6 +227,7 @@ class ProphetEstimator(Estimator):
         "num_samples": 1000, "nonnegative": False, "season_length": None, "n_jobs": None,
     }
     predictor_class = ProphetPredictor
+    parallel_items = True  # per-item fits through fc_core.parallel (cores or a Dask cluster)
 
     def __init__(self, forecast_horizon: int, **kwargs):
         super().__init__(forecast_horizon, **kwargs)
