@@ -233,6 +233,11 @@ class CostLog:
     def __len__(self) -> int:
         return len(self.records)
 
+    @classmethod
+    def of(cls, *predictors) -> "CostLog":
+        """One log holding the runs recorded by each predictor's ``cost_log_``, in order."""
+        return cls([r for p in predictors for r in p.cost_log_.records])
+
     def add(self, m: Measurement) -> None:
         self.records.append(m)
 

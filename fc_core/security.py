@@ -68,11 +68,28 @@ PAYLOAD_FILE = "payload.fcenc"
 _NONCE = 12
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-__all__ = ["generate_key", "key_from_password", "seal_payload", "encrypt_bytes", "decrypt_bytes", "is_encrypted", "save_encrypted", "open_artifact",
+__all__ = ["generate_key", "key_from_password", "refusal", "seal_payload", "encrypt_bytes", "decrypt_bytes", "is_encrypted", "save_encrypted", "open_artifact",
            "write_encrypted_frame", "read_frame", "safe_name", "CIPHER"]
 
 
 # ------------------------------------------------------------------ keys
+def refusal(load: Callable, *args, **kwargs) -> str | None:
+    """The message of the :class:`ArtifactError` that ``load(*args, **kwargs)`` raises, or None
+    when it loads: shows that a wrong key or a changed file is refused.
+
+    >>> def bad(path): raise ArtifactError(f"{path}: wrong key")
+    >>> refusal(bad, "p")
+    'p: wrong key'
+    >>> refusal(lambda: 1) is None
+    True
+    """
+    try:
+        load(*args, **kwargs)
+    except ArtifactError as err:
+        return str(err)
+    return None
+
+
 def generate_key() -> str:
     """A new random 256-bit key as URL-safe base64 text (keep it safe: without it nothing decrypts).
 

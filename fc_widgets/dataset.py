@@ -30,7 +30,8 @@ class DatasetPanel(PanelBase):
     ----------
     path : str
         Initial file path or URL (used when ``source="file"``).
-    source : {"demo", "file"}
+    source : {"demo", "file"}, optional
+        Where the data comes from first; by default "file" when ``path`` is given, else "demo".
     demo_name : str
         ``electricity``, ``retail`` or ``ec2_capacity``.
     demo_items, demo_length : int
@@ -50,7 +51,7 @@ class DatasetPanel(PanelBase):
         What each dataset type was imported from (``target``, ``related``, ``item_metadata``).
     """
 
-    def __init__(self, path: str = "", source: str = "demo", demo_name: str = "electricity", demo_items: int = 12,
+    def __init__(self, path: str = "", source: str | None = None, demo_name: str = "electricity", demo_items: int = 12,
                  demo_length: int = 28, domain: str = "CUSTOM", dataset_type: str = "TARGET_TIME_SERIES",
                  frequency: str | None = None, forecast_dimensions=None, import_now: bool | None = None,
                  seed: int = 0):
@@ -63,6 +64,7 @@ class DatasetPanel(PanelBase):
         self.has_header = True
         self.seed = int(seed)
         # --- source
+        source = source or ("file" if path else "demo")
         self.source = w.ToggleButtons(options=[("built-in demo data", "demo"), ("file or URL", "file")], value=source,
                                       description="data", style=st)
         self.demo_name = w.Dropdown(options=list(DEMO_DOMAINS), value=demo_name, description="demo", style=st, layout=lay)

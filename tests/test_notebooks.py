@@ -51,6 +51,26 @@ def test_every_notebook_has_one_parameters_cell_with_commented_literals():
         assert all(not c.get("outputs") for c in doc["cells"] if c["cell_type"] == "code"), f"{nb.name} has outputs"
 
 
+def test_notebook_cells_hold_no_branches_or_loops():
+    """The notebooks stay thin: logic lives in fc_core, so no code cell holds an if, for, while or
+    try statement (comprehensions inside one call are fine)."""
+    import ast
+
+    found = []
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        for k, cell in enumerate(nb["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            src = "".join(cell["source"])
+            tree = ast.parse("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
+            kinds = {type(n).__name__ for n in ast.walk(tree)
+                     if isinstance(n, (ast.If, ast.For, ast.While, ast.Try, ast.With, ast.IfExp))}
+            if kinds:
+                found.append(f"{path.name} cell {k}: {sorted(kinds)}")
+    assert not found, found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_under_papermill(nb, tmp_path):

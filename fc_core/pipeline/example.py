@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 
-__all__ = ["ec2_stream", "write_drop", "ec2_config", "choose_capacity", "run_scenario", "run_once"]
+__all__ = ["ec2_stream", "write_drop", "ec2_config", "choose_capacity", "run_scenario", "run_once", "run"]
 
 
 def ec2_stream(instance_types: int = 4, history_days: int = 15, drops: int = 4, drop_hours: int = 24,
@@ -151,3 +151,12 @@ def run_once(config_path, force_retrain: bool = False):
     row["monitored"] = (res.monitored or {}).get("value")
     row["messages"] = "; ".join(res.messages)
     return pipe, pd.DataFrame([row])
+
+
+def run(config_path: str | None, root, **scenario):
+    """The notebook's one call: a run of the pipeline configured by ``config_path`` when one is
+    given, else the whole example scenario under ``root`` (:func:`run_scenario` with ``scenario``).
+    Returns ``(pipeline, table)``."""
+    if config_path:
+        return run_once(config_path)
+    return run_scenario(root, **scenario)
