@@ -71,11 +71,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import frequency as fq
-from ..errors import ConfigError
-from ..panel import Panel
-from .base import Capabilities, Estimator, ForecastArrays, Predictor
-from .baselines import complete_global_forecast, ffill_rows
+from ... import frequency as fq
+from ...errors import ConfigError
+from ...panel import Panel
+from ..base import Capabilities, Estimator, ForecastArrays, Predictor
+from ..baselines import complete_global_forecast, ffill_rows
 
 _MEAN_GRID = (np.arange(100) + 0.5) / 100  # levels averaged to get the mean
 _MAX_Z_ROWS = 50_000  # calibration errors kept per horizon step
@@ -94,7 +94,7 @@ def _lightgbm():
     effect if no OpenMP runtime was started before, and a user's own setting wins.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from ..errors import require
+    from ...errors import require
 
     return require("lightgbm", "The GBM algorithm")
 
@@ -821,7 +821,7 @@ class GBMPredictor(Predictor):
         ``pred_contrib``); the values of a cell add up to the model's output minus its output
         with every attribute at its baseline (times the back-transform's slope).
         """
-        from ..explain import shapley_values
+        from ...explain import shapley_values
 
         panel = self.aligned(panel)
         H = self.estimator.forecast_horizon
@@ -912,7 +912,7 @@ class GBMPredictor(Predictor):
 
     # ------------------------------------------------------------- save/load
     def _state(self, folder: Path) -> dict:
-        from ..io import save_arrays
+        from ...io import save_arrays
 
         for kind, b in (self.models or {}).items():
             (folder / f"gbm_{kind}.txt").write_text(b.model_to_string())
@@ -923,8 +923,8 @@ class GBMPredictor(Predictor):
                 "models": sorted(self.models or {})}
 
     def _load_state(self, folder: Path, meta: dict) -> None:
-        from ..errors import ArtifactError
-        from ..io import load_arrays
+        from ...errors import ArtifactError
+        from ...io import load_arrays
 
         self._setup(self.panel)
         self.use_log = bool(meta["use_log"])
