@@ -23,9 +23,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import frequency as fq
-from .errors import ConfigError, SchemaError
-from .schema import TIMESTAMP
+from .. import frequency as fq
+from ..errors import ConfigError, SchemaError
+from ..schema import TIMESTAMP
 
 ALL_ITEMS = "(all items, summed)"
 DEFAULT_LIMIT = 200
@@ -274,7 +274,7 @@ def plan_windows(panel, forecast_horizon: int, backtest_windows: int = 1, backte
     The error text is exactly the :class:`~fc_core.errors.ConfigError` that
     :func:`fc_core.backtest.panel_windows` (and so the AutoPredictor) raises.
     """
-    from .backtest import check_horizon, panel_windows, window_coverage
+    from ..backtest import check_horizon, panel_windows, window_coverage
 
     cfg = {"forecast_horizon": int(forecast_horizon), "backtest_windows": int(backtest_windows),
            "backtest_offset": None if backtest_offset is None else int(backtest_offset)}
@@ -326,7 +326,7 @@ def band_choices(columns: Sequence[str]) -> list[tuple[str, str]]:
     >>> band_choices(["p10", "p50", "p90", "mean"])
     [('p10', 'p90'), ('p10', 'p50'), ('p50', 'p90')]
     """
-    from .plotting import quantile_pairs
+    from ..plotting import quantile_pairs
 
     qs = quantile_columns(columns)
     sym = quantile_pairs(qs)
@@ -431,7 +431,7 @@ def export_csv(frame: pd.DataFrame, path: str) -> str:
         When the path cannot be written (a folder that cannot be made, no permission, a
         folder given instead of a file ...): the path, the system's reason and the fix.
     """
-    from .io import write_frame
+    from ..io import write_frame
 
     path = str(path).strip()
     if not path:
@@ -455,7 +455,7 @@ LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end"
 def fallback_text(predictor) -> str:
     """One line: per algorithm, the items that got the fallback forecast in the backtests, and why
     (:func:`fc_core.automl.fallback_text`)."""
-    from .automl import fallback_text as _text
+    from ..automl import fallback_text as _text
 
     return _text(predictor)
 
@@ -483,7 +483,7 @@ def rank_leaderboard(board: pd.DataFrame, metric: str, window: int | None = None
             have = sorted(set(b["backtest_window"])) if "backtest_window" in b.columns else []
             raise ConfigError(f"no backtest window {window!r}; the windows are {have}.")
         b = b[b["backtest_window"] == window]
-    from .metrics import ranking_score
+    from ..metrics import ranking_score
 
     score = ranking_score(metric, b[metric])  # Coverage[level]: distance from the level
     b = b.assign(_score=score).sort_values("_score", kind="stable", na_position="last")
@@ -561,7 +561,7 @@ def blend_summary(weights: dict, check: dict, item_choice: pd.DataFrame | None, 
     the global blend is a single candidate: no mix of candidates beat GBM alone on the backtests
     AutoPredictor scores 0.2000 by WAPE against 0.2200 for GBM, the best single candidate: the per-item choices make the difference
     """
-    from .metrics import ranking_score
+    from ..metrics import ranking_score
 
     if len(weights) == 1:
         (only, wt), = weights.items()
@@ -608,13 +608,13 @@ def blend_summary(weights: dict, check: dict, item_choice: pd.DataFrame | None, 
 
 
 # --------------------------------------------------------------- data files
-from .readers import TIME_NAMES as _TIME_NAMES  # noqa: E402
+from ..readers import TIME_NAMES as _TIME_NAMES  # noqa: E402
 _ITEM_NAMES = ("item_id", "item", "id", "unique_id", "series", "series_id", "sku", "client", "name")
 _TARGET_NAMES = ("target_value", "target", "y", "value", "demand", "sales", "quantity", "load")
 
 
 def _candidates(field: str) -> tuple:
-    from .schema import DOMAINS
+    from ..schema import DOMAINS
 
     if field == TIMESTAMP:
         return _TIME_NAMES
@@ -664,7 +664,7 @@ def guess_column_mapping(columns: Sequence[str], fields: Sequence[str], preview:
 def _field_kind(field: str) -> str:
     """What a field's cells look like: ``date`` (timestamp), ``number`` (a domain's target)
     or ``text`` (item ids, forecast dimensions and any other key)."""
-    from .schema import DOMAINS
+    from ..schema import DOMAINS
 
     if field == TIMESTAMP:
         return "date"
@@ -738,8 +738,8 @@ def preview_file(path: str, nrows: int = 8) -> tuple[pd.DataFrame, bool]:
     DataError
         If there is no such file or it has no rows.
     """
-    from .errors import DataError
-    from .readers import expand_paths
+    from ..errors import DataError
+    from ..readers import expand_paths
 
     first = expand_paths(path)[0]
     if first.lower().endswith((".parquet", ".pq", ".parq")):
@@ -770,7 +770,7 @@ def preview_file(path: str, nrows: int = 8) -> tuple[pd.DataFrame, bool]:
     return body, header
 
 
-from .readers import cell_kind as _kind, looks_like_header  # noqa: E402  (one header rule, with the reader's)
+from ..readers import cell_kind as _kind, looks_like_header  # noqa: E402  (one header rule, with the reader's)
 
 
 def reader_options(columns: Sequence[str], mapping: dict, header: bool, preview: pd.DataFrame | None = None,
@@ -786,7 +786,7 @@ def reader_options(columns: Sequence[str], mapping: dict, header: bool, preview:
     SchemaError
         As :func:`apply_column_mapping`.
     """
-    from .schema import get_domain
+    from ..schema import get_domain
 
     check_column_mapping(list(columns), mapping)
     by_col = {c: f for f, c in mapping.items()}
@@ -851,7 +851,7 @@ def demo_sources(name: str, n_items: int, length: int, seed: int = 0) -> tuple[d
     ConfigError
         For an unknown demo or sizes that do not fit.
     """
-    from . import demo
+    from .. import demo
 
     key = str(name).lower()
     if key not in DEMO_DOMAINS:
@@ -884,7 +884,7 @@ def build_dataset_group(sources: dict, domain: str = "CUSTOM", frequency: str | 
     SchemaError, DataError, ConfigError
         Those of :class:`~fc_core.datasets.DatasetGroup` and its ``aggregate``.
     """
-    from .datasets import DatasetGroup
+    from ..datasets import DatasetGroup
 
     if not sources.get("target"):
         raise ConfigError("import the target time series first (dataset type TARGET_TIME_SERIES).")
