@@ -8,13 +8,10 @@ import io
 import os
 
 from ..errors import DataError
+from ..io import is_url as _is_url  # the one URL check (fsspec URL, not a local path or file://)
 
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
-
-
-def _is_url(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
 
 
 def _strip_file(path: str) -> str:
