@@ -29,16 +29,16 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import changepoints, costs, lifecycle, parallel
-from . import frequency as fq
-from .algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor, canonical_name, execution_of,
+from .. import changepoints, costs, lifecycle, parallel
+from .. import frequency as fq
+from ..algorithms.base import (DEFAULT_FORECAST_TYPES, ForecastArrays, Predictor, canonical_name, execution_of,
                               get_estimator_class, parse_forecast_types, read_artifact, to_forecast_frame)
-from .backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
-from .errors import ConfigError, NotTrainedError
-from .explain import explain_blend
-from .forecast import Forecast
-from .io import atomic_dir, load_panel, save_panel
-from .panel import Panel
+from ..backtest import BacktestWindow, check_horizon, panel_windows, window_coverage
+from ..errors import ConfigError, NotTrainedError
+from ..explain import explain_blend
+from ..forecast import Forecast
+from ..io import atomic_dir, load_panel, save_panel
+from ..panel import Panel
 
 OPTIMIZATION_METRICS = ("AverageWeightedQuantileLoss", "WAPE", "RMSE", "MASE", "MAPE")
 DEFAULT_ALGORITHMS = ("SeasonalNaive", "ETS", "Theta", "MSTL", "NPTS", "GBM", "GBM-L2", "MLP-QR", "ARIMA", "DeepAR+",
@@ -246,11 +246,11 @@ class AutoPredictor:
         self.keep_all_candidates = bool(keep_all_candidates)
         self.history = changepoints.HistoryPolicy(history).mode
         self.end_of_life = lifecycle.normalize_end_of_life(end_of_life)
-        from .features import holidays_country
+        from ..features import holidays_country
 
         holidays_country(holidays)  # validate early
         self.holidays = holidays
-        from .algorithms.guard import check_non_negative
+        from ..algorithms.guard import check_non_negative
 
         self.non_negative = check_non_negative(non_negative)
         self.fallbacks_: dict = {}  # algorithm -> backtest fallback summary (fc_core.algorithms.guard)
@@ -338,7 +338,7 @@ class AutoPredictor:
                 plan = self.execution_plan()
                 sched = parallel.scheduler_label(parallel.get_config()["scheduler"])
                 if sched and (plan["execution"] == "items").any():
-                    from .errors import require
+                    from ..errors import require
 
                     require("distributed", f"running on the Dask cluster {sched}", "dask[distributed]")
                 here = plan.loc[plan["execution"] != "items"]
@@ -372,7 +372,7 @@ class AutoPredictor:
         ConfigError
             If the horizon or the backtest windows do not fit the data.
         """
-        from . import metrics
+        from .. import metrics
 
         t_start = time.perf_counter()
         dataset_group = self._as_data(dataset_group)
@@ -570,7 +570,7 @@ class AutoPredictor:
         DataError
             Naming the items and dates missing, and how to supply or futurefill them.
         """
-        from .errors import DataError
+        from ..errors import DataError
 
         if panel.related is None or not panel.related_names:
             return
@@ -842,7 +842,7 @@ class AutoPredictor:
         """A DatasetGroup or Panel as is; a long DataFrame (item_id, timestamp, target_value, ...) as a
         CUSTOM-domain DatasetGroup with this predictor's frequency and forecast dimensions."""
         if isinstance(data, pd.DataFrame):
-            from .datasets import DatasetGroup
+            from ..datasets import DatasetGroup
 
             return DatasetGroup(target=data, frequency=self.frequency,
                                 forecast_dimensions=self.forecast_dimensions or None)
@@ -940,7 +940,7 @@ class AutoPredictor:
 
     def export_backtest(self, folder) -> dict:
         """Write ``backtest_forecasts.csv`` and ``accuracy_metrics.csv`` (per item and window) into ``folder``."""
-        from .io import write_frame
+        from ..io import write_frame
 
         self._check()
         folder = str(folder).rstrip("/")
@@ -969,7 +969,7 @@ class AutoPredictor:
         return self._score_new(data, with_candidates=False)[ENSEMBLE]
 
     def _score_new(self, data, with_candidates: bool) -> dict:
-        from . import metrics
+        from .. import metrics
 
         metrics = _MetricsWithCustom(metrics, self.custom_metric, self.optimization_metric)
         panel = self._panel_of(data)
@@ -998,7 +998,7 @@ class AutoPredictor:
         ``items`` defaults to the first ``max_items`` items; ``data`` forecasts from other data (as in
         :meth:`forecast`). Returns a matplotlib Figure.
         """
-        from .plotting import plot_forecasts
+        from ..plotting import plot_forecasts
 
         self._check()
         panel = self.panel if data is None else self._panel_of(data)
@@ -1007,7 +1007,7 @@ class AutoPredictor:
         elif isinstance(items, str):
             items = [items]
         fc = self.forecast(items=list(items), data=None if data is None else panel)
-        from .algorithms.base import select_items
+        from ..algorithms.base import select_items
 
         hist = select_items(panel, list(items)).to_frame()[[*panel.key_columns, "timestamp", "target_value"]]
         return plot_forecasts(fc, list(items), history=hist, history_points=history_points)
@@ -1017,7 +1017,7 @@ class AutoPredictor:
     @costs.tracked("forecast")
     def forecast(self, items=None, data=None) -> Forecast:
         """Forecasts of all items (or a selection) after the end of the data (CreateForecast)."""
-        from .algorithms.base import select_items
+        from ..algorithms.base import select_items
 
         self._check()
         panel = self.panel if data is None else self._panel_of(data)
@@ -1080,7 +1080,7 @@ class AutoPredictor:
     @_on_scheduler
     def candidate_forecast(self, algorithm: str, items=None) -> Forecast:
         """Forecasts of one retrained candidate alone (for side-by-side comparisons)."""
-        from .algorithms.base import select_items
+        from ..algorithms.base import select_items
 
         self._check()
         name = canonical_name(algorithm)
@@ -1124,7 +1124,7 @@ class AutoPredictor:
         ``key`` (:func:`fc_core.security.generate_key`) encrypts it."""
         self._check()
         if key is not None:
-            from .security import save_encrypted
+            from ..security import save_encrypted
 
             return save_encrypted(self.save, path, key, kind="auto_predictor")
         with atomic_dir(path) as tmp:
@@ -1154,14 +1154,14 @@ class AutoPredictor:
         ArtifactError
             If the folder was not written by :meth:`save`, or for a missing or wrong key.
         """
-        from .security import open_artifact
+        from ..security import open_artifact
 
         with open_artifact(path, key, kind="auto_predictor") as folder:
             return cls._load_plain(folder)
 
     @classmethod
     def _load_plain(cls, folder: Path) -> "AutoPredictor":
-        from .security import safe_name
+        from ..security import safe_name
 
         doc = read_artifact(folder, "auto_predictor")
         for s in doc.get("predictors", {}).values():
@@ -1361,7 +1361,7 @@ class _MetricsWithCustom:
 def _fallback_summaries(results, algos) -> dict:
     """Per algorithm, its fallbacks in the backtests: mean share of items, counts per reason, and
     whether it fell back on most items (then it is no blend candidate)."""
-    from .algorithms.guard import MOSTLY_FALLBACK_SHARE
+    from ..algorithms.guard import MOSTLY_FALLBACK_SHARE
 
     out = {}
     for a in algos:
