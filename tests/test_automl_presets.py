@@ -189,7 +189,7 @@ def test_readme_examples_run_as_doctests():
 
 
 def test_pipeline_yaml_takes_presets_and_time_limit(tmp_path):
-    from fc_core.pipeline_config import PipelineConfig
+    from fc_core.pipeline.config import PipelineConfig
 
     doc = {"name": "p", "input": {"location": str(tmp_path), "frequency": "H"},
            "predictor": {"forecast_horizon": 24, "presets": "fast", "time_limit": 120}}
