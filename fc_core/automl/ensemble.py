@@ -107,6 +107,9 @@ def _greedy_weights(loss, algos, rounds: int = 20) -> dict:
 class _EnsembleMixin:
     """The AutoPredictor's scoring and ensemble methods (they read its metric, levels and settings)."""
 
+    _best_single = staticmethod(_best_single)  # the former static methods' names
+    _greedy_weights = staticmethod(_greedy_weights)
+
     def _score_one(self, name: str, r: _WindowResult, arr: ForecastArrays, season, metrics):
         """One leaderboard row and the per-item metrics of forecasts ``arr`` of window ``r``."""
         per_item, overall = metrics.evaluate(r.actuals, r.observed, arr, r.insample, season, quantiles=self.levels)
@@ -304,7 +307,6 @@ class _EnsembleMixin:
         if names == (ENSEMBLE,):
             return dict(self.weights_)
         return {a: 1.0 / len(names) for a in names}
-
 
 
 class _MetricsWithCustom:

@@ -95,7 +95,6 @@ class _PersistenceMixin:
         return self
 
 
-
 def _legacy_choice(label: str, known: set) -> tuple:
     """A label saved before choices were tuples (``"DeepAR++GBM"``: names joined on ``+``), split into
     known names (names may themselves contain ``+``); an unreadable label is the global blend.

@@ -56,7 +56,6 @@ def _on_scheduler(method):
     return wrapper
 
 
-
 # ------------------------------------------------------------- time limit
 _FINAL_FACTOR = 1.2  # the final fit on all the data costs about this many first-window fits
 _FIRST_WINDOW_SHARE = 0.45  # under a time limit, new candidates start in the first window only before this share
@@ -108,7 +107,6 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc)
 
 
-
 class _PlanningMixin:
     """The AutoPredictor's planning methods: where candidates run, which windows, what ran."""
 
@@ -158,7 +156,7 @@ class _PlanningMixin:
                 self._pending_execution = plan
             yield
 
-    # ----------------------------------------------------------------- train
+    # ----------------------------------------------------------------- data
     def _check_related_future(self, data, panel: Panel) -> None:
         """Amazon Forecast's rule: related series a candidate trains with must reach the end of the
         forecast horizon for every item (their future values are what the forecast reads).

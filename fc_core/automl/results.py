@@ -30,6 +30,7 @@ class _ResultsMixin:
                 f["backtestwindow_end_time"] = r.window.end
                 parts.append(f)
         return pd.concat(parts, ignore_index=True)
+
     # ---------------------------------------------------------------- results
     def leaderboard(self, data=None, per_window: bool = False) -> pd.DataFrame:
         """Algorithms by metric (mean over backtest windows), best first; ``per_window`` for detail.
@@ -152,7 +153,7 @@ class _ResultsMixin:
         hist = select_items(panel, list(items)).to_frame()[[*panel.key_columns, "timestamp", "target_value"]]
         return plot_forecasts(fc, list(items), history=hist, history_points=history_points)
 
-    # --------------------------------------------------------------- forecast
+    # ---------------------------------------------------------------- explain
     @_on_scheduler
     def explain(self, items=None, start=None, end=None, max_items: int | None = None, n_permutations: int = 20,
                 seed: int | None = None, progress: bool = False):
