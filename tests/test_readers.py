@@ -280,9 +280,9 @@ def test_missing_file():
 
 
 def test_error_path_converts_slice_by_slice(tmp_path, monkeypatch):
-    import fc_core.readers as readers
+    from fc_core.readers import csv as csv_reader
 
-    monkeypatch.setattr(readers, "_SLICE", 3)
+    monkeypatch.setattr(csv_reader, "_SLICE", 3)
     rows = [f" 2020-01-{i:02d},{i},a" for i in range(1, 11)]  # a leading space: pyarrow refuses, the text path reads
     p = write(tmp_path, "s.csv", "\n".join(rows) + "\n")
     df = read_dataset(p, schema=SCHEMA)
