@@ -50,18 +50,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import frequency as fq
-from .artifacts import read_artifact, write_artifact
-from .errors import ArtifactError, ConfigError, DataError
-from .featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
+from .. import frequency as fq
+from ..artifacts import read_artifact, write_artifact
+from ..errors import ArtifactError, ConfigError, DataError
+from ..featurization import (AGG_METHODS, SeriesBlock, aggregate_block, check_aggregation, check_grid,
                             concat_blocks, fill_block, floor_steps, grid_time, infer_frequency, parse_fill,
                             partial_last_bucket, resolve_duplicates, sort_block)
-from .io import atomic_dir
-from .lifecycle import quiet_items
-from .panel import ESTIMATED, FILLED, Panel
-from .readers import Columns, read_columns
-from .schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
-from .security import open_artifact, save_encrypted
+from ..io import atomic_dir
+from ..lifecycle import quiet_items
+from ..panel import ESTIMATED, FILLED, Panel
+from ..readers import Columns, read_columns
+from ..schema import TIMESTAMP, check_dataset_type, check_forecast_dimensions, get_domain
+from ..security import open_artifact, save_encrypted
 
 _NONE = np.iinfo(np.int64).min
 _READ_KEYS = ("header", "timezone", "column_map", "constants", "item_id", "columns", "timestamp_format")
