@@ -52,8 +52,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from . import frequency as fq
-from .errors import ConfigError, DataError
+from .. import frequency as fq
+from ..errors import ConfigError, DataError
 
 FILL_METHODS = ("zero", "nan", "value", "mean", "median", "min", "max")
 ESTIMATE_METHODS = ("nan", "mean", "median", "min", "max")  # fills that guess a value: never scored
@@ -157,7 +157,7 @@ class SeriesBlock:
 
     def to_frame(self, key_dtype: str = "object", filled_column: bool = False) -> pd.DataFrame:
         """The canonical long frame (keys, ``timestamp``, fields[, ``_filled``])."""
-        from .panel import FILLED
+        from ..panel import FILLED
 
         out = {}
         for c in self.key_columns:
@@ -191,7 +191,7 @@ def concat_blocks(a: SeriesBlock, b: SeriesBlock) -> SeriesBlock:
     def codes_of(blk):
         ix = pd.MultiIndex.from_frame(blk.keys) if len(cols) > 1 else pd.Index(blk.keys[cols[0]])
         return pos.get_indexer(ix).astype(np.int32)[blk.codes]
-    from .readers import Provenance
+    from ..readers import Provenance
 
     where = Provenance.concat([a.where, b.where]) if a.where is not None and b.where is not None else None
     na = a.n_rows if a.where is None else a.where.n_rows
