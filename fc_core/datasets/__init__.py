@@ -57,7 +57,8 @@ from ..io import atomic_dir
 from ..panel import ESTIMATED, FILLED, Panel
 from ..schema import TIMESTAMP, check_forecast_dimensions, get_domain
 from ..security import open_artifact, save_encrypted
-
+# the package's modules: reading (read_dataset), checks (leakage, anchors, key helpers), summary
+# (DatasetSummary and DatasetGroup's report methods); their private names stay importable from here
 from .checks import (_agg_method, _data_anchor, _key_index, _key_tuples, _merge_newer, _read_options, _refuse_leakage,
                      _uses_step)
 from .reading import _NONE, _READ_KEYS, _Metadata, _combine_keys, _read_block, _read_metadata, read_dataset
