@@ -39,15 +39,16 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from ..errors import ConfigError, DataError, SchemaError
 from .config import PipelineConfig, load_config
 from .publish import publish_forecast, query_forecast
+from .rebuild import CatalogRebuild
+from .runstate import (RunResult, _Clock, _copy_atomic, _Lazy, _number, _prune, _raw_target,  # noqa: F401
+                       _refuse_non_finite, _stack)
 from .steps import (MALFORMED, RunLock, check_drop, fetch, list_drops, quarantine, read_drop, retrain_trigger,
                     score_forecast, sha256)
 
@@ -60,35 +61,8 @@ POINTS = ("locked", "snapshot_written", "ingested", "monitored", "trained", "for
           "forecast_recorded", "staged", "switched", "retired", "published", "recorded")
 
 
-@dataclass
-class RunResult:
-    """What one run did."""
 
-    run_id: int
-    status: str = "running"          # ok | unchanged | no_data | failed | interrupted
-    files_new: list = field(default_factory=list)
-    files_quarantined: list = field(default_factory=list)   # (path, reason)
-    data_version: int | None = None
-    monitored: dict | None = None     # the accuracy row of the scored forecast
-    trigger: str | None = None        # first_run | threshold | schedule | manual | None
-    trigger_reason: str = ""
-    predictor_version: int | None = None
-    forecast_version: int | None = None
-    published_version: int | None = None
-    exported_to: str | None = None
-    seconds: float = 0.0
-    timings: dict = field(default_factory=dict)   # seconds per step: ingest, monitor, train, forecast, publish
-    messages: list = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        mon = "" if not self.monitored else f", monitored {self.monitored['metric']}={self.monitored['value']:.4f}"
-        return (f"RunResult(run {self.run_id}: {self.status}, new files {len(self.files_new)}, quarantined "
-                f"{len(self.files_quarantined)}, data v{self.data_version}{mon}, retrain={self.trigger}, predictor "
-                f"v{self.predictor_version}, forecast v{self.forecast_version}, published v{self.published_version}, "
-                f"{self.seconds:.1f} s)")
-
-
-class Pipeline:
+class Pipeline(CatalogRebuild):
     """A production forecasting pipeline configured by one YAML file (see :mod:`fc_core.pipeline.config`).
 
     Parameters
@@ -531,89 +505,6 @@ class Pipeline:
         self._point("recorded")
         log.info("published forecast v%d as database version %d", latest["version"], version)
 
-    # ------------------------------------------------------------ recovery
-    def rebuild_catalog(self) -> dict:
-        """Rebuild a lost or damaged ``catalog.db`` from the state folder; returns what was recorded.
-
-        A damaged catalog is first moved aside (``catalog.db.damaged-<time>``). Data snapshots,
-        predictors and forecast files are recorded under their own version numbers (so numbering
-        continues and cleanup keeps the newest); the newest predictor and forecast count as made
-        from the newest data. Files in the input location whose rows all lie within the newest
-        snapshot's time range are recorded as ingested; the rest are read by the next run. The
-        newest forecast is recorded as unpublished: the next run publishes it, which adds no version
-        when the database already holds it (content hash).
-        """
-        from .catalog import Catalog, CatalogError
-
-        path = self.state_dir / "catalog.db"
-        moved = None
-        if path.exists():
-            try:
-                Catalog(path).engine.dispose()
-                raise ConfigError(f"the catalog {path} is readable; nothing to rebuild (move it away first to "
-                                  "rebuild it anyway).")
-            except CatalogError:
-                moved = path.with_name(f"catalog.db.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-                from .publish import _ENGINES
-
-                eng = _ENGINES.pop(f"sqlite:///{path}", None)
-                if eng is not None:
-                    eng.dispose()
-                os.replace(path, moved)
-                for ext in ("-wal", "-shm"):
-                    side = Path(str(path) + ext)
-                    if side.exists():
-                        os.replace(side, Path(str(moved) + ext))
-        self._catalog = None
-        with RunLock(self.state_dir / "pipeline.lock"):
-            cat = Catalog(path)
-            self._catalog = cat
-            out = {"moved_aside": str(moved) if moved else None, "data_versions": [], "predictors": [],
-                   "forecasts": [], "files": 0}
-            data = None
-            for snap in sorted((self.state_dir / "data").glob("v*.parquet"), key=_number):
-                f = self._read(snap)
-                ts = f["timestamp"]
-                v = _number(snap)
-                data = {"version": v, "end": ts.max()}
-                cat.adopt("data_versions", v, run_id=None, parent=None, content_hash=sha256(snap.read_bytes()),
-                          snapshot=str(snap), rows=len(f), items=len(f[self.config.key_columns].drop_duplicates()),
-                          start=ts.min(), end=ts.max(), files="[]", created_at=pd.Timestamp.now())
-                out["data_versions"].append(v)
-            if data is None:
-                return out
-            pred_v = None
-            for folder in sorted((self.state_dir / "predictors").glob("v*"), key=_number):
-                if folder.is_dir():
-                    pred_v = _number(folder)
-                    cat.adopt("predictors", pred_v, data_version=data["version"], data_end=data["end"],
-                              trigger="rebuilt", reason="recorded by rebuild-catalog (training data unknown)",
-                              path=str(folder), leaderboard="[]", weights="{}", config="{}")
-                    out["predictors"].append(pred_v)
-            for fpath in sorted((self.state_dir / "forecasts").glob("v*.parquet"), key=_number):
-                if pred_v is None:
-                    break
-                f = self._read(fpath)
-                v = _number(fpath)
-                cat.adopt("forecasts", v, predictor_version=pred_v, data_version=data["version"], path=str(fpath),
-                          start=f["timestamp"].min(), end=f["timestamp"].max(), rows=len(f),
-                          items=len(f[self.config.key_columns].drop_duplicates()), created_at=pd.Timestamp.now())
-                out["forecasts"].append(v)
-            inp = self.config.input
-            for p, sig in list_drops(inp["location"], inp["pattern"], detail=True):
-                raw = fetch(p)
-                try:
-                    frame = read_drop(p, raw, inp["domain"], inp["schema"], inp["forecast_dimensions"],
-                                      inp["duplicates"], inp["read_options"])
-                except MALFORMED:
-                    continue
-                if len(frame) and frame["timestamp"].max() <= data["end"]:
-                    cat._insert(cat.files, sha256=sha256(raw), path=p, size=len(raw), signature=sig,
-                                status="ingested", rows=len(frame), data_version=data["version"],
-                                recorded_at=pd.Timestamp.now())
-                    out["files"] += 1
-        return out
-
     # ------------------------------------------------------------- reading
     def query(self, item, start=None, end=None, **dimensions) -> pd.DataFrame:
         """The live forecast of one item from the database (:func:`fc_core.pipeline.publish.query_forecast`)."""
@@ -640,86 +531,3 @@ class Pipeline:
     def status(self) -> dict:
         """The catalog's summary: current data, predictor and forecast versions, last run."""
         return self.catalog.status()
-
-
-# ---------------------------------------------------------------- helpers
-class _Lazy:
-    def __init__(self, make: Callable):
-        self._make, self._done, self._value = make, False, None
-
-    def get(self):
-        if not self._done:
-            self._value, self._done = self._make(), True
-        return self._value
-
-    def set(self, value):
-        self._value, self._done = value, True
-
-
-class _Clock:
-    def __init__(self, into: dict):
-        self.into, self.t = into, time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.into[name] = round(now - self.t, 3)
-        self.t = now
-
-
-def _stack(files: list[dict], keys: list[str]) -> pd.DataFrame:
-    """The good files in name order; a later file's row replaces an earlier one's for the same item and time."""
-    frame = pd.concat([f["frame"] for f in files], ignore_index=True)
-    return frame.drop_duplicates([*keys, "timestamp"], keep="last").reset_index(drop=True)
-
-
-def _raw_target(group) -> pd.DataFrame:
-    from ..panel import FILLED
-
-    t = group.target
-    if FILLED in t.columns:
-        t = t.loc[~t[FILLED].to_numpy(bool)].drop(columns=FILLED)
-    return t.reset_index(drop=True)
-
-
-def _copy_atomic(src: str, dst: str) -> None:
-    """Copy a file (local or URL) so that readers of ``dst`` see the old or the new file, never a part."""
-    import shutil
-
-    import fsspec
-
-    from ..io import atomic_path
-
-    with atomic_path(dst) as tmp, fsspec.open(src, "rb") as fi, open(tmp, "wb") as fo:
-        shutil.copyfileobj(fi, fo, 1 << 20)
-
-
-def _refuse_non_finite(frame: pd.DataFrame, keys: list[str]) -> None:
-    import numpy as np
-
-    cols = [c for c in frame.columns if c not in (*keys, "timestamp")]
-    bad = ~np.isfinite(frame[cols].to_numpy(dtype=float))
-    if bad.any():
-        items = frame[keys[0]][bad.any(axis=1)].astype(str).unique().tolist()
-        raise DataError(f"the new forecast has {int(bad.sum())} non-finite value(s) (inf or NaN) for item(s) "
-                        f"{items[:5]}; it is neither recorded nor published, and the previous forecast stays live. "
-                        "Check the data of those items (a drop with extreme values?) and retrain.")
-
-
-def _number(p: Path) -> int:
-    digits = "".join(ch for ch in p.name.split(".")[0] if ch.isdigit())
-    return int(digits) if digits else -1
-
-
-def _prune(folder: Path, pattern: str, keep: int, protect=None) -> None:
-    """Delete all but the ``keep`` highest-numbered versions; never ``protect`` (the one just written)."""
-    import shutil
-
-    items = sorted(folder.glob(pattern), key=_number)
-    if protect is not None:
-        items = [p for p in items if p.resolve() != Path(protect).resolve()]
-        keep = max(keep - 1, 0)
-    for p in items[:-keep] if keep else items:
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
