@@ -38,3 +38,11 @@ def test_an_upward_import_or_a_cycle_breaks_the_contracts(tmp_path):
     assert out.returncode == 1
     assert "fc_core.panel -> fc_core.automl" in out.stdout
     assert "2 broken" in out.stdout  # layers (panel under automl) and cycles (automl imports panel)
+
+
+def test_no_module_over_600_lines():
+    """Issue 18's size limit: a module that grows past 600 lines is split along its concerns."""
+    root = Path(__file__).resolve().parents[1]
+    long = {str(p.relative_to(root)): n for p in [*root.glob("fc_core/**/*.py"), *root.glob("fc_widgets/**/*.py")]
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert not long, long
