@@ -66,3 +66,20 @@ def make_seasonal_frame(n_items: int = 3, length: int = 24 * 14, freq: str = "h"
 @pytest.fixture
 def seasonal_frame() -> pd.DataFrame:
     return make_seasonal_frame()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """A 2-worker Dask LocalCluster on loopback (shared by the Dask tests; its scratch space in tmp)."""
+    pytest.importorskip("distributed")
+    import dask
+    from distributed import LocalCluster
+
+    tmp = tmp_path_factory.mktemp("dask")
+    with dask.config.set({"temporary-directory": str(tmp)}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0", host="127.0.0.1")
+        try:
+            yield cluster
+        finally:
+            cluster.close()

@@ -28,21 +28,14 @@ def _fresh_settings():
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    pytest.importorskip("distributed")
-    import dask
-    from distributed import Client, LocalCluster
+def client(dask_cluster):
+    from distributed import Client
 
-    tmp = tmp_path_factory.mktemp("dask")
-    with dask.config.set({"temporary-directory": str(tmp)}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0", host="127.0.0.1")
-        c = Client(cluster, set_as_default=False)
-        try:
-            yield c
-        finally:
-            c.close()
-            cluster.close()
+    c = Client(dask_cluster, set_as_default=False)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 def _group(n_items=10, days=150, seed=3):

@@ -83,14 +83,9 @@ def test_panel_in_a_real_browser_drills_into_an_item(tmp_path):
     """explainability.ipynb in Voila, driven in headless Chromium: the bars are drawn, an item is
     picked and explained, its impact-over-time chart appears (screenshot for the README)."""
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    import urllib.request
     from pathlib import Path
 
-    from test_browser import ARGS, CHROMIUM, ROOT, WAIT_MS, _free_port, _requirements, _with_parameters
+    from test_browser import ARGS, CHROMIUM, ROOT, WAIT_MS, _requirements, _server, _with_parameters
 
     _requirements()
     from playwright.sync_api import expect, sync_playwright
@@ -99,34 +94,18 @@ def test_panel_in_a_real_browser_drills_into_an_item(tmp_path):
     _with_parameters(ROOT / "notebooks" / "explainability.ipynb", tmp_path / "explainability.ipynb", n_items=3,
                      days=21, forecast_horizon=12, output_dir=str(tmp_path / "out"),
                      algorithm_params={"GBM": {"num_trees": 60, "calibration_windows": 1}})
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "MPLBACKEND": "Agg"}
-    log = open(tmp_path / "voila.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "voila", "explainability.ipynb", "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1", "--token=", f"--Voila.root_dir={tmp_path}"],
-                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/static/none", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("Voila did not start: " + (tmp_path / "voila.log").read_text()[-2000:])
-                time.sleep(0.3)
+    args = ["voila", "explainability.ipynb", "--no-browser", "--port={port}", "--Voila.ip=127.0.0.1",
+            "--token={token}", f"--Voila.root_dir={tmp_path}"]
+    with _server(args, tmp_path, "/static/none?token={token}", "voila") as (base, token, log):
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             pg = b.new_page(viewport={"width": 1280, "height": 2000})
-            pg.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=180_000)  # Voila runs the notebook first
+            pg.goto(f"{base}/?token={token}", wait_until="commit", timeout=180_000)  # Voila runs the notebook first
             panel = pg.locator(".fc-explain-panel")
             try:
                 panel.locator(".fc-chart img").first.wait_for(timeout=180_000)
             except Exception:
-                pytest.fail("the notebook did not render in Voila: " + (tmp_path / "voila.log").read_text()[-3000:])
+                pytest.fail("the notebook did not render in Voila: " + log.read_text()[-3000:])
             expect(panel.locator(".fc-caption").first).to_contain_text("Impact scores of AutoPredictor",
                                                                        timeout=WAIT_MS)
             expect(panel.locator(".fc-explain-table")).to_contain_text("temp", timeout=WAIT_MS)
@@ -141,10 +120,3 @@ def test_panel_in_a_real_browser_drills_into_an_item(tmp_path):
             panel.screenshot(path=str(shots / "explainability_panel.png"))
             assert (shots / "explainability_panel.png").stat().st_size > 10_000
             b.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()

@@ -146,22 +146,6 @@ def test_configure_refuses_unknown_context():
 
 
 # ------------------------------------------------------------------- Dask
-@pytest.fixture(scope="module")
-def dask_cluster(tmp_path_factory):
-    pytest.importorskip("distributed")
-    import dask
-    from distributed import LocalCluster
-
-    tmp = tmp_path_factory.mktemp("dask")
-    with dask.config.set({"temporary-directory": str(tmp)}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0", host="127.0.0.1")
-        try:
-            yield cluster
-        finally:
-            cluster.close()
-
-
 @pytest.mark.dask
 def test_dask_address_runs_on_the_cluster_in_order(dask_cluster):
     out = parallel.map_chunks(_pid_square, list(range(30)), scheduler=dask_cluster.scheduler_address,
