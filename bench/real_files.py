@@ -46,6 +46,8 @@ from fc_core import metrics  # noqa: E402
 from fc_core.automl import AutoPredictor  # noqa: E402
 from fc_core.datasets import DatasetGroup  # noqa: E402
 
+from bench.m4 import results_table  # noqa: E402
+
 SHARED = Path(os.environ.get("FC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 H = 24
 ALGOS = ["SeasonalNaive", "NPTS", "GBM"]
@@ -123,14 +125,6 @@ def bike_months() -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def _table(rows: list[dict]) -> str:
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for r in rows:
-        out.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
-    return "\n".join(out)
-
-
 def main() -> str:
     import fc_core
 
@@ -150,7 +144,7 @@ def main() -> str:
     head = (f"Date {time.strftime('%Y-%m-%d')}, machine {platform.machine()} {os.cpu_count()} cores, fc_core from "
             f"{Path(fc_core.__file__).parents[1]} at {rev}; command `python bench/real_files.py`. "
             f"AutoPredictor({ALGOS}), horizon {H} h.")
-    return head + "\n\n" + _table(rows) + "\n"
+    return head + "\n\n" + results_table(rows) + "\n"
 
 
 if __name__ == "__main__":
