@@ -8,7 +8,7 @@ GBM) can use the same definitions.
   each scaled to [-0.5, 0.5] as ``(value - min) / (max - min) - 0.5``; only the
   features a frequency can resolve are returned (an hourly series gets hour of
   day, day of week, day of month, week of year and month; a monthly one only
-  month).
+  month). ``scaled=False`` gives the plain values instead (GBM's trees use them).
 * :func:`holiday_indicator`, :func:`holiday_names`, :func:`list_holiday_countries`:
   public holidays from the ``holidays`` package, lunar ones included (Korean New
   Year/Seollal and Chuseok for ``KR``, Chinese New Year for ``CN``), always with
@@ -46,13 +46,16 @@ _CALENDAR = {
     "day_of_month": (("min", "H", "D"), lambda t: t.day, 1, 31),
     "week_of_year": (("min", "H", "D", "W"), lambda t: t.isocalendar().week.to_numpy(dtype=float), 1, 53),
     "month_of_year": (("min", "H", "D", "W", "M"), lambda t: t.month, 1, 12),
+    # in no frequency's default set (DeepAR+ and MLP-QR were tuned without it); GBM asks for it by name
+    "quarter_of_year": ((), lambda t: t.quarter, 1, 4),
 }
 
 
 # shortest history that shows a feature's whole cycle
 _CYCLE = {"minute_of_hour": pd.Timedelta(hours=1), "hour_of_day": pd.Timedelta(days=1),
           "day_of_week": pd.Timedelta(days=7), "day_of_month": pd.Timedelta(days=31),
-          "week_of_year": pd.Timedelta(days=365), "month_of_year": pd.Timedelta(days=365)}
+          "week_of_year": pd.Timedelta(days=365), "month_of_year": pd.Timedelta(days=365),
+          "quarter_of_year": pd.Timedelta(days=365)}
 
 
 def calendar_feature_names(frequency: str, history: pd.Timedelta | None = None) -> list[str]:
@@ -73,7 +76,8 @@ def calendar_feature_names(frequency: str, history: pd.Timedelta | None = None) 
     return names
 
 
-def calendar_features(timestamps, frequency: str, names: Sequence[str] | None = None) -> np.ndarray:
+def calendar_features(timestamps, frequency: str, names: Sequence[str] | None = None,
+                      scaled: bool = True) -> np.ndarray:
     """Calendar features of ``timestamps`` as a (T, k) float array in [-0.5, 0.5].
 
     Parameters
@@ -84,11 +88,20 @@ def calendar_features(timestamps, frequency: str, names: Sequence[str] | None = 
         (see :func:`calendar_feature_names`).
     names : list of str, optional
         The features to compute, in this order (default: all those of ``frequency``).
+    scaled : bool, default True
+        False gives the plain values as floats: minute 0-59, hour 0-23, day of week
+        0-6 (Monday 0), day of month 1-31, ISO week 1-53, month 1-12, quarter 1-4.
+        GBM's trees split on these; its saved models need them unscaled.
 
     Returns
     -------
     ndarray, shape (len(timestamps), k)
-        Column ``j`` is feature ``names[j]``, ``(value - min) / (max - min) - 0.5``.
+        Column ``j`` is feature ``names[j]``, ``(value - min) / (max - min) - 0.5``
+        (the value itself when ``scaled`` is False).
+
+    >>> calendar_features(pd.DatetimeIndex(["2024-12-30 17:00"]), "H", ["hour_of_day", "week_of_year",
+    ...                                                                  "quarter_of_year"], scaled=False).tolist()
+    [[17.0, 1.0, 4.0]]
 
     Raises
     ------
@@ -103,7 +116,8 @@ def calendar_features(timestamps, frequency: str, names: Sequence[str] | None = 
     out = np.empty((len(ts), len(names)))
     for j, name in enumerate(names):
         _, fn, lo, hi = _CALENDAR[name]
-        out[:, j] = (np.asarray(fn(ts), dtype=float) - lo) / (hi - lo) - 0.5
+        value = np.asarray(fn(ts), dtype=float)
+        out[:, j] = (value - lo) / (hi - lo) - 0.5 if scaled else value
     return out
 
 

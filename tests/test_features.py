@@ -40,6 +40,16 @@ def test_calendar_features_limited_to_cycles_the_history_covers():
         ft.calendar_features(ts, "D", ["season"])
 
 
+def test_calendar_features_unscaled_and_quarter_only_by_name():
+    ts = pd.DatetimeIndex(["2024-12-30 17:45", "2025-03-31 00:00"])  # ISO week 1 of 2025; a Monday in Q1
+    X = ft.calendar_features(ts, "15min", ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month",
+                                           "week_of_year", "month_of_year", "quarter_of_year"], scaled=False)
+    np.testing.assert_array_equal(X, [[45, 17, 0, 30, 1, 12, 4], [0, 0, 0, 31, 14, 3, 1]])
+    np.testing.assert_array_equal(ft.calendar_features(ts, "D", ["quarter_of_year"]), [[0.5], [-0.5]])
+    # the default sets (DeepAR+, MLP-QR) are unchanged: no frequency gets the quarter unasked
+    assert not [f for f in ("15min", "H", "D", "W", "M", "Q", "Y") if "quarter_of_year" in ft.calendar_feature_names(f)]
+
+
 def test_holidays_korea_lunar_and_english_names():
     h = ft.holiday_names("KR", [2023, 2024])
     assert list(h.columns) == ["timestamp", "holiday"]

@@ -223,3 +223,31 @@ def test_gbm_l2_variant_is_its_own_candidate(seasonal, tmp_path):
     back = Predictor.load(tmp_path / "l2")
     assert back.name == "GBM-L2"
     np.testing.assert_array_equal(back.predict_arrays(levels=[0.5]).quantiles, b.quantiles)
+
+
+@pytest.mark.parametrize("freq,names", [
+    ("15min", ["minute_of_hour", "hour_of_day", "day_of_week"]), ("h", ["hour_of_day", "day_of_week"]),
+    ("D", ["day_of_week", "day_of_month", "month_of_year"]), ("W-MON", ["week_of_year", "month_of_year"]),
+    ("MS", ["month_of_year"]), ("QS", ["quarter_of_year"]), ("YS", [])])
+def test_calendar_columns_are_the_shared_calendar_features_unscaled(freq, names):
+    """GBM's calendar columns are fc_core.features.calendar_features(scaled=False) of each grid
+    column's timestamp: plain hours, weekdays, ISO weeks, months, quarters (its saved trees split on those)."""
+    from fc_core import features as ft
+    from fc_core import frequency as fq
+    from fc_core.algorithms.gbm import _Grid, _Layout
+
+    values = np.abs(np.random.default_rng(0).normal(10, 2, (2, 30))) + 1
+    panel = _panel(values, freq, start="2024-11-25").slice(stop=np.array([30, 27]))  # s01 ends 3 steps earlier
+    f = fq.normalize(freq)
+    grid = _Grid(panel, _Layout.make(f, GBMEstimator.defaults, m=2), horizon=5, use_log=False)
+    assert grid.cal_names == names and len(set(grid.cal_code)) == 2
+    off = fq.to_offset(f)
+    for i, end in enumerate(panel.end_timestamps()):
+        stamps = pd.DatetimeIndex([end + (c - grid.end) * off for c in range(grid.cols)])
+        cal = grid.cal[grid.cal_code[i]]
+        np.testing.assert_array_equal(cal, ft.calendar_features(stamps, f, names, scaled=False))
+        plain = {"minute_of_hour": stamps.minute, "hour_of_day": stamps.hour, "day_of_week": stamps.dayofweek,
+                 "day_of_month": stamps.day, "week_of_year": stamps.isocalendar().week, "month_of_year": stamps.month,
+                 "quarter_of_year": stamps.quarter}
+        for j, name in enumerate(names):
+            np.testing.assert_array_equal(cal[:, j], np.asarray(plain[name], dtype=float))

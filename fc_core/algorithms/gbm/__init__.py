@@ -63,7 +63,7 @@ OpenMP threads are set to wait passively (see :func:`_lightgbm`).
 """
 from .boosting import _fit_booster, _fit_models, _lgb_params, _lightgbm, _predict_x, _recursive, _threads  # noqa: F401
 from .conformal import _calibrate, _spread, _z_quantiles  # noqa: F401
-from .features import (_Grid, _Layout, _calendar, _calendar_names, _cut, _related_names,  # noqa: F401
+from .features import (_Grid, _Layout, _calendar_names, _cut, _related_names,  # noqa: F401
                        _static_categories, _static_codes)
 from .training import GBML2Estimator, GBMEstimator, GBMPredictor, _adapted_season  # noqa: F401
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ... import frequency as fq
 from ...errors import ConfigError
+from ...features import calendar_features
 from ...panel import Panel
 from ..baselines import ffill_rows
 
@@ -108,7 +109,7 @@ class _Grid:
         off = fq.to_offset(panel.frequency)
         for e in uniq:
             ts = fq.date_range(e - self.end * off, self.cols, panel.frequency)
-            tables.append(_calendar(ts, panel.frequency) if lay.calendar else np.zeros((self.cols, 0)))
+            tables.append(calendar_features(ts, panel.frequency, self.cal_names, scaled=False))
         C = len(self.cal_names)
         self.cal = np.stack(tables) if tables else np.zeros((0, self.cols, C))
         # related series on the grid (their values may run into the future columns)
@@ -254,20 +255,15 @@ def _nanmean(a: np.ndarray, axis=None) -> np.ndarray:
         return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
 
 
+# GBM's calendar features by base unit, as plain values (fc_core.features.calendar_features with
+# scaled=False): its own choice, not the default set of DeepAR+ and MLP-QR; saved models read these columns
+_CALENDAR = {"min": ["minute_of_hour", "hour_of_day", "day_of_week"], "H": ["hour_of_day", "day_of_week"],
+             "D": ["day_of_week", "day_of_month", "month_of_year"], "W": ["week_of_year", "month_of_year"],
+             "M": ["month_of_year"], "Q": ["quarter_of_year"], "Y": []}
+
+
 def _calendar_names(freq: str) -> list[str]:
-    _, base = fq.parse(freq)
-    return {"min": ["minute", "hour", "dayofweek"], "H": ["hour", "dayofweek"],
-            "D": ["dayofweek", "dayofmonth", "month"], "W": ["weekofyear", "month"], "M": ["month"],
-            "Q": ["quarter"], "Y": []}[base]
-
-
-def _calendar(ts: pd.DatetimeIndex, freq: str) -> np.ndarray:
-    vals = {"minute": ts.minute, "hour": ts.hour, "dayofweek": ts.dayofweek, "dayofmonth": ts.day,
-            "month": ts.month, "quarter": ts.quarter}
-    names = _calendar_names(freq)
-    cols = [np.asarray(ts.isocalendar().week, dtype=float) if n == "weekofyear" else np.asarray(vals[n], dtype=float)
-            for n in names]
-    return np.stack(cols, axis=1) if cols else np.zeros((len(ts), 0))
+    return list(_CALENDAR[fq.parse(freq)[1]])
 
 
 # ------------------------------------------------------------ panel helpers
