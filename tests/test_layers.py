@@ -46,3 +46,17 @@ def test_no_module_over_600_lines():
     long = {str(p.relative_to(root)): n for p in [*root.glob("fc_core/**/*.py"), *root.glob("fc_widgets/**/*.py")]
             if (n := len(p.read_text().splitlines())) > 600}
     assert not long, long
+
+
+def test_one_url_rule():
+    """Readers, the pipeline's config and the data-files view all ask fc_core.io.is_url whether a
+    path is an fsspec URL (file:// is a local path): one rule, not a copy per module."""
+    from fc_core import io
+    from fc_core.pipeline import config
+    from fc_core.readers import files
+    from fc_core.views import data_files
+
+    assert files._is_url is io.is_url and config.is_url is io.is_url and data_files.is_url is io.is_url
+    assert io.is_url("memory://x/a.csv") and io.is_url("s3://b/k") and not io.is_url("file:///tmp/a.csv")
+    assert config._resolve("memory://drops", Path("/base")) == "memory://drops"
+    assert config._resolve("file://drops", Path("/base")) == "/base/drops"

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..io import is_url
 
 __all__ = ["PipelineConfig", "load_config", "DEFAULTS"]
 
@@ -256,7 +257,7 @@ class PipelineConfig:
 
 def _resolve(p, base: Path) -> str:
     s = str(p)
-    if "://" in s and not s.startswith("file://"):
+    if is_url(s):
         return s
     s = s[len("file://"):] if s.startswith("file://") else s
     q = Path(s).expanduser()

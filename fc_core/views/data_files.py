@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import frequency as fq
 from ..errors import ConfigError, SchemaError
+from ..io import is_url
 from ..readers import TIME_NAMES as _TIME_NAMES
 from ..readers import cell_kind as _kind, looks_like_header  # one header rule, with the reader's
 from ..schema import TIMESTAMP
@@ -115,7 +116,7 @@ def error_rows(exc: BaseException, max_rows: int = 5) -> pd.DataFrame | None:
 
 def _read_line(path: str, line: int, max_chars: int = 300) -> str:
     try:
-        if "://" in path and not path.startswith("file://"):
+        if is_url(path):
             import fsspec
 
             fh = fsspec.open(path, "rt", errors="replace").open()
