@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import frequency as fq
 from .errors import ConfigError
+from .panel import Panel
 
 __all__ = ["electricity", "electricity_metadata", "retail", "ec2_capacity", "load", "frames", "write_files",
            "DEMOS"]
@@ -311,6 +312,24 @@ def ec2_capacity(instance_types: int = 5, hours: int = 24 * 28, seed: int = 0, s
         lam[:, pos:] *= shift_factor
     counts = rng.poisson(lam).astype(np.int64)
     return _long(names, ts, counts, "instance_type", "number_of_instances")
+
+
+# --------------------------------------------------------------- examples
+def two_sines(days: int = 20):
+    """Two hourly series with a daily cycle (``a``: 10 + 3 sin, ``b``: 20 + 6 sin), starting
+    2024-01-01, as a Panel: the small example the global algorithms' docstrings train on.
+
+    >>> p = two_sines(days=2)
+    >>> p.n_series, p.lengths.tolist(), p.values[[0, 6, 54]].round(6).tolist()
+    (2, [48, 48], [10.0, 13.0, 26.0])
+    """
+    _check_positive(days=days)
+    t = np.arange(24 * days)
+    wave = np.sin(2 * np.pi * t / 24)
+    df = pd.DataFrame({"item_id": np.repeat(["a", "b"], len(t)),
+                       "timestamp": np.tile(pd.date_range("2024-01-01", periods=len(t), freq="h"), 2),
+                       "target_value": np.r_[10 + 3 * wave, 20 + 6 * wave]})
+    return Panel.from_frame(df, ["item_id"], "target_value", "H")
 
 
 # ------------------------------------------------------------- bike share

@@ -30,13 +30,8 @@ forecast of items sharing their first metadata value (``info["cold_start_items"]
 Saved without pickle (weights as ``npz``); seeded; Ctrl-C stops training with
 ``KeyboardInterrupt``.
 
->>> import numpy as np, pandas as pd
->>> from fc_core.panel import Panel
->>> t = np.arange(24 * 20)
->>> df = pd.DataFrame({"item_id": np.repeat(["a", "b"], len(t)),
-...                    "timestamp": np.tile(pd.date_range("2024-01-01", periods=len(t), freq="h"), 2),
-...                    "target_value": np.r_[10 + 3 * np.sin(2 * np.pi * t / 24), 20 + 6 * np.sin(2 * np.pi * t / 24)]})
->>> p = Panel.from_frame(df, ["item_id"], "target_value", "H")
+>>> from fc_core.demo import two_sines
+>>> p = two_sines()  # two hourly series with a daily cycle, 20 days
 >>> out = MLPQREstimator(24, num_steps=50, device="cpu").train(p).predict()
 >>> out.shape, bool((out["p10"] <= out["p90"]).all())
 ((48, 6), True)

@@ -49,13 +49,8 @@ Deterministic for a given seed (``deterministic=True``, a fixed thread count);
 saved without pickle (LightGBM's text model plus ``npz`` tables). LightGBM's
 OpenMP threads are set to wait passively (see :func:`_lightgbm`).
 
->>> import numpy as np, pandas as pd
->>> from fc_core.panel import Panel
->>> t = np.arange(24 * 20)
->>> df = pd.DataFrame({"item_id": np.repeat(["a", "b"], len(t)),
-...                    "timestamp": np.tile(pd.date_range("2024-01-01", periods=len(t), freq="h"), 2),
-...                    "target_value": np.r_[10 + 3 * np.sin(2 * np.pi * t / 24), 20 + 6 * np.sin(2 * np.pi * t / 24)]})
->>> p = Panel.from_frame(df, ["item_id"], "target_value", "H")
+>>> from fc_core.demo import two_sines
+>>> p = two_sines()  # two hourly series with a daily cycle, 20 days
 >>> est = GBMEstimator(24, num_trees=30, calibration_windows=2)
 >>> out = est.train(p).predict()
 >>> out.shape, bool((out["p10"] <= out["p90"]).all())
