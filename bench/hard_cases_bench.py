@@ -43,15 +43,9 @@ from fc_core.algorithms.base import make_estimator  # noqa: E402
 from fc_core.automl import AutoPredictor  # noqa: E402
 from fc_core.datasets import DatasetGroup  # noqa: E402
 
+from bench.m4 import results_table  # noqa: E402
+
 H_SHIFT, T_SHIFT = 24, 24 * 38
-
-
-def _table(rows: list[dict]) -> str:
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for r in rows:
-        out.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
-    return "\n".join(out)
 
 
 # ------------------------------------------------------------------ level shift
@@ -92,7 +86,7 @@ def bench_shift(seeds) -> tuple[str, str]:
                              "mean WAPE vs truth": float(r[:, 1].mean()),
                              "auto chose since_shift": (f"{choices[a].count('since_shift')}/{len(choices[a])}"
                                                         if v == "auto" else "")})
-    return _table(rows), _table(det)
+    return results_table(rows, float_format=".3f"), results_table(det, float_format=".3f")
 
 
 # ------------------------------------------------------------------ Chuseok
@@ -123,7 +117,7 @@ def bench_holidays(seeds) -> str:
                      "WAPE Chuseok week (max)": float(r[:, 0].max()), "WAPE other days (mean)": float(r[:, 1].mean()),
                      "p50 / truth on Chuseok days": float(r[:, 2].mean()), "seconds (mean)": float(r[:, 3].mean()),
                      "seeds": len(r)})
-    return _table(rows)
+    return results_table(rows, float_format=".3f")
 
 
 # ------------------------------------------------------------------ two seasons
@@ -139,7 +133,8 @@ def bench_seasons(seeds) -> str:
         for k, (a, p) in models.items():
             f = make_estimator(a, H, **p).train(dg).predict()["p50"].to_numpy()
             res[k].append(np.abs(f - truth).mean())
-    return _table([{"model": k, "MAE next week (mean)": float(np.mean(v)), "seeds": len(v)} for k, v in res.items()])
+    rows = [{"model": k, "MAE next week (mean)": float(np.mean(v)), "seeds": len(v)} for k, v in res.items()]
+    return results_table(rows, float_format=".3f")
 
 
 # ------------------------------------------------------------------ quiet items
@@ -152,7 +147,7 @@ def bench_quiet(seeds) -> str:
         truth = set(fr["truth"].loc[fr["truth"]["discontinued"], "item_id"])
         rows.append({"seed": seed, "items": len(dg.items), "discontinued": len(truth), "reported": len(found),
                      "correct": len(found & truth)})
-    return _table(rows)
+    return results_table(rows, float_format=".3f")
 
 
 # ------------------------------------------------------------------ cost and encryption
@@ -177,7 +172,7 @@ def bench_cost() -> tuple[str, str]:
             t2 = time.perf_counter()
             size = sum(p.stat().st_size for p in (Path(d) / label).rglob("*") if p.is_file())
             enc.append({"artifact": label, "save s": t1 - t0, "load s": t2 - t1, "size KiB": size / 1024})
-    return _table(rows), _table(enc)
+    return results_table(rows, float_format=".3f"), results_table(enc, float_format=".3f")
 
 
 def main(argv=None) -> str:

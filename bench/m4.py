@@ -358,22 +358,28 @@ def run_and_score(estimator_factory: Callable, name: str, data_dir=None, point: 
     return row
 
 
-def _fmt(v) -> str:
+def _fmt(v, float_format: str | None = None) -> str:
     if isinstance(v, float):
         if np.isnan(v):
             return ""
+        if float_format is not None:
+            return format(v, float_format)
         return f"{v:.4f}" if abs(v) < 0.1 else (f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}")
     return str(v)
 
 
-def results_table(rows: Sequence[dict]) -> str:
-    """A markdown table of ``rows`` (columns in order of first appearance)."""
+def results_table(rows: Sequence[dict], float_format: str | None = None) -> str:
+    """A markdown table of ``rows`` (columns in order of first appearance).
+
+    Floats get 4 decimals below 0.1, 3 below 100, else 1; ``float_format`` (a format
+    spec such as ``".3f"``) gives every float the same format instead. NaN is left blank.
+    """
     cols: list[str] = []
     for r in rows:
         cols += [c for c in r if c not in cols]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |")
+        lines.append("| " + " | ".join(_fmt(r.get(c, ""), float_format) for c in cols) + " |")
     return "\n".join(lines)
 
 

@@ -87,6 +87,16 @@ def test_append_results_writes_a_dated_section(tmp_path):
     assert "UTC" in text and m4.MACHINE in text and "`python -m bench.m4 X`" in text
 
 
+def test_results_table_one_float_format_on_request():
+    """The hard-cases bench keeps its fixed three decimals through results_table(float_format=".3f")."""
+    rows = [{"model": "A", "WAPE": 0.04321, "MAE": 123.4567, "n": 3, "note": "-"},
+            {"model": "B", "WAPE": float("nan"), "MAE": np.float64(2.0), "n": 0, "note": "5/5"}]
+    assert m4.results_table(rows).splitlines()[2:] == ["| A | 0.0432 | 123.5 | 3 | - |", "| B |  | 2.000 | 0 | 5/5 |"]
+    assert m4.results_table(rows, float_format=".3f").splitlines() == [
+        "| model | WAPE | MAE | n | note |", "| --- | --- | --- | --- | --- |",
+        "| A | 0.043 | 123.457 | 3 | - |", "| B |  | 2.000 | 0 | 5/5 |"]
+
+
 # ------------------------------------------------------------ real M4 Hourly
 @pytest.fixture(scope="module")
 def m4_data(shared_data):
