@@ -144,7 +144,7 @@ def main() -> str:
     head = (f"Date {time.strftime('%Y-%m-%d')}, machine {platform.machine()} {os.cpu_count()} cores, fc_core from "
             f"{Path(fc_core.__file__).parents[1]} at {rev}; command `python bench/real_files.py`. "
             f"AutoPredictor({ALGOS}), horizon {H} h.")
-    return head + "\n\n" + results_table(rows) + "\n"
+    return head + "\n\n" + results_table(rows, float_format=".3f") + "\n"
 
 
 if __name__ == "__main__":
