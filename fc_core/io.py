@@ -27,9 +27,14 @@ def is_url(path) -> bool:
     return "://" in s and not s.startswith("file://")
 
 
-def _local(path) -> Path:
+def local_path(path) -> str:
+    """``path`` without a ``file://`` prefix (the one rule for local paths written as URLs)."""
     s = str(path)
-    return Path(s[len("file://"):] if s.startswith("file://") else s)
+    return s[len("file://"):] if s.startswith("file://") else s
+
+
+def _local(path) -> Path:
+    return Path(local_path(path))
 
 
 @contextlib.contextmanager

@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import is_url
+from ..io import is_url, local_path
 
 __all__ = ["PipelineConfig", "load_config", "DEFAULTS"]
 
@@ -259,8 +259,7 @@ def _resolve(p, base: Path) -> str:
     s = str(p)
     if is_url(s):
         return s
-    s = s[len("file://"):] if s.startswith("file://") else s
-    q = Path(s).expanduser()
+    q = Path(local_path(s)).expanduser()
     return str(q if q.is_absolute() else (base / q).resolve())
 
 

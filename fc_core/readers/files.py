@@ -8,6 +8,7 @@ import io
 import os
 
 from ..errors import DataError
+from ..io import local_path
 from ..io import is_url as _is_url  # the one URL check (fsspec URL, not a local path or file://)
 
 
@@ -15,7 +16,7 @@ _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
 
 def _strip_file(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
+    return local_path(path)
 
 
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")

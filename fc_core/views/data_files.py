@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import frequency as fq
 from ..errors import ConfigError, SchemaError
-from ..io import is_url
+from ..io import is_url, local_path
 from ..readers import TIME_NAMES as _TIME_NAMES
 from ..readers import cell_kind as _kind, looks_like_header  # one header rule, with the reader's
 from ..schema import TIMESTAMP
@@ -121,7 +121,7 @@ def _read_line(path: str, line: int, max_chars: int = 300) -> str:
 
             fh = fsspec.open(path, "rt", errors="replace").open()
         else:
-            fh = open(path.removeprefix("file://"), "rt", errors="replace")
+            fh = open(local_path(path), "rt", errors="replace")
         with fh:
             for k, text in enumerate(fh, start=1):
                 if k == line:
