@@ -181,7 +181,8 @@ def read_drop(path: str, data: bytes, domain: str, schema=None, forecast_dimensi
         except MALFORMED as exc:
             msg = str(exc).replace(tmp, str(path)).replace(d, "")
             try:
-                new = type(exc)(msg)
+                new = type(exc)(msg, reason=exc.reason, **exc.details) if isinstance(exc, ForecastError) \
+                    else type(exc)(msg)
             except Exception:  # exception types with other constructors keep their message
                 raise exc
             raise new from None
