@@ -94,3 +94,41 @@ def test_count_like_domain_clips_on_auto_and_honours_false():
     assert (auto[COLS] >= 0).all().all()  # even item_3, whose history is negative: demand counts things
     assert (off["p10"] < 0).any()  # False is False, in every domain
 
+
+# ------------------------------------------------------------------ what the zero clip reports
+def _two_items():
+    df = pd.DataFrame({"item_id": np.repeat(["a", "b", "c"], 12),
+                       "timestamp": np.tile(pd.date_range("2020-01-01", periods=12, freq="MS"), 3),
+                       "target_value": np.r_[np.arange(1.0, 13.0), np.arange(1.0, 13.0), np.arange(-6.0, 6.0)]})
+    return Panel.from_frame(df, ["item_id"], "target_value", "M")
+
+
+def _arrays(p, quant, mean):
+    from fc_core.quantiles import ForecastArrays
+
+    return ForecastArrays(np.array([0.1, 0.5, 0.9]), np.asarray(quant, float), np.asarray(mean, float),
+                          p.forecast_starts(), {})
+
+
+def test_zero_clip_counts_the_values_it_changed_not_the_items_it_may_clip():
+    from fc_core.algorithms.guard import guard
+
+    p = _two_items()  # a and b never negative (eligible under "auto"), c has negative history
+    positive = [[1, 2, 3], [2, 3, 4]]
+    c_neg = [[-4, -1, 2], [-3, 0, 1]]  # c keeps these: its history is negative
+    # eligible items, no negative value: nothing changed, and the counts say so
+    out = guard(p, _arrays(p, [positive, positive, c_neg], [[2, 3], [2, 3], [-1, 0]]))
+    s = out.info["fallback_summary"]
+    assert (s["zero_clip_eligible_items"], s["clipped_at_zero_items"], s["clipped_at_zero_values"]) == (2, 0, 0)
+    np.testing.assert_array_equal(out.quantiles[2], c_neg)
+    # b: two quantiles and one mean value below 0 -> 3 values in 1 item raised to 0
+    b = [[-1, 2, 3], [-0.5, 1, 2]]
+    out = guard(p, _arrays(p, [positive, b, c_neg], [[2, 3], [1, -0.2], [-1, 0]]))
+    s = out.info["fallback_summary"]
+    assert (s["zero_clip_eligible_items"], s["clipped_at_zero_items"], s["clipped_at_zero_values"]) == (2, 1, 3)
+    np.testing.assert_array_equal(out.quantiles[1], [[0, 2, 3], [0, 1, 2]])
+    np.testing.assert_array_equal(out.mean[1], [1, 0])
+    # True clips c too: its 3 negative quantiles and 1 negative mean
+    s = guard(p, _arrays(p, [positive, b, c_neg], [[2, 3], [1, -0.2], [-1, 0]]),
+              non_negative=True).info["fallback_summary"]
+    assert (s["zero_clip_eligible_items"], s["clipped_at_zero_items"], s["clipped_at_zero_values"]) == (3, 2, 7)

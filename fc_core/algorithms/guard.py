@@ -19,7 +19,10 @@ fallback and why:
 
 * ``info["fallback_items"]``: the items' labels (key values joined by ``|``);
 * ``info["fallback_reasons"]``: label -> one of :data:`REASONS`;
-* ``info["fallback_summary"]``: items, fallback count, share and counts per reason.
+* ``info["fallback_summary"]``: items, fallback count, share and counts per reason, and what
+  the zero clip below did: ``zero_clip_eligible_items`` (items the setting clips),
+  ``clipped_at_zero_items`` (items where at least one value was actually negative and raised
+  to 0) and ``clipped_at_zero_values`` (how many values, quantiles and mean, were raised).
 
 Items with no observed value at all (every target value missing, or cold-start items
 known only from the metadata) never get a silent 0: they get the algorithm's
@@ -208,7 +211,12 @@ def guard(panel, arr, *, name: str = "", non_negative="auto", cold_start: bool =
         clip = np.where(nohist, data_nonneg, np.nan_to_num(st["min"], nan=-1.0) >= 0)
     else:
         clip = np.full(n, bool(non_negative))
+    raised = np.zeros(n, bool)  # items where the clip changed at least one value
+    raised_values = 0
     if clip.any():
+        neg_q, neg_m = quant[clip] < 0, mean[clip] < 0
+        raised[clip] = neg_q.any(axis=(1, 2)) | neg_m.any(axis=1)
+        raised_values = int(neg_q.sum() + neg_m.sum())
         quant[clip] = np.maximum(quant[clip], 0.0)
         mean[clip] = np.maximum(mean[clip], 0.0)
 
@@ -219,7 +227,8 @@ def guard(panel, arr, *, name: str = "", non_negative="auto", cold_start: bool =
     summary = {"items": int(n), "fallback_items": int(len(fb)),
                "fallback_share": round(len(fb) / n, 4) if n else 0.0, "reasons": counts,
                "all_missing_items": int(all_missing.sum()), "envelope_k": float(k),
-               "non_negative": non_negative, "clipped_at_zero_items": int(clip.sum())}
+               "non_negative": non_negative, "zero_clip_eligible_items": int(clip.sum()),
+               "clipped_at_zero_items": int(raised.sum()), "clipped_at_zero_values": raised_values}
     guarded = int(bad.sum())
     if guarded:
         shown = ", ".join(f"{labels[i]} ({reason[i]})" for i in np.flatnonzero(bad)[:5])
