@@ -9,8 +9,41 @@ True
 from __future__ import annotations
 
 
+# Machine-readable reasons (``ForecastError.reason``) for the errors that code handles, e.g. the
+# notebooks' loader reading a file again another way. Code branches on these, never on the message,
+# which is for people and may name any file, column or item.
+NO_FREQUENCY = "no_frequency"
+"""The frequency could not be inferred: no item has two time stamps."""
+OFF_GRID = "off_grid"
+"""A time stamp is not a whole number of frequency steps after its item's first one."""
+BOUNDARIES_DIFFER = "boundaries_differ"
+"""Weekly, monthly or yearly series start on different boundaries (weekdays, days of the month)."""
+YEAR_START = "year_start"
+"""Yearly data does not start on the 1st of a month."""
+MISSING_COLUMNS = "missing_columns"
+"""Required columns are missing; ``details``: ``columns`` (the missing names) and ``dataset_type``."""
+METADATA_ITEMS_WITHOUT_TARGET = "metadata_items_without_target"
+"""The item metadata names items that have no target series; ``details``: ``items`` (all of them)
+and ``lines`` (the CSV lines of the first five, 1-based; None for a row not read from a CSV file)."""
+
+
 class ForecastError(Exception):
-    """Base class of every error fc_core raises on purpose."""
+    """Base class of every error fc_core raises on purpose.
+
+    ``reason`` is one of the constants above (None for errors no code handles) and ``details`` the
+    facts that go with it; both survive pickling (parallel workers).
+
+    >>> e = DataError("no item has two timestamps", reason=NO_FREQUENCY)
+    >>> (str(e), e.reason, e.details)
+    ('no item has two timestamps', 'no_frequency', {})
+    """
+
+    reason: str | None = None
+
+    def __init__(self, *args, reason: str | None = None, **details):
+        super().__init__(*args)
+        self.reason = reason
+        self.details = details
 
 
 class SchemaError(ForecastError, ValueError):

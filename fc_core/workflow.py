@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import errors
 from .errors import ConfigError, ForecastError
 from .schema import get_domain
 from .workflow_params import (_INJECTED_HEADER, Timer, _text_value, check_parameters, parse_list,  # noqa: F401
@@ -199,7 +200,10 @@ def _rename_api_words(exc: ForecastError, paths: dict) -> ForecastError:
                  "aggregated", msg)
     for api, nb in (("schema=", f"{which}_schema="), ("column_map=", f"{which}_columns=")):
         msg = msg.replace(api, nb)
-    new = type(exc)(msg)
+    try:
+        new = type(exc)(msg, reason=exc.reason, **exc.details)
+    except TypeError:  # error types with other constructors (MissingDependencyError) keep their message
+        return exc
     new.__cause__ = exc.__cause__
     return new
 
@@ -305,10 +309,9 @@ def _load(DatasetGroup, common, data_freq, forecast_freq, target_agg, related_ag
         except ForecastError as exc:
             if forecast_freq is None:
                 raise
-            if "could not infer the frequency" in str(exc):
+            if exc.reason == errors.NO_FREQUENCY:
                 group = _single_series_ok(DatasetGroup, common, forecast_freq, notes)
-            elif any(m in str(exc) for m in ("off the declared frequency", "start on different boundaries",
-                                             "must start on the 1st")):
+            elif exc.reason in (errors.OFF_GRID, errors.BOUNDARIES_DIFFER, errors.YEAR_START):
                 group = _bucketed(common, forecast_freq, target_agg, related_agg, align, notes)
             else:
                 raise
@@ -372,14 +375,15 @@ def _gappy(group) -> bool:
 def _single_series_ok(DatasetGroup, common: dict, freq, notes: list):
     """The group; a target file without an item column (one series, like a single station's
     file) is read as one item named after the file, and said."""
-    from .errors import DataError, SchemaError
+    from .errors import SchemaError
 
     try:
         return _metadata_header_ok(DatasetGroup, common, freq, notes)
     except SchemaError as exc:
-        item = f"missing required column(s) ['{_item_field(common)}']"
-        if item not in str(exc) or common["related"] is not None or common["target_schema"] or \
-                common["forecast_dimensions"] or str(common["target"]) not in str(exc):
+        d = exc.details
+        if exc.reason != errors.MISSING_COLUMNS or d.get("columns") != [_item_field(common)] or \
+                d.get("dataset_type") != "TARGET_TIME_SERIES" or common["related"] is not None or \
+                common["target_schema"] or common["forecast_dimensions"]:
             raise
     name = Path(str(common["target"])).name.split(".")[0] or "series"
     ro = {**common["read_options"], "target": {**common["read_options"]["target"], "item_id": name}}
@@ -397,9 +401,8 @@ def _metadata_header_ok(DatasetGroup, common: dict, freq, notes: list):
     try:
         return DatasetGroup(frequency=freq, **common)
     except DataError as exc:
-        m = str(exc)
         meta = common.get("item_metadata")
-        if not (meta and "item metadata names 1 item(s) without target time series" in m and "line 1)" in m
+        if not (meta and exc.reason == errors.METADATA_ITEMS_WITHOUT_TARGET and exc.details.get("lines") == [1]
                 and not common.get("cold_start")) or (common["read_options"].get("item_metadata") or {}).get(
                     "header") is not None:
             raise

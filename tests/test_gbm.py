@@ -157,7 +157,7 @@ def test_nonnegative_clips_and_handles_gaps_short_and_cold_start():
                            "category": ["a"] * 4 + ["b"] * 4 + ["a", "b", "b"]})
     panel = Panel.from_frame(frame, ["item_id"], "target_value", "H", static=static,
                              extra_keys=pd.DataFrame({"item_id": ["new"]}))
-    pred = GBMEstimator(24, seed=0, nonnegative=True, **FAST).train(panel)
+    pred = GBMEstimator(24, seed=0, non_negative=True, **FAST).train(panel)
     assert pred.info["fallback_items"] == ["short"]
     assert pred.info["cold_start_items"] == ["new"]
     arr = pred.predict_arrays(levels=[0.05, 0.5, 0.95])

@@ -154,7 +154,7 @@ def test_nonnegative_clips_at_zero():
     free = make_estimator("ETS", 30, frequency="D", season_length=1, non_negative=False).train(panel).predict(
         forecast_types=FT)
     assert (free["p50"] < 0).any() and (free["p2.5"] < 0).any()
-    clipped = make_estimator("ETS", 30, frequency="D", season_length=1, nonnegative=True, non_negative=False).train(panel)
+    clipped = make_estimator("ETS", 30, frequency="D", season_length=1, non_negative=True).train(panel)
     f = clipped.predict(forecast_types=FT)
     assert (f[QCOLS + ["mean"]].to_numpy() >= 0).all()
     assert (f["p50"] == 0).any()

@@ -100,7 +100,7 @@ def test_sampler_with_an_all_missing_season_draws_any_observed_value():
 def test_quantiles_ordered_nonnegative_and_requested_levels():
     rng = np.random.default_rng(0)
     p = panel_of({"a": rng.normal(0, 5, 200), "b": rng.poisson(2, 200)})
-    est = NPTSEstimator(24, nonnegative=True, forecast_types=FT)
+    est = NPTSEstimator(24, non_negative=True, forecast_types=FT)
     f = est.train(p).predict()
     q = f[["p2.5", "p10", "p50", "p90", "p97.5"]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all() and (q >= 0).all() and (f["mean"] >= 0).all()

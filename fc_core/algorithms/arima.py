@@ -210,14 +210,12 @@ class ARIMAEstimator(LocalStatsEstimator):
     max_p, max_q, max_P, max_Q, nmodels : int
         Limits of the search (R's defaults).
     engine : {"statsforecast", "statsmodels"}
-    nonnegative : bool
-        Clip forecasts at 0 (count data).
     """
 
     name = "ARIMA"
     defaults = {"season_length": None, "max_seasonal_period": 24, "extra_seasonalities": False,
                 "fourier_terms": 3, "approximation": None, "stepwise": True, "max_p": 5, "max_q": 5,
-                "max_P": 2, "max_Q": 2, "nmodels": 94, "engine": "statsforecast", "nonnegative": False,
+                "max_P": 2, "max_Q": 2, "nmodels": 94, "engine": "statsforecast",
                 "max_history": "auto"}
     predictor_class = ARIMAPredictor
     min_length = 4

@@ -36,7 +36,7 @@ from ..quantiles import (DEFAULT_FORECAST_TYPES, ForecastArrays, arrays_from_nor
                          arrays_from_samples, forecast_columns, interpolate_quantiles, parse_forecast_types,
                          quantile_column)
 from ..security import open_artifact, save_encrypted
-from .guard import check_non_negative, guard
+from .guard import check_non_negative, guard, merge_legacy_nonnegative
 
 
 # -------------------------------------------------------------- capabilities
@@ -98,6 +98,7 @@ class Estimator:
                  forecast_types: Sequence[str] = DEFAULT_FORECAST_TYPES, seed: int = 0, **params: Any):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number of steps, got {forecast_horizon!r}.")
+        params = merge_legacy_nonnegative(params, self.name)  # the old name, deprecated
         self.non_negative = check_non_negative(params.pop("non_negative", "auto"))
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
@@ -322,8 +323,11 @@ class Predictor:
             try:
                 est_cls = _import_class(doc["class"])
                 cfg = doc["estimator"]
+                params = dict(cfg["params"])
+                if params.pop("nonnegative", False):  # saved before non_negative was the one setting
+                    params["non_negative"] = True
                 est = est_cls(cfg["forecast_horizon"], frequency=cfg["frequency"], forecast_types=cfg["forecast_types"],
-                              seed=cfg["seed"], **cfg["params"])
+                              seed=cfg["seed"], **params)
             except (KeyError, TypeError) as exc:
                 raise ArtifactError(f"{path}: {ARTIFACT_FILE} lacks or garbles {exc}; it was not written by fc_core's "
                                     "save() or was changed.") from None

@@ -28,7 +28,7 @@ class SeasonalNaivePredictor(Predictor):
     def _forecast(self, panel, horizon, levels, progress=False):
         m = self.estimator.params["season_length"] or fq.season_length(panel.frequency)
         arr = seasonal_naive_arrays(panel, horizon, levels, m)
-        return arr.clip(0.0) if self.estimator.params.get("nonnegative") else arr
+        return arr  # the guard clips at 0 (non_negative)
 
 
 class SeasonalNaiveEstimator(Estimator):
@@ -36,14 +36,14 @@ class SeasonalNaiveEstimator(Estimator):
 
     name = "SeasonalNaive"
     capabilities = Capabilities(local=True, cold_start=False)
-    defaults = {"season_length": None, "nonnegative": False}
+    defaults = {"season_length": None}
     predictor_class = SeasonalNaivePredictor
 
 
 class NaivePredictor(Predictor):
     def _forecast(self, panel, horizon, levels, progress=False):
         arr = seasonal_naive_arrays(panel, horizon, levels, 1)
-        return arr.clip(0.0) if self.estimator.params.get("nonnegative") else arr
+        return arr  # the guard clips at 0 (non_negative)
 
 
 class NaiveEstimator(Estimator):
@@ -51,5 +51,5 @@ class NaiveEstimator(Estimator):
 
     name = "Naive"
     capabilities = Capabilities(local=True)
-    defaults = {"nonnegative": False}
+    defaults: dict = {}
     predictor_class = NaivePredictor

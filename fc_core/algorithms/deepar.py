@@ -286,7 +286,7 @@ class DeepARPlusPredictor(Predictor):
     def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
         samples = self._samples(panel, horizon, progress)
         arr = arrays_from_samples(samples, levels, panel.forecast_starts())
-        return arr.clip(0.0) if self.estimator.params["nonnegative"] else arr.clip(None)
+        return arr.clip(None)  # sorted; the guard clips at 0 (non_negative)
 
     def _samples(self, panel: Panel, horizon: int, progress: bool = False) -> np.ndarray:
         import torch
@@ -345,7 +345,7 @@ class DeepARPlusPredictor(Predictor):
         samples = np.stack(samples)[:, :, :horizon].astype(float) if samples else np.zeros((0, 1, horizon))
         if len(samples):
             samples = samples * scale[:, None, None] + shift[:, None, None]
-        return np.maximum(samples, 0.0) if p["nonnegative"] else samples
+        return np.maximum(samples, 0.0) if self.estimator.non_negative is True else samples
 
     def _cold_contexts(self, panel: Panel, cold: np.ndarray, warm: np.ndarray):
         """Synthetic contexts (k, L) and past related (k, L, F) for cold-start rows; see the module docstring."""
@@ -454,8 +454,9 @@ class DeepARPlusEstimator(Estimator):
         Divide each window by its mean absolute value (True).
     holidays : str or dict, optional
         ``"KR"`` or Amazon's ``{"CountryCode": "KR"}`` adds a holiday indicator feature.
-    nonnegative : bool
-        Clip samples at 0 (count and demand domains).
+    non_negative : "auto", True or False
+        As every estimator's (the forecast guard's); True also clips the sample paths at 0, so the
+        mean is that of the clipped samples.
     device : {"cpu", "cuda", "auto"}
         Where training and sampling run; ``auto`` = cuda when torch sees a GPU.
     weight_decay, patience : float, int
@@ -504,7 +505,7 @@ class DeepARPlusEstimator(Estimator):
     defaults = {
         "context_length": None, "epochs": 100, "learning_rate": 1e-3, "num_cells": 40, "num_layers": 2,
         "likelihood": "student-T", "num_batches_per_epoch": 50, "batch_size": 32, "num_samples": 100,
-        "dropout_rate": 0.1, "lags_seq": None, "scaling": True, "holidays": None, "nonnegative": False,
+        "dropout_rate": 0.1, "lags_seq": None, "scaling": True, "holidays": None,
         "device": "auto", "weight_decay": 1e-8, "patience": 10, "num_threads": 1, "max_train_time": None,
         "early_stopping": False, "series_scaling": "auto",
     }

@@ -117,8 +117,6 @@ class ETSEstimator(LocalStatsEstimator):
     damped : bool or None
         Damped trend: ``None`` lets the selection decide.
     engine : {"statsforecast", "statsmodels"}
-    nonnegative : bool
-        Clip forecasts at 0 (count data).
 
     >>> import numpy as np, pandas as pd
     >>> from fc_core.panel import Panel
@@ -132,8 +130,7 @@ class ETSEstimator(LocalStatsEstimator):
     """
 
     name = "ETS"
-    defaults = {"season_length": None, "model": "ZZZ", "damped": None, "engine": "statsforecast",
-                "nonnegative": False}
+    defaults = {"season_length": None, "model": "ZZZ", "damped": None, "engine": "statsforecast"}
     predictor_class = ETSPredictor
     min_length = 3
 

@@ -31,10 +31,10 @@ def cold_start_from_donors(panel: Panel, cold: np.ndarray, donors: np.ndarray, q
 
 
 def complete_global_forecast(panel: Panel, quant: np.ndarray, mean: np.ndarray, levels, modelled: np.ndarray,
-                             fallback: np.ndarray, season_length: int, nonnegative: bool) -> ForecastArrays:
+                             fallback: np.ndarray, season_length: int) -> ForecastArrays:
     """Finish a global model's forecast of ``panel``: rows ``fallback`` get seasonal naive, cold-start
     items (no history) the average of the ``modelled`` rows sharing their first metadata value; the
-    result is clipped at 0 when ``nonnegative``. ``info`` names the fallback and cold-start items."""
+    quantiles are sorted (the guard clips at 0). ``info`` names the fallback and cold-start items."""
     cold = np.flatnonzero(panel.lengths == 0)
     _seasonal_naive_into(panel, fallback, quant, mean, levels, season_length)
     if len(cold):
@@ -42,7 +42,7 @@ def complete_global_forecast(panel: Panel, quant: np.ndarray, mean: np.ndarray, 
     keys = panel.key_strings()
     info = {"fallback_items": keys[fallback].tolist(), "cold_start_items": keys[cold].tolist()}
     arr = ForecastArrays(np.asarray(levels, float), quant, mean, panel.forecast_starts(), info)
-    return arr.clip(0.0 if nonnegative else None)
+    return arr.clip(None)
 
 
 def seasonal_naive_arrays(panel: Panel, horizon: int, levels: np.ndarray, season_length: int,

@@ -19,7 +19,10 @@ fallback and why:
 
 * ``info["fallback_items"]``: the items' labels (key values joined by ``|``);
 * ``info["fallback_reasons"]``: label -> one of :data:`REASONS`;
-* ``info["fallback_summary"]``: items, fallback count, share and counts per reason.
+* ``info["fallback_summary"]``: items, fallback count, share and counts per reason, and what
+  the zero clip below did: ``zero_clip_eligible_items`` (items the setting clips),
+  ``clipped_at_zero_items`` (items where at least one value was actually negative and raised
+  to 0) and ``clipped_at_zero_values`` (how many values, quantiles and mean, were raised).
 
 Items with no observed value at all (every target value missing, or cold-start items
 known only from the metadata) never get a silent 0: they get the algorithm's
@@ -29,7 +32,10 @@ their first metadata value (or of all items), and are counted as ``"no history"`
 **Non-negative by default.** With ``non_negative="auto"`` (the default on every
 estimator and the AutoPredictor) an item whose observed history has no negative value
 gets forecasts clipped at 0 (items without history: when no value in the data is
-negative); ``True`` clips every item, ``False`` none.
+negative); ``True`` clips every item, ``False`` none. It is the one zero-clip setting: no
+algorithm clips on its own (the algorithms' old ``nonnegative`` keyword is its deprecated
+name, :func:`merge_legacy_nonnegative`), and the AutoPredictor's ``"auto"`` clips every item
+in a count-like domain (RETAIL...).
 """
 from __future__ import annotations
 
@@ -68,6 +74,44 @@ def check_non_negative(value):
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise ConfigError(f"non_negative must be 'auto', True or False, got {value!r}.")
+
+
+def merge_legacy_nonnegative(params: dict, name: str) -> dict:
+    """``params`` with the old ``nonnegative`` (True or False) turned into ``non_negative``, with a
+    DeprecationWarning; one setting decides the zero clip (the guard's). Unchanged when absent.
+
+    Raises
+    ------
+    ConfigError
+        When ``nonnegative`` is not True or False, or disagrees with a ``non_negative`` also given.
+    """
+    if "nonnegative" not in params:
+        return params
+    params = dict(params)
+    old = params.pop("nonnegative")
+    if not isinstance(old, (bool, np.bool_)):
+        raise ConfigError(f"{name}: nonnegative must be True or False, got {old!r} (it is the old name of "
+                          "non_negative: give non_negative='auto', True or False instead).")
+    if "non_negative" in params and check_non_negative(params["non_negative"]) != bool(old):
+        raise ConfigError(f"{name}: nonnegative={old!r} and non_negative={params['non_negative']!r} disagree; give "
+                          "only non_negative ('auto', True or False): nonnegative is its old name.")
+    warnings.warn(f"{name}: nonnegative={old!r} is deprecated; use non_negative={bool(old)!r} (or 'auto', the "
+                  "default: clip at 0 the items whose history is never negative).", DeprecationWarning,
+                  stacklevel=_user_stacklevel())
+    params["non_negative"] = bool(old)
+    return params
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside fc_core."""
+    import os
+    import sys
+
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    f, level = sys._getframe(1), 1
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
+        f, level = f.f_back, level + 1
+    return level
 
 
 def history_stats(panel) -> dict:
@@ -167,7 +211,12 @@ def guard(panel, arr, *, name: str = "", non_negative="auto", cold_start: bool =
         clip = np.where(nohist, data_nonneg, np.nan_to_num(st["min"], nan=-1.0) >= 0)
     else:
         clip = np.full(n, bool(non_negative))
+    raised = np.zeros(n, bool)  # items where the clip changed at least one value
+    raised_values = 0
     if clip.any():
+        neg_q, neg_m = quant[clip] < 0, mean[clip] < 0
+        raised[clip] = neg_q.any(axis=(1, 2)) | neg_m.any(axis=1)
+        raised_values = int(neg_q.sum() + neg_m.sum())
         quant[clip] = np.maximum(quant[clip], 0.0)
         mean[clip] = np.maximum(mean[clip], 0.0)
 
@@ -178,7 +227,8 @@ def guard(panel, arr, *, name: str = "", non_negative="auto", cold_start: bool =
     summary = {"items": int(n), "fallback_items": int(len(fb)),
                "fallback_share": round(len(fb) / n, 4) if n else 0.0, "reasons": counts,
                "all_missing_items": int(all_missing.sum()), "envelope_k": float(k),
-               "non_negative": non_negative, "clipped_at_zero_items": int(clip.sum())}
+               "non_negative": non_negative, "zero_clip_eligible_items": int(clip.sum()),
+               "clipped_at_zero_items": int(raised.sum()), "clipped_at_zero_values": raised_values}
     guarded = int(bad.sum())
     if guarded:
         shown = ", ".join(f"{labels[i]} ({reason[i]})" for i in np.flatnonzero(bad)[:5])

@@ -165,7 +165,7 @@ class LocalStatsPredictor(Predictor):
         arr, labels, reasons = collect_with_fallback(est.name, results, panel, horizon, levels, spec["season_length"])
         self.info["fallback_items"] = labels
         self.info["fallback_reasons"] = reasons
-        return arr.clip(0.0) if est.params.get("nonnegative") else arr.clip(None)
+        return arr.clip(None)  # sorted; the guard clips at 0 (non_negative)
 
 
 class LocalStatsEstimator(Estimator):

@@ -307,7 +307,7 @@ class MLPQRPredictor(Predictor):
                     quant[r] = interpolate_quantiles(g, grid, levels)
                     mean[r] = interpolate_quantiles(g, grid, _MEAN_GRID).mean(axis=-1)
         fb = np.flatnonzero(~np.isin(np.arange(n), rows) & ~cold)
-        arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.spec["m"], p["nonnegative"])
+        arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.spec["m"])
         self.info.update(arr.info)
         return arr
 
@@ -364,8 +364,6 @@ class MLPQREstimator(Estimator):
     transform : {"auto", "log", "none"}
         ``log``: the network sees and forecasts ``log1p(y / s)`` (relative errors;
         forecasts never negative); ``auto`` = ``log`` when no observed value is negative.
-    nonnegative : bool
-        Clip forecasts at 0 (count and demand domains).
     device : {"cpu", "cuda", "auto"}
         Where training runs; forecasts are computed on the CPU.
     num_threads : int or None
@@ -378,7 +376,7 @@ class MLPQREstimator(Estimator):
     defaults = {
         "context_length": None, "hidden_size": 512, "num_layers": 3, "num_steps": 1500, "batch_size": 256,
         "learning_rate": 1e-3, "num_models": 1, "scale_window": None, "max_history": None, "dropout_rate": 0.0,
-        "weight_decay": 0.0, "nonnegative": False, "device": "auto", "num_threads": None, "transform": "auto",
+        "weight_decay": 0.0, "device": "auto", "num_threads": None, "transform": "auto",
         "scaling": "standard",
     }
     predictor_class = MLPQRPredictor

@@ -44,12 +44,10 @@ class MSTLEstimator(LocalStatsEstimator):
         Seasonal periods; default all of the frequency's (``[24, 168]`` hourly, ``[7, 365]`` daily).
     trend_model : str
         AutoETS model of the adjusted series (season letter ``N``); default ``"ZZN"`` (choose).
-    nonnegative : bool
-        Clip forecasts at 0 (count data).
     """
 
     name = "MSTL"
-    defaults = {"season_lengths": None, "trend_model": "ZZN", "nonnegative": False}
+    defaults = {"season_lengths": None, "trend_model": "ZZN"}
     predictor_class = MSTLPredictor
     min_length = 4
 

@@ -231,7 +231,7 @@ class NPTSPredictor(Predictor):
         self.info["fallback_reasons"] = dict(zip(fb_labels, reasons))
         start = ends + off if n else panel.starts
         arr = ForecastArrays(np.asarray(levels, float), quant, mean, start, {"fallback_items": fb_labels})
-        return arr.clip(0.0) if p["nonnegative"] else arr.clip(None)
+        return arr.clip(None)  # sorted; the guard clips at 0 (non_negative)
 
 
 class NPTSEstimator(Estimator):
@@ -253,8 +253,6 @@ class NPTSEstimator(Estimator):
         Sample paths behind the quantiles and the mean (default 100).
     feature_scale : float
         Weight of the calendar feature against time distance in the exponential kernel.
-    nonnegative : bool
-        Clip forecasts at 0 (count data).
 
     Raises
     ------
@@ -275,7 +273,7 @@ class NPTSEstimator(Estimator):
     parallel_items = True  # per-item fits through fc_core.parallel (cores or a Dask cluster)
     defaults = {"kernel_type": "exponential", "exp_kernel_weights": 1.0, "use_seasonal_model": True,
                 "use_default_time_features": True, "context_length": None, "num_samples": 100,
-                "feature_scale": 1000.0, "nonnegative": False}
+                "feature_scale": 1000.0}
     predictor_class = NPTSPredictor
 
     def __init__(self, *args, **kwargs):

@@ -187,7 +187,7 @@ class ProphetPredictor(Predictor):
         arr, labels, reasons = collect_with_fallback("Prophet", results, panel, horizon, levels, m)
         self.info["fallback_items"] = labels
         self.info["fallback_reasons"] = reasons
-        return arr.clip(0.0) if p["nonnegative"] else arr.clip(None)
+        return arr.clip(None)  # sorted; the guard clips at 0 (non_negative)
 
 
 class ProphetEstimator(Estimator):
@@ -210,8 +210,6 @@ class ProphetEstimator(Estimator):
         Prophet's switches (an int sets the number of Fourier terms).
     num_samples : int
         Posterior predictive draws per item behind the quantiles (1000).
-    nonnegative : bool
-        Clip forecasts at 0 (count and demand domains).
     season_length : int, optional
         Season of the seasonal naive fallback (default: the frequency's).
     n_jobs : int, optional
@@ -224,7 +222,7 @@ class ProphetEstimator(Estimator):
         "holidays": None, "holidays_country": None, "use_related": True, "changepoint_prior_scale": 0.05,
         "seasonality_prior_scale": 10.0, "holidays_prior_scale": 10.0, "seasonality_mode": "additive",
         "yearly_seasonality": "auto", "weekly_seasonality": "auto", "daily_seasonality": "auto",
-        "num_samples": 1000, "nonnegative": False, "season_length": None, "n_jobs": None,
+        "num_samples": 1000, "season_length": None, "n_jobs": None,
     }
     predictor_class = ProphetPredictor
     parallel_items = True  # per-item fits through fc_core.parallel (cores or a Dask cluster)

@@ -44,12 +44,10 @@ class ThetaEstimator(LocalStatsEstimator):
         Deseasonalisation; multiplicative falls back to additive for series with values <= 0.
     model : {None, "STM", "OTM", "DSTM", "DOTM"}
         Fix the Theta variant; None chooses by in-sample MSE.
-    nonnegative : bool
-        Clip forecasts at 0 (count data).
     """
 
     name = "Theta"
-    defaults = {"season_length": None, "decomposition_type": "multiplicative", "model": None, "nonnegative": False}
+    defaults = {"season_length": None, "decomposition_type": "multiplicative", "model": None}
     predictor_class = ThetaPredictor
     min_length = 4
 

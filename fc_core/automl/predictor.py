@@ -101,6 +101,12 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         date are 0 and backtests do not score it.
     holidays : str or dict, optional
         Country holidays (``{"CountryCode": "KR"}``) for the candidates that use them (Prophet, DeepAR+).
+    non_negative : "auto", True or False
+        The forecast guard's zero clip (:mod:`fc_core.algorithms.guard`) for every candidate:
+        ``"auto"`` (default) clips the forecasts of items whose history is never negative, and
+        every item's in a count-like domain (RETAIL, INVENTORY_PLANNING, EC2_CAPACITY,
+        WORK_FORCE); True every item's, False none. ``algorithm_params={"ETS": {"non_negative":
+        False}}`` sets it for one candidate (``nonnegative``, the old name, still works and warns).
     presets : {"fast", "medium", "best"}
         Candidate set, window count and settings from :data:`PRESETS` (AutoGluon's convention);
         ``algorithms``, ``backtest_windows`` and ``algorithm_params`` given explicitly win.
@@ -186,7 +192,10 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         self.optimization_metric = optimization_metric
         self.forecast_dimensions = list(forecast_dimensions or [])
         self.device = device
-        self.algorithm_params = {canonical_name(k): dict(v) for k, v in (algorithm_params or {}).items()}
+        from ..algorithms.guard import merge_legacy_nonnegative
+
+        self.algorithm_params = {canonical_name(k): merge_legacy_nonnegative(dict(v), canonical_name(k))
+                                 for k, v in (algorithm_params or {}).items()}  # old nonnegative: warned
         self.ensemble = bool(ensemble)
         self.seed = int(seed)
         self.n_jobs = n_jobs
@@ -249,9 +258,9 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
     def _estimator(self, name: str, panel: Panel, domain_count_like: bool):
         cls = get_estimator_class(name)
         params = dict(self.algorithm_params.get(name, {}))
-        if "nonnegative" in cls.defaults and domain_count_like:
-            params.setdefault("nonnegative", True)
-        params.setdefault("non_negative", self.non_negative)
+        # a count-like domain's target is never negative: "auto" clips every item there
+        params.setdefault("non_negative", True if domain_count_like and self.non_negative == "auto"
+                          else self.non_negative)
         if "device" in cls.defaults:
             params.setdefault("device", self.device)
         if "n_jobs" in cls.defaults and self.n_jobs is not None:

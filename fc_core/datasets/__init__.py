@@ -50,7 +50,7 @@ import pandas as pd
 
 from .. import frequency as fq
 from ..artifacts import read_artifact, write_artifact
-from ..errors import ArtifactError, ConfigError, DataError
+from ..errors import METADATA_ITEMS_WITHOUT_TARGET, NO_FREQUENCY, ArtifactError, ConfigError, DataError
 from ..featurization import (SeriesBlock, aggregate_block, check_aggregation, check_grid, fill_block, floor_steps,
                              grid_time, infer_frequency, parse_fill, partial_last_bucket)
 from ..io import atomic_dir
@@ -174,7 +174,7 @@ class DatasetGroup(_SummaryMixin):
                 frequency = infer_frequency(rblock)
             if frequency is None:
                 raise DataError("could not infer the frequency: no item has two timestamps; pass frequency=... "
-                                "(e.g. 'H', 'D', 'W', 'M').")
+                                "(e.g. 'H', 'D', 'W', 'M').", reason=NO_FREQUENCY)
             self._inferred = frequency
         self.frequency = fq.normalize(frequency)
         fq.validate_minutes(self.frequency)
@@ -266,7 +266,9 @@ class DatasetGroup(_SummaryMixin):
                    "pass cold_start=True to forecast them as new items, add related data for them")
             raise DataError(
                 f"item metadata names {len(uncovered)} item(s) without target time series: {where}"
-                f"{' ...' if len(uncovered) > 5 else ''}; {how}, or remove them from the item metadata.")
+                f"{' ...' if len(uncovered) > 5 else ''}; {how}, or remove them from the item metadata.",
+                reason=METADATA_ITEMS_WITHOUT_TARGET, items=list(uncovered),
+                lines=[meta.line(i) for i in uncovered[:5]])
         if dims:
             cold = r_new
         else:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import frequency as fq
-from ..errors import ConfigError, DataError
+from ..errors import BOUNDARIES_DIFFER, YEAR_START, ConfigError, DataError
 from ..featurization import AGG_METHODS, SeriesBlock, concat_blocks, floor_steps, resolve_duplicates, sort_block
 from .reading import _READ_KEYS
 
@@ -55,10 +55,12 @@ def _data_anchor(freq: str, blk: SeriesBlock) -> str:
         raise DataError(
             f"the {freq} series start on different boundaries: item {blk.key_label(0)} starts on "
             f"{first[0].date()} but item {blk.key_label(k)} on {first[k].date()} (another {what}); put all items "
-            "on the same boundary, or aggregate finer data with DatasetGroup.aggregate(..., align=...).")
+            "on the same boundary, or aggregate finer data with DatasetGroup.aggregate(..., align=...).",
+            reason=BOUNDARIES_DIFFER)
     if base == "Y" and first[0].day != 1:
         raise DataError(f"yearly data must start on the 1st of a month, but item {blk.key_label(0)} starts on "
-                        f"{first[0].date()}; aggregate finer data with aggregate('Y', align={{'Month': ...}}).")
+                        f"{first[0].date()}; aggregate finer data with aggregate('Y', align={{'Month': ...}}).",
+                        reason=YEAR_START)
     try:
         got = fq.anchored(freq, first[0])
     except ConfigError as exc:

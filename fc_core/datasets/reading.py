@@ -75,11 +75,18 @@ class _Metadata:
     where: object = None
     rows: np.ndarray | None = None
 
+    def _row(self, item: str) -> int:
+        i = int(np.searchsorted(self.frame.iloc[:, 0].to_numpy(dtype=object).astype(str), str(item)))
+        return int(self.rows[i])
+
     def locate(self, item: str) -> str:
         if self.where is None:
             return "item metadata"
-        i = int(np.searchsorted(self.frame.iloc[:, 0].to_numpy(dtype=object).astype(str), str(item)))
-        return self.where.locate(int(self.rows[i]))
+        return self.where.locate(self._row(item))
+
+    def line(self, item: str) -> int | None:
+        """The 1-based line of ``item``'s row in its CSV file (None when not read from a CSV file)."""
+        return None if self.where is None else self.where.line(self._row(item))
 
 
 def _read_metadata(source, domain, schema, opts: dict) -> _Metadata:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .. import frequency as fq
-from ..errors import DataError
+from ..errors import OFF_GRID, DataError
 from .blocks import DAY, HOUR, MINUTE, _CHUNK, SeriesBlock
 
 
@@ -91,7 +91,7 @@ def check_grid(blk: SeriesBlock, freq: str) -> np.ndarray:
                 f"is off the "
                 f"declared frequency {freq} (not a whole number of {freq} steps after the item's first timestamp "
                 f"{first}); fix the timestamp, or declare the data's own frequency (e.g. the finer one) and "
-                f"aggregate with DatasetGroup.aggregate('{freq}').")
+                f"aggregate with DatasetGroup.aggregate('{freq}').", reason=OFF_GRID)
         missing += np.bincount(blk.codes[s + 1 + odd], weights=dd // step - 1, minlength=blk.n_keys).astype(np.int64)
     return missing
 

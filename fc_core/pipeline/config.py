@@ -10,6 +10,10 @@
       domain: EC2_CAPACITY          # Amazon Forecast domain: sets the item and target column names
       frequency: H                  # the data's frequency
       forecast_dimensions: []       # extra key columns
+      forecast_from: global_end     # where each item's forecast starts: global_end (after the data's last time,
+                                    # items ending early back-filled: Amazon Forecast's) | item_end (after the
+                                    # item's own last value; drops with such items need
+                                    # checks.incomplete_items: warn)
       schema: null                  # "timestamp:timestamp,..." for files without a header
       read_options: {}              # column_map, timezone, timestamp_format, constants, item_id, columns
       duplicates: error             # repeated (item, timestamp) rows inside one file: error | sum | mean | last ...
@@ -66,7 +70,7 @@ DEFAULTS: dict = {
     "name": None,
     "state_dir": "state",
     "input": {"location": None, "pattern": "*", "domain": "CUSTOM", "frequency": None, "forecast_dimensions": [],
-              "schema": None, "read_options": {}, "duplicates": "error", "fill": None, "keep_history": None,
+              "forecast_from": "global_end", "schema": None, "read_options": {}, "duplicates": "error", "fill": None, "keep_history": None,
               "quarantine": None, "checks": {"final_newline": True, "incomplete_items": "quarantine"}},
     "predictor": {"forecast_horizon": None, "forecast_types": ["0.1", "0.5", "0.9", "mean"], "algorithms": None,
                   "backtest_windows": 1, "backtest_offset": None, "optimization_metric": "AverageWeightedQuantileLoss",
@@ -189,6 +193,12 @@ class PipelineConfig:
             raise ConfigError("input.frequency is required (H, D, W, M, 15min ...): the pipeline forecasts at it.")
         inp["frequency"] = fq.normalize(str(inp["frequency"]))
         get_domain(inp["domain"])
+        from ..datasets import FORECAST_FROM
+
+        if inp["forecast_from"] not in FORECAST_FROM:
+            raise ConfigError(f"input.forecast_from {inp['forecast_from']!r}: choose global_end (forecast every item "
+                              "from the data's last time, Amazon Forecast's behaviour) or item_end (each item from "
+                              "its own last value).")
         if not isinstance(inp["read_options"], dict) or set(inp["read_options"]) - set(_READ_KEYS):
             raise ConfigError(f"input.read_options: allowed keys are {list(_READ_KEYS)}, got {inp['read_options']!r}.")
         _whole(inp, "keep_history", "input", allow_none=True)

@@ -266,7 +266,7 @@ class Pipeline(CatalogRebuild):
             warnings.simplefilter("ignore")  # the group's import notes are for interactive use
             return DatasetGroup(domain=inp["domain"], frequency=inp["frequency"], target=frame,
                                 forecast_dimensions=inp["forecast_dimensions"] or None, fill=inp["fill"],
-                                duplicates="last")
+                                duplicates="last", forecast_from=inp.get("forecast_from") or "global_end")
 
     def _ingest(self, res: RunResult, group: "_Lazy") -> bool:
         cfg, cat = self.config, self.catalog
@@ -294,7 +294,8 @@ class Pipeline(CatalogRebuild):
                     raise DataError(f"{path} holds no data rows.")
                 reason, notes = check_drop(path, data, frame, cfg.key_columns, target, cfg.frequency,
                                            previous_rows=previous_rows, final_newline=checks["final_newline"],
-                                           incomplete=checks["incomplete_items"])
+                                           incomplete=checks["incomplete_items"],
+                                           own_end=inp.get("forecast_from") == "item_end")
                 if reason:
                     raise DataError(reason)
                 for note in notes:

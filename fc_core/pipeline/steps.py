@@ -181,7 +181,8 @@ def read_drop(path: str, data: bytes, domain: str, schema=None, forecast_dimensi
         except MALFORMED as exc:
             msg = str(exc).replace(tmp, str(path)).replace(d, "")
             try:
-                new = type(exc)(msg)
+                new = type(exc)(msg, reason=exc.reason, **exc.details) if isinstance(exc, ForecastError) \
+                    else type(exc)(msg)
             except Exception:  # exception types with other constructors keep their message
                 raise exc
             raise new from None
@@ -190,7 +191,7 @@ def read_drop(path: str, data: bytes, domain: str, schema=None, forecast_dimensi
 def check_drop(path: str, data: bytes, frame: pd.DataFrame, key_columns: Sequence[str], target: str,
                frequency: str, live_items: pd.DataFrame | None = None, data_end=None,
                previous_rows: int | None = None, final_newline: bool = True,
-               incomplete: str = "quarantine") -> tuple[str | None, list[str]]:
+               incomplete: str = "quarantine", own_end: bool = False) -> tuple[str | None, list[str]]:
     """Check a parsed drop against its bytes and against what the pipeline already holds.
 
     Returns ``(reason, warnings)``: ``reason`` (a drop to quarantine) when the file is cut short
@@ -199,7 +200,8 @@ def check_drop(path: str, data: bytes, frame: pd.DataFrame, key_columns: Sequenc
     drop's last time or lacks an item that the data had up to its end (a file truncated at a
     line boundary; those rows would otherwise be filled in silently). ``warnings`` are said in
     the run report: some empty values (filled by the fill rules), fewer rows than the previous
-    drop, or incomplete items under ``incomplete="warn"``.
+    drop, or incomplete items under ``incomplete="warn"`` (``own_end``: the data forecasts each
+    item from its own end, ``forecast_from: item_end``, so such items are not back-filled).
 
     >>> f = pd.DataFrame({"item_id": ["a", "a"], "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"]),
     ...                   "target_value": [1.0, float("inf")]})
@@ -250,7 +252,9 @@ def check_drop(path: str, data: bytes, frame: pd.DataFrame, key_columns: Sequenc
             steps_between(pd.Timestamp(data_end) if data_end is not None else ts.min() - step, end, frequency), 1)
         msg = (f"{name}: {len(short) + len(missing)} item(s) end before the drop's last time {end} "
                f"({[*short.index[:3], *missing[:3]]}...; {lost} expected row(s) absent): the file looks truncated, "
-               "and those rows would be filled in")
+               + ("or those items stopped (forecast_from: item_end forecasts each from its own last time; the "
+                  "absent rows are filled in only if a later drop continues the item)" if own_end else
+                  "and those rows would be filled in"))
         if incomplete == "quarantine":
             return msg + (". Drop the complete file again (items that really stopped: set "
                           "input.checks.incomplete_items: warn)"), warn

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, SchemaError
+from ..errors import MISSING_COLUMNS, DataError, SchemaError
 from .parse import _GEO_RE, parse_numbers, parse_timestamps
 from .provenance import Provenance, SourceInfo
 from .spec import _Spec, Columns
@@ -21,7 +21,8 @@ def _read_frame(df: pd.DataFrame, spec: _Spec) -> Columns:
         missing = [n for n in wanted if n not in names]
         if missing:
             raise SchemaError(f"{where_name}: missing required column(s) {missing} (it has {names}); add them or "
-                              "pass column_map={'<your column>': '<schema name>'}.")
+                              "pass column_map={'<your column>': '<schema name>'}.", reason=MISSING_COLUMNS,
+                              columns=missing, dataset_type=spec.dataset_type)
     n = len(df)
     if n == 0:
         raise DataError(f"{where_name} is empty (no rows); pass data with at least one row.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import DataError, SchemaError
+from ..errors import MISSING_COLUMNS, DataError, SchemaError
 from .csv import _text_keys
 from .files import _is_url, _open_binary, _strip_file
 from .parse import parse_numbers, parse_timestamps
@@ -30,7 +30,8 @@ def _read_parquet(path: str, spec: _Spec):
             missing = [n for n in wanted if n not in mapped]
             if missing:
                 raise SchemaError(f"file '{path}': missing required column(s) {missing} (it has {file_names}); "
-                                  "rename them or pass column_map={'<file column>': '<schema name>'}.")
+                                  "rename them or pass column_map={'<file column>': '<schema name>'}.",
+                                  reason=MISSING_COLUMNS, columns=missing, dataset_type=spec.dataset_type)
         file_of = {m: f for f, m in zip(file_names, mapped) if m in wanted}
         table = pf.read(columns=[file_of[c] for c in wanted])
     table = table.rename_columns([{v: k for k, v in file_of.items()}[c] for c in table.column_names])

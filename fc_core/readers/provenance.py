@@ -49,6 +49,11 @@ class Provenance:
         src, local = self.source_of(int(pos))
         return describe_row(src, local)
 
+    def line(self, pos: int) -> int | None:
+        """The 1-based line of row ``pos`` in its CSV file (None for DataFrame and Parquet rows)."""
+        src, local = self.source_of(int(pos))
+        return _csv_line(src, local) if src.kind not in ("frame", "parquet") else None
+
     def names(self) -> str:
         return ", ".join(f"'{s.name}'" for s in self.sources[:3]) + (" ..." if len(self.sources) > 3 else "")
 

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from ..errors import DataError, SchemaError
+from ..errors import MISSING_COLUMNS, DataError, SchemaError
 from ..schema import TIMESTAMP
 from .files import _open_text
 from .spec import _Spec
@@ -96,7 +96,8 @@ def _detect_header(first: list[str], spec: _Spec, header: bool | None, path: str
             raise SchemaError(
                 f"file '{path}': missing required column(s) {missing} in its header line 1 "
                 f"({','.join(first)}); rename the columns to the schema's names ({', '.join(names)}) or pass "
-                f"column_map={{'<file column>': '<schema name>'}}.")
+                f"column_map={{'<file column>': '<schema name>'}}.",
+                reason=MISSING_COLUMNS, columns=missing, dataset_type=spec.dataset_type)
         raise DataError(
             f"file '{path}', line 1 has {len(first)} fields but the schema ({spec.schema}) has {len(names)}; "
             "a file without header must have exactly the schema's fields, in order.")

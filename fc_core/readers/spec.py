@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import SchemaError
+from ..errors import MISSING_COLUMNS, SchemaError
 from ..schema import TIMESTAMP, Schema, required_fields
 from .provenance import Provenance
 
@@ -114,5 +114,6 @@ class _Spec:
             hint = (f" Map a column to it with column_map={{'<your column>': '{missing[0]}'}}"
                     + (f" or give a constant with {missing[0]}='...'" if missing[0] in self.key_columns else "")
                     + ".")
-            raise SchemaError(f"{where}: missing required column(s) {missing} (it has {names}).{hint}")
+            raise SchemaError(f"{where}: missing required column(s) {missing} (it has {names}).{hint}",
+                              reason=MISSING_COLUMNS, columns=missing, dataset_type=self.dataset_type)
         return out

@@ -270,7 +270,7 @@ class GBMPredictor(Predictor):
             zm = _z_quantiles(self.Z, _MEAN_GRID, horizon)
             mean[rows] = grid.inverse(xhat[:, :, None] + sig * zm[None], rows).mean(axis=-1)
         fb = np.flatnonzero(~ok & (panel.lengths > 0))
-        arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.layout.m, p["nonnegative"])
+        arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.layout.m)
         self.info.update(arr.info)
         return arr
 
@@ -349,8 +349,6 @@ class GBMEstimator(Estimator):
         level (``both``), either alone, or none.
     sigma_prior : float
         Windows' worth of the pooled error level mixed into each series' own level.
-    nonnegative : bool
-        Clip forecasts at 0.
     short_history : {"adapt", "fallback"}
         ``"adapt"`` (default): when more than 10% of the items have too little history for the full
         season's lags and windows (``m + 2`` observed values), use a shorter season for them all (fewer
@@ -383,7 +381,7 @@ class GBMEstimator(Estimator):
         # quantiles
         "calibration_windows": 8, "calibration_stride": None, "interval_scaling": "both", "sigma_prior": 1.0,
         # output and resources
-        "nonnegative": False, "num_threads": None, "short_history": "adapt", "effort": "auto",
+        "num_threads": None, "short_history": "adapt", "effort": "auto",
     }
     predictor_class = GBMPredictor
 
