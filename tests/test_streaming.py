@@ -56,7 +56,7 @@ def test_parquet_parts_equal_the_export_of_forecast(two, tmp_path):
     man = json.loads((tmp_path / "parts" / PARTS_MANIFEST).read_text())
     assert (man["parts"], man["items"], man["rows"], man["chunk_items"]) == (3, 30, 420, 12)
     assert [len(pd.read_parquet(tmp_path / "parts" / f)) for f in man["files"]] == [12 * 14, 12 * 14, 6 * 14]
-    assert man["cold_start_items_from_chunk_donors"] == 0
+    assert man["cold_start_items_from_chunk_donors"] == 0 and man["drawn_per_chunk"] == []
 
 
 def test_single_estimator_parts_in_parquet_and_csv(one, tmp_path):
@@ -201,3 +201,21 @@ def test_cold_start_items_in_chunks_are_said(tmp_path):
     np.testing.assert_allclose(mean_of(got, ["new1"]), mean_of(got, ["it16", "it18"]), rtol=1e-12)
     np.testing.assert_allclose(mean_of(want, ["new2"]), mean_of(want, [f"it{i:02d}" for i in range(0, 20, 2)]),
                                rtol=1e-12)
+
+
+def test_candidates_drawing_one_random_stream_per_call_are_said(two, tmp_path, monkeypatch):
+    from fc_core.algorithms.base import Predictor
+    from fc_core.algorithms.deepar import DeepARPlusPredictor
+    from fc_core.algorithms.npts import NPTSPredictor
+
+    assert DeepARPlusPredictor.shared_draws and not NPTSPredictor.shared_draws and not Predictor.shared_draws
+    monkeypatch.setattr(type(two.predictors_["NPTS"]), "shared_draws", True)
+    with pytest.warns(UserWarning, match="NPTS draw"):
+        two.forecast_to(tmp_path / "a", chunk_items=12, progress=False)
+    assert json.loads((tmp_path / "a" / PARTS_MANIFEST).read_text())["drawn_per_chunk"] == ["NPTS"]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        two.forecast_to(tmp_path / "b", chunk_items=30, progress=False)  # one chunk: forecast()'s draws
+    assert json.loads((tmp_path / "b" / PARTS_MANIFEST).read_text())["drawn_per_chunk"] == []

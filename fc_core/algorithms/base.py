@@ -152,6 +152,10 @@ class Predictor:
     :class:`ForecastArrays`, and optionally ``_fit``, ``_state`` and ``_load_state``.
     """
 
+    #: Whether an item's forecast depends on which items are forecast with it in one call (DeepAR+ draws
+    #: the sample paths of all of them from one random stream): forecasts in item chunks then differ.
+    shared_draws = False
+
     def __init__(self, estimator: Estimator, panel: Panel):
         self.estimator = estimator
         self.panel = panel
