@@ -1,7 +1,9 @@
 """Forecasts in item chunks (issue 17): AutoPredictor.forecast_chunks / forecast_to and export_parts."""
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -219,3 +221,63 @@ def test_candidates_drawing_one_random_stream_per_call_are_said(two, tmp_path, m
         warnings.simplefilter("error")
         two.forecast_to(tmp_path / "b", chunk_items=30, progress=False)  # one chunk: forecast()'s draws
     assert json.loads((tmp_path / "b" / PARTS_MANIFEST).read_text())["drawn_per_chunk"] == []
+
+
+# ------------------------------------------------------------ backtest scoring
+def test_scoring_computes_each_windows_scales_once_and_keeps_no_training_panel(monkeypatch):
+    from fc_core import metrics
+    from fc_core.panel import Panel
+
+    real, seen = metrics.insample_scale, []
+
+    def counting(insample, n, m):
+        seen.append(type(insample).__name__)
+        return real(insample, n, m)
+
+    monkeypatch.setattr(metrics, "insample_scale", counting)
+    # the windows' training panels (cut by Panel.truncate) are let go before the scoring starts
+    cut, alive = Panel.truncate, []
+
+    def truncate(self, *a, **k):
+        out = cut(self, *a, **k)
+        cuts.append(weakref.ref(out))
+        return out
+
+    def score(self, *a, **k):
+        gc.collect()
+        alive.append(sum(r() is not None for r in cuts))
+        return real_score(self, *a, **k)
+
+    cuts, real_score = [], AutoPredictor._score
+    monkeypatch.setattr(Panel, "truncate", truncate)
+    monkeypatch.setattr(AutoPredictor, "_score", score)
+    ap = AutoPredictor(14, algorithms=["SeasonalNaive", "NPTS"], backtest_windows=2, item_switch_margin=0.0)
+    ap.train(_group(), progress=False)
+    assert len(cuts) >= 2 and alive == [0]
+    # one vectorised pass over each window's training data; every later evaluation reads the kept scales
+    assert seen.count("Panel") == 2 and len(seen) > 10 and set(seen) == {"Panel", "_ScoredItems"}
+    assert ap.leaderboard_["MASE"].notna().all()
+
+
+def test_scored_items_give_the_scales_of_the_panels_bit_for_bit():
+    from fc_core import metrics
+    from fc_core.automl.ensemble import _concat_panels, _ScoredItems
+
+    panel = _group(n=12, days=60).to_panel()
+    a, b = panel.select(np.arange(0, 7)), panel.truncate(pd.Timestamp("2024-02-10")).select(np.arange(3, 12))
+    both = _ScoredItems.concat([_ScoredItems.of(a, 7), _ScoredItems.of(b, 7)])
+    pooled = _concat_panels([a, b])
+    np.testing.assert_array_equal(both.scale, metrics.insample_scale(pooled, pooled.n_series, 7))
+    assert both.key_strings("|").tolist() == pooled.key_strings("|").tolist()
+    y = np.arange(16 * 3, dtype=float).reshape(16, 3)
+    from fc_core.quantiles import ForecastArrays
+
+    fa = ForecastArrays(np.array([0.1, 0.5, 0.9]), np.stack([y - 1, y, y + 2], axis=-1), y + 0.5,
+                        pd.DatetimeIndex(["2024-03-01"] * 16))
+    ok = np.ones_like(y, bool)
+    p1, o1 = metrics.evaluate(y, ok, fa, pooled, 7)
+    p2, o2 = metrics.evaluate(y, ok, fa, both, 7)
+    pd.testing.assert_frame_equal(p1, p2, check_exact=True)
+    assert o1 == o2
+    with pytest.raises(ConfigError, match="season 7; scoring asks for 16 items and season 24"):
+        metrics.evaluate(y, ok, fa, both, 24)

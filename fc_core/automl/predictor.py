@@ -33,7 +33,7 @@ from ..errors import ConfigError, NotTrainedError
 from ..forecast import Forecast
 from ..panel import Panel
 from .ensemble import (_blend_arrays, _blend_candidates, _choice_array, _choice_frame, _EnsembleMixin,
-                       _fallback_summaries, _MetricsWithCustom, _WindowResult)
+                       _fallback_summaries, _MetricsWithCustom, _ScoredItems, _WindowResult)
 from .persistence import _PersistenceMixin
 from .presets import (_COST_RANK, _FINAL_FACTOR, _FIRST_WINDOW_SHARE, DEFAULT_ALGORITHMS, DEFAULT_PRESET, ENSEMBLE,
                       OPTIMIZATION_METRICS, PRESETS, _notify, _on_scheduler, _Plan, _PlanningMixin, _progress)
@@ -366,7 +366,9 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                     plan.add(f"{a}, backtest window {w.index}", "failed" if a in failed else "done",
                              time.perf_counter() - t0, failed.get(a, ""))
                     bar.update(1)
-                results.append(_WindowResult(w, rows, actuals, observed, train_panel, fc, cov, short_fc))
+                results.append(_WindowResult(w, rows, actuals, observed, _ScoredItems.of(train_panel, season), fc, cov,
+                                             short_fc))
+                sub = train_panel = shifted = pred = None  # let this window's data go before the next one's
             ok = [a for a in self.algorithms if a not in failed and a not in skipped]
             if not ok:
                 raise ConfigError("every candidate algorithm failed in the backtests: " +
