@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from fc_core import AutoPredictor, DatasetGroup
-from fc_core.errors import ConfigError, TrainingStopped
+from fc_core.errors import ConfigError, DataError, TrainingStopped
 from fc_core.forecast import PARTS_MANIFEST, export_parts
 
 
@@ -302,3 +302,41 @@ def test_forecast_frame_builds_one_date_range_per_distinct_start(monkeypatch):
         "2024-01-01", "2024-02-01", "2024-03-01", "2024-03-01", "2024-04-01", "2024-05-01",
         "2024-01-01", "2024-02-01", "2024-03-01", "2024-01-01", "2024-02-01", "2024-03-01"]
     assert f["p50"].tolist() == list(np.arange(12.0)) and f["item_id"].tolist() == list("aaabbbcccddd")
+
+
+# ------------------------------------------------------------ releasing the long frames
+def _priced(n=12, days=90):
+    rng = np.random.default_rng(5)
+    ts = pd.date_range("2024-01-01", periods=days + 14, freq="D")
+    ids = np.repeat([f"p{i:02d}" for i in range(n)], days + 14)
+    price = np.round(rng.uniform(5, 9, n * (days + 14)), 2)
+    related = pd.DataFrame({"item_id": ids, "timestamp": np.tile(ts, n), "price": price})
+    target = related.loc[related["timestamp"] < ts[days], ["item_id", "timestamp"]].copy()
+    target["demand"] = rng.poisson(40 / related.loc[target.index, "price"].to_numpy()).astype(float)
+    return DatasetGroup(domain="RETAIL", frequency="D", target=target, related=related)
+
+
+def test_release_frames_keeps_training_and_forecasts_equal_and_says_what_is_gone(tmp_path):
+    from fc_core.whatif import what_if
+
+    kept, released = _priced(), _priced()
+    panel = released.to_panel()
+    before = repr(released)
+    assert released.release_frames() is panel and released.frames_released and not kept.frames_released
+    assert repr(released) == before and released.related_columns == ["price"]
+    for use in (lambda g: g.target["timestamp"], lambda g: len(g.related), lambda g: g.summary(),
+                lambda g: g.copy(), lambda g: what_if(g, "price", 0.9)):
+        with pytest.raises(ConfigError, match="released by release_frames"):
+            use(released)
+    kw = dict(algorithms=["SeasonalNaive", "NPTS"], backtest_windows=2, item_switch_margin=0.0)
+    a = AutoPredictor(14, **kw).train(kept, progress=False)
+    b = AutoPredictor(14, **kw).train(released, progress=False)
+    pd.testing.assert_frame_equal(a.leaderboard_, b.leaderboard_, check_exact=True)
+    pd.testing.assert_frame_equal(a.forecast().frame, b.forecast(data=released).frame, check_exact=True)
+    assert b.plot(items=["p01"]) is not None
+    # the related horizon is checked on the packed series (candidates that train with the price)
+    AutoPredictor(14, algorithms=["GBM"])._check_related_future(released, panel)
+    with pytest.raises(DataError, match="related series stop before the forecast horizon for 12 item"):
+        AutoPredictor(15, algorithms=["GBM"])._check_related_future(released, panel)
+    pd.testing.assert_frame_equal(pd.read_parquet(b.forecast_to(tmp_path / "p", chunk_items=5, progress=False)),
+                                  a.forecast().to_export_frame(as_text=False), check_exact=True)
