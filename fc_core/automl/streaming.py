@@ -66,7 +66,7 @@ class _StreamingMixin:
         """Forecasts of all items (or ``items``, of ``data``) as :class:`~fc_core.forecast.Forecast` objects of
         at most ``chunk_items`` items each, in the data's item order, one chunk computed per step of the
         iteration (so only one chunk's forecasts are in memory). Concatenated they are :meth:`forecast`'s
-        rows, except as the module doc says (cold-start items, float32 neural candidates).
+        rows, except as the module doc says (cold-start items, DeepAR+'s draws, MLP-QR's float32).
 
         Raises
         ------
