@@ -343,7 +343,9 @@ def measure(name: str, log: CostLog | None = None, kind: str = "other", **counts
 
 def data_bytes(data) -> int:
     """Size of a dataset group's frames in memory (target, related, item metadata), or of a
-    panel's arrays."""
+    panel's arrays (a group's packed panel once its frames were released)."""
+    if getattr(data, "frames_released", False):
+        data = data.to_panel()
     total = 0
     for attr in ("target", "related", "item_metadata"):
         df = getattr(data, attr, None)

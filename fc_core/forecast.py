@@ -17,12 +17,15 @@ and ``mean``. Exports use Amazon Forecast's layout: the key columns, ``date``
 """
 from __future__ import annotations
 
-from typing import Sequence
+import json
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
 from .errors import ConfigError
-from .io import write_frame
+from .io import atomic_dir, is_url, write_frame
 from .quantiles import ForecastArrays
 
 
@@ -203,3 +206,79 @@ class Forecast:
         from .plotting import plot_forecast
 
         return plot_forecast(self, item_id, history=history, **kwargs)
+
+
+#: The file a folder of forecast parts holds beside them (pyarrow and Spark skip names starting with "_").
+PARTS_MANIFEST = "_forecast_parts.json"
+
+
+def _check_parts_target(path) -> Path:
+    """The local folder ``path`` that :func:`export_parts` may (re)place: new, empty, or an earlier
+    folder of forecast parts; never another folder or a file."""
+    if is_url(path):
+        raise ConfigError(f"{path}: forecast parts are written to a local folder (renamed into place when complete); "
+                          "write them locally and copy the folder to the object store.")
+    target = Path(str(path)[len("file://"):] if str(path).startswith("file://") else str(path))
+    if target.is_file():
+        raise ConfigError(f"{target} is a file; forecast parts go to a folder (give a new folder's path).")
+    if target.is_dir() and any(target.iterdir()) and not (target / PARTS_MANIFEST).is_file():
+        raise ConfigError(f"{target} is a folder that holds other files; forecast parts replace a folder as a whole, "
+                          f"so give a new folder's path (or one written earlier by export_parts, with {PARTS_MANIFEST}).")
+    return target
+
+
+def export_parts(chunks: Iterable[Forecast], path, fmt: str = "parquet", timestamps: str = "amazon",
+                 info: dict | None = None, on_part: Callable[[dict], None] | None = None) -> str:
+    """Write forecasts that arrive chunk by chunk (an iterable of :class:`Forecast`) as a folder of part
+    files, one per chunk, holding only one chunk in memory at a time.
+
+    The folder holds ``part-00000.parquet``, ``part-00001.parquet`` ... (or ``.csv``; each with a header,
+    as Amazon Forecast's export jobs write parts) in the layout of :meth:`Forecast.export`, and
+    ``_forecast_parts.json`` (parts, items, rows, columns, ``info``), which readers skip:
+    ``pd.read_parquet(path)`` returns the rows of all parts in order. The parts are written into a
+    temporary folder beside ``path`` that replaces it only when the last part is written, so an error
+    or Ctrl-C leaves nothing half-written at ``path`` (and an earlier folder of parts stays as it was).
+    ``on_part`` receives a dict (``part``, ``items``, ``rows``, ``file``) after each part.
+
+    Raises
+    ------
+    ConfigError
+        For another ``fmt`` or ``timestamps``, a URL, a file at ``path``, or a folder at ``path`` that
+        holds other files (it would be replaced as a whole).
+    """
+    fmt = str(fmt).lower()
+    if fmt not in ("parquet", "csv"):
+        raise ConfigError(f"fmt={fmt!r}: forecast parts are 'parquet' or 'csv'.")
+    if timestamps not in ("amazon", "local"):
+        raise ConfigError(f"timestamps={timestamps!r}: use 'amazon' (2014-01-01T00:00:00Z) or 'local' "
+                          "(2014-01-01 00:00:00).")
+    target = _check_parts_target(path)
+    t0 = time.perf_counter()
+    parts, items, rows, schema, columns = [], 0, 0, None, None
+    with atomic_dir(target) as tmp:
+        for k, fc in enumerate(chunks):
+            frame = fc.to_export_frame(timestamps, as_text=fmt == "csv")
+            name = f"part-{k:05d}.{fmt}"
+            if columns is None:
+                columns = list(frame.columns)
+            elif list(frame.columns) != columns:
+                raise ConfigError(f"forecast chunk {k} has columns {list(frame.columns)}, the first had {columns}.")
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                schema = table.schema if schema is None else schema
+                pq.write_table(table, tmp / name)
+            else:
+                frame.to_csv(tmp / name, index=False)
+            n = int(len(fc.items)) if len(frame) else 0
+            items, rows = items + n, rows + len(frame)
+            parts.append({"part": k, "file": name, "items": n, "rows": int(len(frame))})
+            if on_part is not None:
+                on_part(dict(parts[-1]))
+        manifest = {"format": fmt, "timestamps": timestamps, "parts": len(parts), "items": items, "rows": rows,
+                    "columns": columns or [], "files": [p["file"] for p in parts],
+                    "seconds": round(time.perf_counter() - t0, 3), **(info or {})}
+        (tmp / PARTS_MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+    return str(target)

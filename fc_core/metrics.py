@@ -442,10 +442,12 @@ def metric_goal(metric: str) -> str:
     return "lower is better" if level is None else f"closest to {level:g} is best"
 
 
-def _insample_scale(insample, n: int, season_length: int) -> np.ndarray:
+def insample_scale(insample, n: int, season_length: int) -> np.ndarray:
     """Per-item MASE denominator from a Panel (vectorised over its flat arrays) or a list of arrays."""
     from .panel import Panel
 
+    if hasattr(insample, "mase_scale"):  # computed once (fc_core.automl.ensemble._ScoredItems)
+        return insample.mase_scale(n, season_length)
     if isinstance(insample, Panel):
         values = np.asarray(insample.values, float)
         observed = np.asarray(insample.observed, bool) & ~np.isnan(values)
@@ -492,7 +494,8 @@ def evaluate(actuals, observed, forecast, insample, season_length: int,
         Forecasts of the same ``n`` items and ``H`` steps (``forecast.mean`` is
         the point forecast, as in Amazon Forecast).
     insample : Panel or list of 1-D arrays
-        Each item's training data before the window (the MASE/MSIS denominator).
+        Each item's training data before the window (the MASE/MSIS denominator), or an object with
+        ``keys`` and ``mase_scale(n, season_length)`` holding the denominators computed once.
     season_length : int
         ``m`` of MASE and MSIS (e.g. ``frequency.season_length(freq)``).
     quantiles : sequence of float, optional
@@ -544,7 +547,7 @@ def evaluate(actuals, observed, forecast, insample, season_length: int,
             raise ConfigError(f"quantile level {q!r} must lie strictly between 0 and 1.")
     ok = obs & ~np.isnan(y)
     qf = {q: np.asarray(forecast.quantile(q), float)[:, :H] for q in levels}
-    scale = _insample_scale(insample, n, season_length)
+    scale = insample_scale(insample, n, season_length)
 
     per: dict[str, np.ndarray] = {}
     overall: dict[str, float] = {}
@@ -580,7 +583,8 @@ def evaluate(actuals, observed, forecast, insample, season_length: int,
 
     from .panel import Panel
 
-    frame = insample.keys.reset_index(drop=True).copy() if isinstance(insample, Panel) else pd.DataFrame({"item": np.arange(n)})
+    keyed = isinstance(insample, Panel) or hasattr(insample, "mase_scale")
+    frame = insample.keys.reset_index(drop=True).copy() if keyed else pd.DataFrame({"item": np.arange(n)})
     frame["n_observed"] = ok.sum(axis=1)
     for k in order:
         if k in per:

@@ -153,6 +153,10 @@ class Predictor:
     :class:`ForecastArrays`, and optionally ``_fit``, ``_state`` and ``_load_state``.
     """
 
+    #: Whether an item's forecast depends on which items are forecast with it in one call (DeepAR+ draws
+    #: the sample paths of all of them from one random stream): forecasts in item chunks then differ.
+    shared_draws = False
+
     def __init__(self, estimator: Estimator, panel: Panel):
         self.estimator = estimator
         self.panel = panel
@@ -388,7 +392,11 @@ def to_forecast_frame(panel: Panel, arr: ForecastArrays, forecast_types) -> pd.D
     levels, want_mean = parse_forecast_types(forecast_types)
     n, h = arr.mean.shape
     off = fq.to_offset(panel.frequency)
-    ts = np.concatenate([fq.date_range(s, h, panel.frequency).values for s in arr.start]) if n else np.array([], "datetime64[ns]")
+    ts = np.array([], "datetime64[ns]")
+    if n:  # one date range per distinct start (usually one: every item forecast from the data's end)
+        first, which = np.unique(pd.DatetimeIndex(arr.start).values, return_inverse=True)
+        grid = np.stack([fq.date_range(s, h, panel.frequency).values for s in pd.DatetimeIndex(first)])
+        ts = grid[which.reshape(-1)].reshape(-1)
     out = {c: np.repeat(panel.keys[c].to_numpy(), h) for c in panel.key_columns}
     out["timestamp"] = ts
     for q in levels:

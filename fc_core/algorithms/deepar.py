@@ -136,7 +136,13 @@ def _entries(spec: dict, frequency: str, starts: pd.DatetimeIndex, targets: list
 
 # --------------------------------------------------------------- predictor
 class DeepARPlusPredictor(Predictor):
-    """A trained DeepAR+ network with its feature maps; forecasts any panel of the same shape of data."""
+    """A trained DeepAR+ network with its feature maps; forecasts any panel of the same shape of data.
+
+    The sample paths of one call come from one random stream seeded by the estimator's seed, so an
+    item's forecast depends on the items forecast before it in the call (``shared_draws``).
+    """
+
+    shared_draws = True
 
     _module = None
     spec: dict | None = None

@@ -3,7 +3,8 @@
 The package's modules: :mod:`.predictor` (:class:`AutoPredictor`, the training loop and forecasts),
 :mod:`.presets` (:data:`PRESETS`, the time limit, the windows and the execution plan),
 :mod:`.ensemble` (scores, blend weights, per-item choices, fallbacks), :mod:`.results` (leaderboard,
-evaluation, plots, explanations, costs) and :mod:`.persistence` (save and load). Every name of the
+evaluation, plots, explanations, costs), :mod:`.persistence` (save and load) and :mod:`.streaming` (forecasts
+in item chunks, written as a folder of part files). Every name of the
 former single module ``fc_core.automl`` is importable from here.
 """
 from .ensemble import (_blend_arrays, _blend_candidates, _choice_array, _choice_frame, _concat_panels,

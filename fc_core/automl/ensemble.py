@@ -22,12 +22,48 @@ from .presets import DEFAULT_SWITCH_MARGIN, ENSEMBLE, SWITCH_MARGINS
 
 
 @dataclass
+class _ScoredItems:
+    """What scoring needs of a backtest window's training data: the items' keys and their MASE/MSIS
+    denominators, computed once. Every evaluation of the window reads them, and the training panel
+    (all items' histories) need not be kept beside the other windows' until the ensemble is built."""
+
+    keys: pd.DataFrame
+    scale: np.ndarray
+    season_length: int
+
+    @classmethod
+    def of(cls, panel: Panel, season_length: int) -> "_ScoredItems":
+        from ..metrics import insample_scale
+
+        return cls(panel.keys, insample_scale(panel, panel.n_series, season_length), int(season_length))
+
+    @classmethod
+    def concat(cls, parts: list) -> "_ScoredItems":
+        """The items of several windows one after the other (for pooled scoring across windows)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(pd.concat([p.keys for p in parts], ignore_index=True), np.concatenate([p.scale for p in parts]),
+                   parts[0].season_length)
+
+    def mase_scale(self, n: int, season_length: int) -> np.ndarray:
+        if n != len(self.scale) or int(season_length) != self.season_length:
+            raise ConfigError(f"the scales were computed for {len(self.scale)} items and season {self.season_length}; "
+                              f"scoring asks for {n} items and season {season_length}.")
+        return self.scale
+
+    def key_strings(self, sep: str = "\x1f") -> np.ndarray:
+        """As :meth:`Panel.key_strings`."""
+        k = self.keys.astype(str)
+        return k.iloc[:, 0].to_numpy() if k.shape[1] == 1 else k.agg(sep.join, axis=1).to_numpy()
+
+
+@dataclass
 class _WindowResult:
     window: BacktestWindow
     rows: np.ndarray           # positions of scored items in the full panel
     actuals: np.ndarray        # (n, H)
     observed: np.ndarray       # (n, H)
-    insample: Panel            # training panel of the scored items (for MASE scaling)
+    insample: _ScoredItems     # keys and MASE scales of the scored items' training data
     forecasts: dict            # algorithm -> ForecastArrays
     coverage: pd.DataFrame
     short_forecasts: dict = field(default_factory=dict)  # local algorithm -> forecasts from the history since a shift
@@ -150,7 +186,7 @@ class _EnsembleMixin:
         a quarter to 40% of the pooled wQL, and the pooled choice gave weak candidates 40% of the
         blend and did worse on held-out data). The leaderboard keeps Amazon Forecast's pooled metrics.
         """
-        insample = _concat_panels([r.insample for r in results])
+        insample = _ScoredItems.concat([r.insample for r in results])
         A, O, _ = self._stack(results, lambda r: r.forecasts[algos[0]])
         stacked = {a: self._stack(results, lambda r, a=a: r.forecasts[a])[2] for a in algos}
         metric = self.optimization_metric

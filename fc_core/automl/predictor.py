@@ -33,14 +33,15 @@ from ..errors import ConfigError, NotTrainedError
 from ..forecast import Forecast
 from ..panel import Panel
 from .ensemble import (_blend_arrays, _blend_candidates, _choice_array, _choice_frame, _EnsembleMixin,
-                       _fallback_summaries, _MetricsWithCustom, _WindowResult)
+                       _fallback_summaries, _MetricsWithCustom, _ScoredItems, _WindowResult)
 from .persistence import _PersistenceMixin
 from .presets import (_COST_RANK, _FINAL_FACTOR, _FIRST_WINDOW_SHARE, DEFAULT_ALGORITHMS, DEFAULT_PRESET, ENSEMBLE,
                       OPTIMIZATION_METRICS, PRESETS, _notify, _on_scheduler, _Plan, _PlanningMixin, _progress)
 from .results import _ResultsMixin
+from .streaming import _StreamingMixin
 
 
-class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceMixin):
+class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceMixin, _StreamingMixin):
     """Train and blend forecasting algorithms chosen by backtests.
 
     Parameters
@@ -374,7 +375,9 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                     plan.add(f"{a}, backtest window {w.index}", "failed" if a in failed else "done",
                              time.perf_counter() - t0, failed.get(a, ""))
                     bar.update(1)
-                results.append(_WindowResult(w, rows, actuals, observed, train_panel, fc, cov, short_fc))
+                results.append(_WindowResult(w, rows, actuals, observed, _ScoredItems.of(train_panel, season), fc, cov,
+                                             short_fc))
+                sub = train_panel = shifted = pred = None  # let this window's data go before the next one's
             ok = [a for a in self.algorithms if a not in failed and a not in skipped]
             if not ok:
                 raise ConfigError("every candidate algorithm failed in the backtests: " +
@@ -521,9 +524,10 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         return changepoints.HistoryPolicy(self.history).forecast_variants(self.predictors_, arrays, panel,
                                                                            self.score_levels, self.history_choice_)
 
-    def _combine(self, arrays: dict, panel: Panel) -> ForecastArrays:
-        """The AutoPredictor's forecasts from its candidates': per-item choice, blend, cold start, end of life."""
-        choice = self._choice_for(panel)
+    def _combine(self, arrays: dict, panel: Panel, choice: np.ndarray | None = None) -> ForecastArrays:
+        """The AutoPredictor's forecasts from its candidates': per-item choice (``choice``, else looked up by
+        :meth:`_choice_for`), blend, cold start, end of life."""
+        choice = self._choice_for(panel) if choice is None else choice
         cold = self._cold_start_blend()
         if cold and (panel.lengths == 0).any():
             choice = _choice_array([("__cold__",) if n == 0 else c for n, c in zip(panel.lengths, choice)])

@@ -173,7 +173,7 @@ class _PlanningMixin:
         users = [a for a in self.algorithms if get_estimator_class(a).capabilities.uses_related]
         if not users:
             return
-        if hasattr(data, "check_related_horizon"):
+        if hasattr(data, "check_related_horizon") and not getattr(data, "frames_released", False):
             try:
                 data.check_related_horizon(self.forecast_horizon)
             except DataError as exc:

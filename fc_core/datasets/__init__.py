@@ -62,6 +62,7 @@ from ..security import open_artifact, save_encrypted
 from .checks import (_agg_method, _data_anchor, _key_index, _key_tuples, _merge_newer, _read_options, _refuse_leakage,
                      _uses_step)
 from .reading import _NONE, _READ_KEYS, _Metadata, _combine_keys, _read_block, _read_metadata, read_dataset
+from .release import _ReleaseMixin
 from .summary import DatasetSummary, _SummaryMixin
 
 
@@ -69,7 +70,7 @@ from .summary import DatasetSummary, _SummaryMixin
 FORECAST_FROM = ("global_end", "item_end")
 
 
-class DatasetGroup(_SummaryMixin):
+class DatasetGroup(_SummaryMixin, _ReleaseMixin):
     """A target time series plus optional related time series and item metadata.
 
     Parameters
@@ -318,8 +319,8 @@ class DatasetGroup(_SummaryMixin):
 
     @property
     def related_columns(self) -> list[str]:
-        if self.related is None:
-            return []
+        if self.related is None or self.frames_released:
+            return [] if self.related is None else list(self._panel.related_names)
         return [c for c in self.related.columns if c not in (*self.key_columns, TIMESTAMP, FILLED)]
 
     @property
@@ -499,8 +500,10 @@ class DatasetGroup(_SummaryMixin):
         return self._panel
 
     def __repr__(self) -> str:
-        return (f"DatasetGroup(domain={self.domain.name}, frequency={self.frequency}, items={self._tblock.n_keys}, "
-                f"rows={len(self.target)}, end={self.end_timestamp}, related={self.related_columns}, "
+        n, rows = ((self._panel.n_series - len(self._cold), int(self._panel.lengths.sum())) if self.frames_released
+                   else (self._tblock.n_keys, len(self.target)))
+        return (f"DatasetGroup(domain={self.domain.name}, frequency={self.frequency}, items={n}, "
+                f"rows={rows}, end={self.end_timestamp}, related={self.related_columns}, "
                 f"item_metadata={self.item_metadata is not None}, cold_start_items={len(self._cold)})")
 
 
