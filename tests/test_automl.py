@@ -152,7 +152,7 @@ def test_cold_start_items_are_forecast_by_a_cold_start_capable_candidate():
     assert (got["mean"] > 1).all()
 
 
-def test_switch_margin_is_chosen_on_the_older_windows_and_scored_on_the_latest():
+def test_switch_margin_is_chosen_on_each_window_held_out_in_turn():
     from fc_core.automl import SWITCH_MARGINS
 
     t = np.arange(80, dtype=float)
@@ -169,3 +169,21 @@ def test_switch_margin_is_chosen_on_the_older_windows_and_scored_on_the_latest()
     fixed = AutoPredictor(forecast_horizon=3, algorithms=["BiasUp", "BiasDown"], backtest_windows=3,
                           item_switch_margin=float("inf")).train(DatasetGroup(target=df, frequency="D"), progress=False)
     assert set(fixed.item_choice_["algorithm"]) == {"AutoPredictor"}
+
+
+def test_switch_margin_losses_are_per_item_means_over_every_held_out_window():
+    """Each margin's score is the blend weights' objective: every item's own optimization metric,
+    averaged over items, summed over the windows held out in turn (not one window's pooled metric,
+    which a few large items dominate)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(80, dtype=float)
+    df = pd.concat([pd.DataFrame({"item_id": f"i{k}", "timestamp": pd.date_range("2024-01-01", periods=80),
+                                  "target_value": 10 + 50 * (k == 0) + rng.gamma(2, 2, 80) + (t % 7)})
+                    for k in range(6)])
+    ap = AutoPredictor(forecast_horizon=7, algorithms=["SeasonalNaive", "NPTS", "Naive"], backtest_windows=3)
+    ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
+    assert ap.item_switch_margin_ == float("inf")  # no item switched: the AutoPredictor rows are the global blend
+    im = ap.item_metrics_[ap.item_metrics_["algorithm"] == "AutoPredictor"]
+    per_window = im.groupby("backtest_window")["AverageWeightedQuantileLoss"].mean()
+    assert len(per_window) == 3
+    assert ap.margin_losses_[float("inf")] == pytest.approx(per_window.sum(), rel=1e-12)
