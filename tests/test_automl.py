@@ -187,3 +187,21 @@ def test_switch_margin_losses_are_per_item_means_over_every_held_out_window():
     per_window = im.groupby("backtest_window")["AverageWeightedQuantileLoss"].mean()
     assert len(per_window) == 3
     assert ap.margin_losses_[float("inf")] == pytest.approx(per_window.sum(), rel=1e-12)
+
+
+def test_zero_clip_counts_reach_the_fallback_line():
+    """Non-negative history, a candidate whose p10 goes below 0: the line the notebooks print says how
+    many values the zero clip raised, in how many items (the worst backtest window)."""
+    from fc_core.automl import fallback_text
+
+    df = pd.DataFrame({"item_id": np.repeat(["low", "high"], 40),
+                       "timestamp": np.tile(pd.date_range("2024-01-01", periods=40), 2),
+                       "target_value": np.r_[np.full(40, 0.5), np.full(40, 50.0)]})
+    ap = AutoPredictor(forecast_horizon=4, algorithms=["Constant", "BiasUp"], backtest_windows=2,
+                       algorithm_params={"Constant": {"spread": 2.0}, "BiasUp": {"spread": 0.1}})
+    ap.train(DatasetGroup(target=df, frequency="D"), progress=False)
+    c = ap.fallbacks_["Constant"]
+    # item "low" (0.5 +- 2 z): p10 = 0.5 - 2 * 1.28 < 0 on each of 4 steps; "high" never negative
+    assert (c["clipped_at_zero_items"], c["clipped_at_zero_values"]) == (1, 4)
+    assert ap.fallbacks_["BiasUp"]["clipped_at_zero_values"] == 0
+    assert "Constant raised 4 negative values of 1 of 2 items to 0 in the worst of 2 windows" in fallback_text(ap)

@@ -400,9 +400,12 @@ def _fallback_summaries(results, algos) -> dict:
         # counts per backtest window, the worst window's (never items x windows, which reads as
         # more items than the data holds); the reasons add up over the windows
         worst = max(sums, key=lambda x: x["fallback_items"])
+        clipped = max(sums, key=lambda x: x.get("clipped_at_zero_values", 0))
         out[a] = {"items": int(worst["items"]), "fallback_items": int(worst["fallback_items"]),
                   "windows": len(sums), "fallback_share": round(share, 4), "reasons": reasons,
-                  "mostly_fallback": share > MOSTLY_FALLBACK_SHARE}
+                  "mostly_fallback": share > MOSTLY_FALLBACK_SHARE,
+                  "clipped_at_zero_items": int(clipped.get("clipped_at_zero_items", 0)),
+                  "clipped_at_zero_values": int(clipped.get("clipped_at_zero_values", 0))}
     return out
 
 
@@ -417,21 +420,29 @@ def _blend_candidates(algos, fallbacks: dict) -> list:
 
 
 def fallback_text(predictor) -> str:
-    """One line saying, per algorithm, how many items got the fallback forecast in the backtests and why
-    (the notebooks print it).
+    """One line saying, per algorithm, how many items got the fallback forecast in the backtests and why,
+    and how many negative values the zero clip raised to 0 (the notebooks print it).
 
     >>> class P: fallbacks_ = {"GBM": {"items": 10, "fallback_items": 10, "fallback_share": 1.0,
     ...                                "reasons": {"history too short": 10}, "mostly_fallback": True}}
     >>> fallback_text(P())
     'Fallbacks in the backtests: GBM 10 of 10 items (100%: history too short 10) - mostly fallback, not in the blend'
+    >>> P.fallbacks_ = {"GBM": {"items": 10, "fallback_items": 0, "fallback_share": 0.0, "reasons": {},
+    ...                         "windows": 2, "clipped_at_zero_items": 3, "clipped_at_zero_values": 7}}
+    >>> fallback_text(P())
+    'Fallbacks in the backtests: none (every algorithm forecast every item itself). Zero clip: GBM raised 7 negative values of 3 of 10 items to 0 in the worst of 2 windows'
     """
     fb = getattr(predictor, "fallbacks_", None) or {}
-    parts = []
+    parts, clips = [], []
     for a, x in fb.items():
+        where = f" in the worst of {x['windows']} windows" if x.get("windows", 1) > 1 else ""
+        if x.get("clipped_at_zero_values"):
+            clips.append(f"{a} raised {x['clipped_at_zero_values']} negative values of {x['clipped_at_zero_items']} "
+                         f"of {x['items']} items to 0{where}")
         if not x["fallback_items"]:
             continue
         why = ", ".join(f"{k} {v}" for k, v in x["reasons"].items())
         flag = " - mostly fallback, not in the blend" if x.get("mostly_fallback") else ""
-        where = f" in the worst of {x['windows']} windows" if x.get("windows", 1) > 1 else ""
         parts.append(f"{a} {x['fallback_items']} of {x['items']} items{where} ({x['fallback_share']:.0%}: {why}){flag}")
-    return "Fallbacks in the backtests: " + ("; ".join(parts) if parts else "none (every algorithm forecast every item itself)")
+    text = "Fallbacks in the backtests: " + ("; ".join(parts) if parts else "none (every algorithm forecast every item itself)")
+    return text + (". Zero clip: " + "; ".join(clips) if clips else "")
