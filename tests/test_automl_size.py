@@ -73,3 +73,18 @@ def test_small_data_keeps_the_medium_preset():
     assert said == [] and ap.size_plan_ == {}
     assert ap.leaderboard_["backtest_window"].nunique() == 2
     assert ap.predictors_["GBM"].estimator.params["calibration_windows"] == 8
+
+
+def test_saved_and_retrained_predictors_keep_the_size_aware_default(large, tmp_path):
+    from fc_core.automl import AutoPredictor as AP
+
+    ap, _ = _train(algorithm_params={"GBM": GBM_SMALL})
+    ap.save(tmp_path / "ap")
+    back = AP.load(tmp_path / "ap")
+    assert back.size_plan_ == ap.size_plan_ and back.plan_summary().iloc[0]["note"].startswith("1 windows asked, 1 run")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = back.retrain(_frame(), progress=False)
+    assert any("size-aware" in str(w.message) for w in caught)
+    assert again.size_plan_["backtest_windows"] == 1
+    assert again.predictors_["GBM"].estimator.params["calibration_windows"] == 2

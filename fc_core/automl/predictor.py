@@ -562,4 +562,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
     def retrain(self, dataset_group, progress: bool = True) -> "AutoPredictor":
         """A new AutoPredictor with the same configuration trained on newer data
         (Amazon Forecast's ``ReferencePredictorArn``)."""
-        return AutoPredictor(**self.config(), scheduler=self.scheduler).train(dataset_group, progress=progress)
+        cfg = self.config()
+        if self._size_aware:  # the size-aware default again, on the new data's size
+            cfg.update(presets=None, algorithms=None, backtest_windows=cfg["backtest_windows"] if self._windows_given else None)
+        return AutoPredictor(**cfg, scheduler=self.scheduler).train(dataset_group, progress=progress)
