@@ -123,6 +123,9 @@ def run_case(case: str, n_items: int, days: int, algorithms, deepar_seconds: flo
                timings={k: round(v, 1) for k, v in ap.timings_.items()}, **_scores(ap, model))
     if case == "deepar":
         out["epochs_run"] = ap.predictors_["DeepAR+"].info.get("epochs_run")
+    out["size_plan"] = getattr(ap, "size_plan_", {}).get("note", "")  # the size-aware default, if it planned
+    if "GBM" in ap.predictors_:
+        out["gbm_training_rows"] = ap.predictors_["GBM"].info.get("training_rows")
     out.update(_peaks())
     return out
 

@@ -42,6 +42,7 @@ class _PersistenceMixin:
                 self.history_choice_.to_parquet(tmp / "history_choice.parquet", index=False)
             doc = {"fc_core_artifact": "auto_predictor", "version": 1, "config": self.config(),
                    "weights": self.weights_, "ensemble_check_": self.ensemble_check_, "item_switch_margin_": self.item_switch_margin_, "failed": self.failed_, "fallbacks": self.fallbacks_, "timings": self.timings_, "plan": self.plan_,
+                   "size_aware": {"default": self._size_aware, "windows_given": self._windows_given, "plan": self.size_plan_},
                    "target_field": self.target_field, "predictors": {a: _slug(a) for a in self.predictors_}}
             (tmp / "fc_artifact.json").write_text(json.dumps(doc, indent=2, default=str))
         return Path(path)
@@ -74,6 +75,10 @@ class _PersistenceMixin:
         self = cls(**config)
         self.optimization_metric = metric
         self.plan_ = doc.get("plan", [])
+        size = doc.get("size_aware", {})  # the size-aware default: still on (for retrain) and what it chose
+        self._size_aware = bool(size.get("default", False))
+        self._windows_given = bool(size.get("windows_given", self._windows_given))
+        self.size_plan_ = self._size_now = dict(size.get("plan", {}))
         self.panel = load_panel(folder / "panel")
         self.predictors_ = {a: Predictor.load(folder / "predictors" / s) for a, s in doc["predictors"].items()}
         self.leaderboard_ = pd.read_parquet(folder / "leaderboard.parquet")

@@ -108,9 +108,12 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         every item's in a count-like domain (RETAIL, INVENTORY_PLANNING, EC2_CAPACITY,
         WORK_FORCE); True every item's, False none. ``algorithm_params={"ETS": {"non_negative":
         False}}`` sets it for one candidate (``nonnegative``, the old name, still works and warns).
-    presets : {"fast", "medium", "best"}
+    presets : {"fast", "medium", "best"}, optional
         Candidate set, window count and settings from :data:`PRESETS` (AutoGluon's convention);
-        ``algorithms``, ``backtest_windows`` and ``algorithm_params`` given explicitly win.
+        ``algorithms``, ``backtest_windows`` and ``algorithm_params`` given explicitly win. Default
+        ``"medium"``, size-aware when neither ``presets`` nor ``algorithms`` is given: on data of more
+        than :data:`~.presets.LARGE_PANEL_VALUES` observed values, :data:`~.presets.LARGE_PANEL_SETTINGS`
+        (one backtest window, fewer GBM calibration windows), said in :meth:`plan_summary` and warned.
     time_limit : float, optional
         Seconds for the whole of ``train``. The candidates run cheapest first; the first window's
         timings decide how many windows and candidates fit, with the final training of the chosen
@@ -146,10 +149,11 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                  algorithm_params: dict | None = None, ensemble: bool = True, seed: int = 0,
                  n_jobs: int | None = None, scheduler=None, item_selection: bool = True,
                  item_switch_margin: float | None = None, keep_all_candidates: bool = False, history: str = "all",
-                 end_of_life=None, holidays=None, non_negative="auto", presets: str | None = DEFAULT_PRESET,
+                 end_of_life=None, holidays=None, non_negative="auto", presets: str | None = None,
                  time_limit: float | None = None):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
+        self._size_aware = presets is None and algorithms is None  # the size-aware default (_size_plan)
         presets = presets or DEFAULT_PRESET
         if presets not in PRESETS:
             raise ConfigError(f"presets {presets!r}: choose one of {', '.join(PRESETS)}.")
@@ -234,6 +238,8 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         self.timings_: dict[str, float] = {}
         self.execution_: pd.DataFrame | None = None  # where each candidate ran (execution_plan at train)
         self.plan_: list[dict] = []
+        self.size_plan_: dict = {}  # what the size-aware default chose (_PlanningMixin._size_plan)
+        self._size_now: dict = {}
 
     # ---------------------------------------------------------------- config
     def config(self) -> dict:
@@ -258,7 +264,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
 
     def _estimator(self, name: str, panel: Panel, domain_count_like: bool):
         cls = get_estimator_class(name)
-        params = dict(self.algorithm_params.get(name, {}))
+        params = {**self._size_now.get("algorithm_params", {}).get(name, {}), **self.algorithm_params.get(name, {})}
         # a count-like domain's target is never negative: "auto" clips every item there
         params.setdefault("non_negative", True if domain_count_like and self.non_negative == "auto"
                           else self.non_negative)
@@ -305,7 +311,11 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         count_like = bool(getattr(getattr(dataset_group, "domain", None), "count_like", False))
         target_field = getattr(dataset_group, "target_field", self.target_field)
         plan = _Plan(self.time_limit, t_start)
-        windows = self._fit_windows(panel, plan)
+        self._size_now = size = self._size_plan(panel)
+        if size:
+            plan.add("size-aware default", "plan", None, size["note"])
+            warnings.warn(size["note"] + " (see plan_summary()).", UserWarning, stacklevel=3)
+        windows = self._fit_windows(panel, plan, size)
         season = fq.season_length(panel.frequency)
         levels = self.score_levels
         eol = lifecycle.end_of_life_dates(panel, self.end_of_life)
@@ -357,7 +367,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                         continue
                     _notify(callback, "backtest", a, w.index, t_start)
                     bar.set_description(f"backtest window {w.index + 1}/{len(windows)}: {a}")
-                    t0 = time.perf_counter()
+                    t0, pred = time.perf_counter(), None
                     try:
                         est = self._estimator(a, panel, count_like)
                         pred = est.train(train_panel)
@@ -373,7 +383,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                     if w.index == 0:
                         plan.first_window[a] = time.perf_counter() - t0
                     plan.add(f"{a}, backtest window {w.index}", "failed" if a in failed else "done",
-                             time.perf_counter() - t0, failed.get(a, ""))
+                             time.perf_counter() - t0, failed.get(a) or getattr(pred, "info", {}).get("training_sample", ""))
                     bar.update(1)
                 results.append(_WindowResult(w, rows, actuals, observed, _ScoredItems.of(train_panel, season), fc, cov,
                                              short_fc))
@@ -436,7 +446,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                     warnings.warn(f"{a} failed in final training and is left out: {failed[a]}")
                 timings[a] += time.perf_counter() - t0
                 plan.add(f"{a}, final training", "done" if a in predictors else "failed", time.perf_counter() - t0,
-                         failed.get(a, ""))
+                         failed.get(a) or getattr(predictors.get(a), "info", {}).get("training_sample", ""))
                 bar.update(1)
             bar.update(len(self.algorithms) - len(used))
         finally:
@@ -465,6 +475,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         self.timings_ = {**timings, "total": time.perf_counter() - t_start}
         self.execution_ = getattr(self, "_pending_execution", None)
         self.plan_ = plan.rows
+        self.size_plan_ = size
         left_out = [r for r in plan.rows if r["status"] == "skipped"]
         if left_out:
             warnings.warn("time_limit: left out " + "; ".join(r["step"] for r in left_out)
@@ -564,4 +575,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
     def retrain(self, dataset_group, progress: bool = True) -> "AutoPredictor":
         """A new AutoPredictor with the same configuration trained on newer data
         (Amazon Forecast's ``ReferencePredictorArn``)."""
-        return AutoPredictor(**self.config(), scheduler=self.scheduler).train(dataset_group, progress=progress)
+        cfg = self.config()
+        if self._size_aware:  # the size-aware default again, on the new data's size
+            cfg.update(presets=None, algorithms=None, backtest_windows=cfg["backtest_windows"] if self._windows_given else None)
+        return AutoPredictor(**cfg, scheduler=self.scheduler).train(dataset_group, progress=progress)

@@ -42,6 +42,15 @@ DEFAULT_PRESET = "medium"
 #: Rough relative cost of each candidate, for ordering under a time limit (cheapest first).
 _COST_RANK = {"Naive": 0, "SeasonalNaive": 0, "NPTS": 1, "Theta": 2, "ETS": 3, "MSTL": 3, "GBM": 5, "GBM-L2": 5,
               "MLP-QR": 6, "ARIMA": 7, "Prophet": 7, "DeepAR+": 8}
+#: The size-aware default: when neither ``algorithms`` nor ``presets`` is given and the data holds more
+#: than this many observed values (items x history), the AutoPredictor plans cheaper settings
+#: (:data:`LARGE_PANEL_SETTINGS`, what the user gives explicitly wins) and says so. GBM's training rows
+#: are sampled to its fixed budget above 2 million candidate rows, so beyond this size its cost grows
+#: only through what is computed per item: the backtest windows and the calibration windows
+#: (``bench/RESULTS.md``, "Scale").
+LARGE_PANEL_VALUES = 2_000_000
+LARGE_PANEL_SETTINGS = {"backtest_windows": 1, "algorithm_params": {"GBM": {"calibration_windows": 2},
+                                                                    "GBM-L2": {"calibration_windows": 2}}}
 SWITCH_MARGINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, float("inf"))
 DEFAULT_SWITCH_MARGIN = 0.05
 
@@ -193,9 +202,40 @@ class _PlanningMixin:
                 f"{ends[k] + self.forecast_horizon * off}; {', '.join(users)} train with them. Add the future "
                 "values, or futurefill them (DatasetGroup(..., forecast_horizon=..., fill={'related': ...})).")
 
-    def _fit_windows(self, panel: Panel, plan: "_Plan") -> list[BacktestWindow]:
-        """The backtest windows; the preset's count is lowered to what the data holds (and said so)."""
-        n = self.backtest_windows
+    def _size_plan(self, panel: Panel) -> dict:
+        """The size-aware default's settings for ``panel``: ``{}`` when the user chose the algorithms or
+        the preset, or the data is not large; else ``backtest_windows`` (when not given),
+        ``algorithm_params`` (those not given) and ``note``, the sentence that says what and why."""
+        if not getattr(self, "_size_aware", False):
+            return {}
+        values = int(panel.observed_counts().sum())
+        if values <= LARGE_PANEL_VALUES:
+            return {}
+        out, said = {}, []
+        if not self._windows_given and self.backtest_windows > LARGE_PANEL_SETTINGS["backtest_windows"]:
+            out["backtest_windows"] = LARGE_PANEL_SETTINGS["backtest_windows"]
+            said.append(f"{out['backtest_windows']} backtest window instead of {self.backtest_windows}")
+        params = {}
+        for a, kw in LARGE_PANEL_SETTINGS["algorithm_params"].items():
+            if a not in self.algorithms:
+                continue
+            mine = {k: v for k, v in kw.items() if k not in self.algorithm_params.get(a, {})}
+            if mine:
+                params[a] = mine
+                said.append(f"{a} with " + ", ".join(f"{k}={v}" for k, v in mine.items()))
+        if not said:
+            return {}
+        out["algorithm_params"] = params
+        out["note"] = (f"{panel.n_series:,} items, {values:,} observed values: using {'; '.join(said)}, because the "
+                       f"data holds more than {LARGE_PANEL_VALUES:,} values (the size-aware default; GBM trains on at "
+                       f"most max_train_rows rows; give presets=, algorithms=, backtest_windows= or "
+                       f"algorithm_params= to choose yourself)")
+        return out
+
+    def _fit_windows(self, panel: Panel, plan: "_Plan", size: dict | None = None) -> list[BacktestWindow]:
+        """The backtest windows; the preset's count (or the size-aware default's) is lowered to what the
+        data holds (and said so)."""
+        n = (size or {}).get("backtest_windows", self.backtest_windows)
         if self._windows_given:
             return panel_windows(panel, self.forecast_horizon, n, self.backtest_offset)
         for k in range(n, 0, -1):
@@ -213,7 +253,8 @@ class _PlanningMixin:
 
     def windows(self, data) -> list[BacktestWindow]:
         """The backtest windows training would use on ``data`` (the preset's count, fewer if the data is short)."""
-        return self._fit_windows(self._panel_of(data), _Plan(None, time.perf_counter()))
+        panel = self._panel_of(data)
+        return self._fit_windows(panel, _Plan(None, time.perf_counter()), self._size_plan(panel))
 
     def plan_summary(self) -> pd.DataFrame:
         """What training did: each candidate and window with its status (``done``, ``failed``,
@@ -222,9 +263,10 @@ class _PlanningMixin:
         The first row states the preset, the time limit and the windows and candidates used.
         """
         self._check()
+        asked = getattr(self, "size_plan_", {}).get("backtest_windows", self.backtest_windows)
         head = {"step": f"presets={self.presets!r}, time_limit={self.time_limit}", "status": "plan",
                 "seconds": round(float(self.timings_.get("total", np.nan)), 2),
-                "note": f"{self.backtest_windows} windows asked, {self.leaderboard_['backtest_window'].nunique()} run; "
+                "note": f"{asked} windows asked, {self.leaderboard_['backtest_window'].nunique()} run; "
                         f"candidates {', '.join(self.algorithms)}; kept {', '.join(self.predictors_)}"}
         return pd.DataFrame([head, *self.plan_], columns=["step", "status", "seconds", "note"])
 

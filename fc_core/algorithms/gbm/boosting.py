@@ -35,14 +35,18 @@ def _lgb_params(p: dict, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- training
-def _train_cells(grid: _Grid, max_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Grid cells (row, column) with an observed target and a defined differencing base."""
+def _train_cells(grid: _Grid, max_rows: int, rng: np.random.Generator,
+                 counts: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Grid cells (row, column) with an observed target and a defined differencing base
+    (``counts["candidates"]``: how many before sampling)."""
     m = grid.lay.m
     ok = ~np.isnan(grid.target[:, :grid.end + 1])
     ok[:, :grid.lay.margin] = False
     ok[:, m:] &= ~np.isnan(grid.X[:, :grid.end + 1 - m])
     ok[:, :m] = False
     rows, cols = np.nonzero(ok)
+    if counts is not None:
+        counts["candidates"] = int(len(rows))
     if len(rows) > max_rows:  # keep the most recent cells preferentially
         age = (grid.end - cols).astype(float)
         w = 1.0 / (1.0 + age / max(4 * grid.lay.margin, 1))
@@ -51,10 +55,11 @@ def _train_cells(grid: _Grid, max_rows: int, rng: np.random.Generator) -> tuple[
     return rows, cols
 
 
-def _direct_cells(grid: _Grid, horizon: int, per_cell: float, max_rows: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _direct_cells(grid: _Grid, horizon: int, per_cell: float, max_rows: int, rng: np.random.Generator,
+                  counts: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, origin, h) triples for the direct model: observed target cells, each with
-    random horizons ``h`` (``per_cell`` of them on average), the origin ``h`` steps before."""
+    random horizons ``h`` (``per_cell`` of them on average), the origin ``h`` steps before
+    (``counts["candidates"]``: how many triples before sampling)."""
     ok = ~np.isnan(grid.target[:, :grid.end + 1])
     rows, cols = np.nonzero(ok)
     reps = int(min(max(np.ceil(per_cell), 1), horizon))
@@ -66,6 +71,8 @@ def _direct_cells(grid: _Grid, horizon: int, per_cell: float, max_rows: int,
     keep = ~np.isnan(grid.direct_base(r, o, h))
     r, o, h = r[keep], o[keep], h[keep]
     want = int(min(max_rows, per_cell * len(rows)))
+    if counts is not None:
+        counts["candidates"] = int(len(r))
     if len(r) > want:
         age = (grid.end - o).astype(float)
         w = 1.0 / (1.0 + age / max(4 * grid.lay.margin, 1))
@@ -82,16 +89,17 @@ def _fit_booster(grid: _Grid, static: np.ndarray, params: dict, seed: int, progr
     lgb = _lightgbm()
     rng = np.random.default_rng(seed)
     cums = grid.cumsums()
+    counts: dict = {}
     if kind == "direct":
         rows, origins, hs = _direct_cells(grid, grid.h, float(params["direct_samples"]),
-                                          int(params["max_train_rows"]), rng)
+                                          int(params["max_train_rows"]), rng, counts)
         if len(rows) < 10:
             return None
         feats = grid.features_direct(rows, origins, hs, static, cums)
         label = grid.target[rows, origins + hs] - grid.direct_base(rows, origins, hs)
         names = grid.direct_names(static.shape[1])
     else:
-        rows, cols = _train_cells(grid, int(params["max_train_rows"]), rng)
+        rows, cols = _train_cells(grid, int(params["max_train_rows"]), rng, counts)
         if len(rows) < 10:
             return None
         feats = grid.features(rows, cols, static, cums=cums)
@@ -101,7 +109,8 @@ def _fit_booster(grid: _Grid, static: np.ndarray, params: dict, seed: int, progr
     cat = [j for j, nme in enumerate(names) if nme.startswith("static")]
     n_trees = int(params["num_trees"])
     lgb_params = _lgb_params(params, seed)
-    effort = {"mode": "full", "rows": int(len(label)), "num_trees": n_trees, "num_leaves": lgb_params["num_leaves"]}
+    effort = {"mode": "full", "rows": int(len(label)), "candidates": counts["candidates"], "num_trees": n_trees,
+              "num_leaves": lgb_params["num_leaves"]}
     if params["effort"] == "auto" and len(label) < _AUTO_EFFORT_ROWS:
         # small data: fewer leaves, and as many rounds as early stopping on the most recent
         # tenth of the training rows asks for; then refit on all rows with that many

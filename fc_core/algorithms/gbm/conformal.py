@@ -6,16 +6,19 @@ import numpy as np
 from ...panel import Panel
 from .boosting import _fit_models, _predict_x, _threads
 from .features import _cut, _Grid, _Layout, _nanmean, _static_codes
+from .sampling import _chunks, item_sample, sample_note
 
 # ------------------------------------------------------------- calibration
 def _calibrate(panel: Panel, lay: _Layout, params: dict, seed: int, horizon: int, use_log: bool, cats: dict,
-               progress: bool) -> tuple[np.ndarray, np.ndarray] | None:
+               progress: bool, sampled: dict | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Out-of-sample errors ``x - x_hat`` of ``W`` backtest windows, shape (W, n, H), and the
     series' volatility at each window's origin (W, n); None if impossible.
 
     The windows start ``stride`` steps apart (default ``min(H, m)``); fewer than
     ``calibration_windows`` are used when the held-out stretch would exceed a third
-    of the median series length.
+    of the median series length. The calibration model trains on the row budget
+    (:func:`.sampling.item_sample`; what was sampled goes to ``sampled["calibration_model"]``);
+    the windows are forecast a chunk of items at a time.
     """
     W = int(params["calibration_windows"])
     if W < 1:
@@ -26,30 +29,41 @@ def _calibrate(panel: Panel, lay: _Layout, params: dict, seed: int, horizon: int
     W = int(min(W, max(1, np.floor((room - horizon) / stride) + 1)))
     ks = horizon + stride * np.arange(W)
     train = _cut(panel, int(ks[-1]))
+    pick, info = item_sample(train, lay, params, seed + 1)
+    if pick is not None:
+        train = train.select(pick)
     grid = _Grid(train, lay, horizon, use_log)
     models = _fit_models(grid, _static_codes(train, cats), params, seed + 1, progress, "GBM calibration model")
+    del grid
     if not models:
         return None
-    reps = np.tile(np.arange(n), W)
-    kk = np.repeat(ks, n)
-    windows = _cut(panel.select(reps), kk)
-    g = _Grid(windows, lay, horizon, use_log)
-    ok = (g.n_obs >= lay.m + 2) & (g.lens > lay.m)
-    xhat = _predict_x(models, g, _static_codes(windows, cats), np.flatnonzero(ok), _threads(params))
-    # actual values of each window, transformed with the window's own scale
-    actual = np.full((len(reps), horizon), np.nan)
-    for r, (i, k) in enumerate(zip(reps, kk)):
-        a = panel.indptr[i] + panel.lengths[i] - k
-        b = min(a + horizon, panel.indptr[i + 1])
-        if b > a:
-            v = np.where(panel.observed[a:b], panel.values[a:b], np.nan)
-            actual[r, :b - a] = v
-    x = actual / g.scale[:, None]
-    if use_log:
-        x = np.log1p(np.maximum(x, 0.0))
-    err = np.full_like(actual, np.nan)
-    err[ok] = x[ok] - xhat
-    return err.reshape(W, n, horizon), g.volatility().reshape(W, n)
+    if sampled is not None:
+        sampled["calibration_model"] = sample_note(info, next(iter(models.values())).fc_effort)
+    err = np.full((W, n, horizon), np.nan)
+    vol = np.full((W, n), np.nan)
+    for chunk in _chunks(n, W):  # W windows of a chunk of items on one grid
+        reps = np.tile(chunk, W)
+        kk = np.repeat(ks, len(chunk))
+        windows = _cut(panel.select(reps), kk)
+        g = _Grid(windows, lay, horizon, use_log)
+        ok = (g.n_obs >= lay.m + 2) & (g.lens > lay.m)
+        xhat = _predict_x(models, g, _static_codes(windows, cats), np.flatnonzero(ok), _threads(params))
+        # actual values of each window, transformed with the window's own scale
+        actual = np.full((len(reps), horizon), np.nan)
+        for r, (i, k) in enumerate(zip(reps, kk)):
+            a = panel.indptr[i] + panel.lengths[i] - k
+            b = min(a + horizon, panel.indptr[i + 1])
+            if b > a:
+                v = np.where(panel.observed[a:b], panel.values[a:b], np.nan)
+                actual[r, :b - a] = v
+        x = actual / g.scale[:, None]
+        if use_log:
+            x = np.log1p(np.maximum(x, 0.0))
+        e = np.full_like(actual, np.nan)
+        e[ok] = x[ok] - xhat
+        err[:, chunk] = e.reshape(W, len(chunk), horizon)
+        vol[:, chunk] = g.volatility().reshape(W, len(chunk))
+    return err, vol
 
 
 def _spread(err: np.ndarray, vol: np.ndarray, mode: str, prior: float) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from ..baselines import complete_global_forecast
 from .boosting import _fit_models, _lightgbm, _predict_x, _threads
 from .conformal import _calibrate, _spread, _z_quantiles
 from .features import _MAX_Z_ROWS, _MEAN_GRID, _Grid, _Layout, _related_names, _static_categories, _static_codes
+from .sampling import _chunks, item_sample, sample_note
 
 
 def _adapted_season(panel: Panel, mode: str, min_rows: int = 200, max_short: float = 0.1) -> int:
@@ -61,18 +62,26 @@ class GBMPredictor(Predictor):
         self.related_names_ = _related_names(panel)
         stages = tqdm(total=2, desc="GBM", disable=not progress)
         t0 = time.perf_counter()
+        seed = self.estimator.seed
+        sampled: dict = {}
         try:
-            err = _calibrate(panel, lay, p, self.estimator.seed, H, self.use_log, self.categories, progress)
+            err = _calibrate(panel, lay, p, seed, H, self.use_log, self.categories, progress, sampled)
             stages.update(1)
             t1 = time.perf_counter()
-            grid = _Grid(panel, lay, H, self.use_log)
-            self.models = _fit_models(grid, _static_codes(panel, self.categories), p, self.estimator.seed,
-                                      progress, "GBM model")
+            pick, s_info = item_sample(panel, lay, p, seed)
+            train = panel if pick is None else panel.select(pick)
+            grid = _Grid(train, lay, H, self.use_log)
+            self.models = _fit_models(grid, _static_codes(train, self.categories), p, seed, progress, "GBM model")
+            if self.models:
+                sampled["final_model"] = sample_note(s_info, next(iter(self.models.values())).fc_effort)
             stages.update(1)
         finally:
             stages.close()
         self.info["fit_seconds"] = {"calibration": round(t1 - t0, 2), "final_model": round(time.perf_counter() - t1, 2)}
         self.info["effort"] = {k: getattr(b, "fc_effort", None) for k, b in (self.models or {}).items()}
+        self.info["training_rows"] = sampled
+        if any("sampled" in v for v in sampled.values()):
+            self.info["training_sample"] = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sampled.items())
         keys = panel.key_strings()
         err, vol = err if err is not None else (None, None)
         self.vol_median = float(np.nanmedian(grid.volatility())) if np.isfinite(grid.volatility()).any() else 1.0
@@ -100,7 +109,7 @@ class GBMPredictor(Predictor):
         if len(Z) and ok_col.any():
             med[0, ok_col] = np.nanmedian(Z[:, ok_col], axis=0)
         self.Z = (Z - med).astype(np.float32)
-        ok = self._modellable(grid)
+        ok = self._modellable_items(panel)
         self.info["fallback_items"] = [str(x) for x in keys[~ok & (panel.lengths > 0)]]
         self.info["cold_start_items"] = [str(x) for x in keys[panel.lengths == 0]]
         self.info["calibration"] = self.calibration
@@ -248,27 +257,41 @@ class GBMPredictor(Predictor):
     def _modellable(self, grid: _Grid) -> np.ndarray:
         return (grid.n_obs >= self.layout.m + 2) & (grid.lens > self.layout.m)
 
+    def _modellable_items(self, panel: Panel) -> np.ndarray:
+        """:meth:`_modellable` from the panel itself, without a grid of every item."""
+        lay = self.layout
+        n_obs = panel.observed_counts(last=lay.max_history)
+        return (n_obs >= lay.m + 2) & (np.minimum(panel.lengths, lay.max_history) > lay.m)
+
     def _forecast(self, panel: Panel, horizon: int, levels: np.ndarray, progress: bool = False) -> ForecastArrays:
         p = self.estimator.params
         panel = self.aligned(panel)
         n, Q = panel.n_series, len(levels)
-        grid = _Grid(panel, self.layout, horizon, self.use_log)
-        ok = self._modellable(grid) if self.models else np.zeros(n, bool)
-        rows = np.flatnonzero(ok)
+        ok = self._modellable_items(panel) if self.models else np.zeros(n, bool)
         quant = np.zeros((n, horizon, Q))
         mean = np.zeros((n, horizon))
-        xhat = _predict_x(self.models, grid, _static_codes(panel, self.categories), rows, _threads(p))
-        if len(rows):
-            lookup = dict(zip(self.sigma_keys.tolist(), self.sigma.tolist()))
-            sig = np.array([lookup.get(k, 1.0) for k in panel.key_strings()[rows]])
+        keys = panel.key_strings()
+        lookup = dict(zip(self.sigma_keys.tolist(), self.sigma.tolist()))
+        if ok.any():
+            zq = _z_quantiles(self.Z, levels, horizon)
+            zm = _z_quantiles(self.Z, _MEAN_GRID, horizon)
+        for chunk in _chunks(n):  # the grid of a chunk of items at a time
+            sub = panel if len(chunk) == n else panel.select(chunk)
+            local = np.flatnonzero(ok[chunk])
+            if not len(local):
+                continue
+            grid = _Grid(sub, self.layout, horizon, self.use_log)
+            rows = chunk[local]
+            xhat = _predict_x(self.models, grid, _static_codes(sub, self.categories), local, _threads(p))
+            sig = np.array([lookup.get(k, 1.0) for k in keys[rows]])
             if p["interval_scaling"] in ("volatility", "both"):
-                v = grid.volatility()[rows]
+                v = grid.volatility()[local]
                 sig = sig * np.where(np.isfinite(v), v, self.vol_median)
             sig = sig[:, None, None]
-            zq = _z_quantiles(self.Z, levels, horizon)
-            quant[rows] = grid.inverse(xhat[:, :, None] + sig * zq[None], rows)
-            zm = _z_quantiles(self.Z, _MEAN_GRID, horizon)
-            mean[rows] = grid.inverse(xhat[:, :, None] + sig * zm[None], rows).mean(axis=-1)
+            quant[rows] = grid.inverse(xhat[:, :, None] + sig * zq[None], local)
+            mean[rows] = grid.inverse(xhat[:, :, None] + sig * zm[None], local).mean(axis=-1)
+            del grid
+        rows = np.flatnonzero(ok)
         fb = np.flatnonzero(~ok & (panel.lengths > 0))
         arr = complete_global_forecast(panel, quant, mean, levels, rows, fb, self.layout.m)
         self.info.update(arr.info)
@@ -339,7 +362,12 @@ class GBMEstimator(Estimator):
     log : "auto" or bool
         ``log1p`` of the scaled target; ``"auto"`` uses it when no value is negative.
     max_train_rows : int
-        Training rows are sampled down to this many (recent ones preferred).
+        Training rows are sampled down to this many (recent ones preferred), so that training does not
+        grow with the number of series; above twice as many candidate rows only a random sample of whole
+        items is put on the feature grid (:mod:`.sampling`). What was sampled is said in
+        ``predictor.info["training_rows"]`` (and ``"training_sample"``). The default, 1 million, is above
+        M4 Hourly's 0.71 million candidate rows (nothing sampled there); one fit on 1.3 million rows took
+        137 CPU s (``bench/scale_bench.py``, 1,000 daily items; issue 17).
     calibration_windows, calibration_stride : int
         Backtest windows whose errors give the quantiles, and their spacing (default
         ``min(H, m)``); fewer windows when they would take more than a third of the data.
@@ -377,7 +405,7 @@ class GBMEstimator(Estimator):
         "feature_fraction": 0.5, "bagging_fraction": 0.8, "lambda_l2": 0.0, "objective": "l1",
         # model and features
         "strategy": "direct", "direct_samples": 2.0, "lags": None, "calendar": True, "path_features": True,
-        "scale_window": None, "max_history": None, "log": "auto", "max_train_rows": 2_000_000,
+        "scale_window": None, "max_history": None, "log": "auto", "max_train_rows": 1_000_000,
         # quantiles
         "calibration_windows": 8, "calibration_stride": None, "interval_scaling": "both", "sigma_prior": 1.0,
         # output and resources
