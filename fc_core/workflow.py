@@ -45,7 +45,7 @@ class WorkflowConfig:
     forecast_types: list = field(default_factory=lambda: ["0.1", "0.5", "0.9", "mean"])
     forecast_dimensions: list = field(default_factory=list)
     forecast_from: str = "global_end"
-    presets: str = "medium"
+    presets: str = "auto"
     time_limit: float = 0
     backtest_windows: int = 0
     backtest_offset: int = 0
@@ -141,8 +141,8 @@ def getting_started_config(**params) -> WorkflowConfig:
         raise ConfigError(f"parameter backtest_windows={v!r}: 1 to 5, or 0 for the preset's.")
     from .automl import PRESETS
 
-    if cfg.presets not in PRESETS:
-        raise ConfigError(f"parameter presets={cfg.presets!r}: choose one of {tuple(PRESETS)}.")
+    if cfg.presets not in (*PRESETS, "auto"):
+        raise ConfigError(f"parameter presets={cfg.presets!r}: choose one of {(*PRESETS, 'auto')}.")
     v = cfg.time_limit
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
         raise ConfigError(f"parameter time_limit={v!r}: seconds for training (0 = no limit).")

@@ -174,7 +174,10 @@ def test_getting_started_parameters_take_presets_and_time_limit():
     cfg = getting_started_config(presets="fast", time_limit=60)
     p = cfg.make_predictor()
     assert p.presets == "fast" and p.time_limit == 60 and p.backtest_windows == 1
-    assert getting_started_config().make_predictor().presets == "medium"
+    # the notebook's default "auto" is the API's default: medium, size-aware (no preset chosen by the user)
+    default = getting_started_config().make_predictor()
+    assert default.presets == "medium" and default._size_aware
+    assert not getting_started_config(presets="medium").make_predictor()._size_aware
     with pytest.raises(ConfigError, match="parameter presets='quick'"):
         getting_started_config(presets="quick")
     with pytest.raises(ConfigError, match="parameter time_limit=-1"):

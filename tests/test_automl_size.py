@@ -68,6 +68,13 @@ def test_explicit_settings_win_over_the_size_aware_default(large):
     assert said == [] and ap.size_plan_ == {}
 
 
+def test_auto_is_the_default_spelled_out(large):
+    """presets="auto" (the notebooks' and the pipeline YAML's default) plans as no preset does."""
+    ap, said = _train(presets="auto", algorithm_params={"GBM": GBM_SMALL})
+    assert ap.presets == "medium" and said
+    assert ap.size_plan_ == _train(algorithm_params={"GBM": GBM_SMALL})[0].size_plan_
+
+
 def test_small_data_keeps_the_medium_preset():
     ap, said = _train(algorithm_params={"GBM": GBM_SMALL})
     assert said == [] and ap.size_plan_ == {}

@@ -108,10 +108,10 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
         every item's in a count-like domain (RETAIL, INVENTORY_PLANNING, EC2_CAPACITY,
         WORK_FORCE); True every item's, False none. ``algorithm_params={"ETS": {"non_negative":
         False}}`` sets it for one candidate (``nonnegative``, the old name, still works and warns).
-    presets : {"fast", "medium", "best"}, optional
+    presets : {"fast", "medium", "best", "auto"}, optional
         Candidate set, window count and settings from :data:`PRESETS` (AutoGluon's convention);
         ``algorithms``, ``backtest_windows`` and ``algorithm_params`` given explicitly win. Default
-        ``"medium"``, size-aware when neither ``presets`` nor ``algorithms`` is given: on data of more
+        (None or ``"auto"``): ``"medium"``, size-aware when ``algorithms`` is not given either: on data of more
         than :data:`~.presets.LARGE_PANEL_VALUES` observed values, :data:`~.presets.LARGE_PANEL_SETTINGS`
         (one backtest window, fewer GBM calibration windows), said in :meth:`plan_summary` and warned.
     time_limit : float, optional
@@ -153,10 +153,11 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                  time_limit: float | None = None):
         if not isinstance(forecast_horizon, (int, np.integer)) or forecast_horizon < 1:
             raise ConfigError(f"forecast_horizon must be a positive whole number, got {forecast_horizon!r}.")
+        presets = None if presets == "auto" else presets  # "auto": the default, as notebooks and YAML spell it
         self._size_aware = presets is None and algorithms is None  # the size-aware default (_size_plan)
         presets = presets or DEFAULT_PRESET
         if presets not in PRESETS:
-            raise ConfigError(f"presets {presets!r}: choose one of {', '.join(PRESETS)}.")
+            raise ConfigError(f"presets {presets!r}: choose one of {', '.join(PRESETS)} (or auto, the default).")
         if time_limit is not None and (not isinstance(time_limit, (int, float, np.integer, np.floating))
                                        or isinstance(time_limit, bool) or not time_limit > 0):
             raise ConfigError(f"time_limit must be a positive number of seconds (or None for no limit), got {time_limit!r}.")

@@ -26,7 +26,7 @@
     predictor:                      # AutoPredictor's parameters; retraining reuses them unchanged
       forecast_horizon: 24
       forecast_types: ["0.1", "0.5", "0.9", "mean"]
-      presets: medium               # fast | medium | best: candidates and windows when not given here
+      presets: auto                 # fast | medium | best | auto (medium, lighter on large data): candidates and windows
       time_limit: null              # seconds per training (null = no limit); the AutoPredictor plans to fit
       algorithms: [SeasonalNaive, Naive]
       backtest_windows: 1
@@ -76,7 +76,7 @@ DEFAULTS: dict = {
                   "backtest_windows": 1, "backtest_offset": None, "optimization_metric": "AverageWeightedQuantileLoss",
                   "algorithm_params": {}, "ensemble": True, "seed": 0, "n_jobs": None, "item_selection": True,
                   "item_switch_margin": 0.0, "keep_all_candidates": False, "device": "auto",
-                  "presets": "medium", "time_limit": None},
+                  "presets": "auto", "time_limit": None},
     "monitoring": {"metric": "AverageWeightedQuantileLoss", "threshold": None, "min_observed": 1},
     "retraining": {"on_threshold": True, "every_steps": None},
     "output": {"location": None, "format": "csv"},
@@ -224,8 +224,8 @@ class PipelineConfig:
             pr["algorithms"] = [canonical_name(a) for a in pr["algorithms"]]
         from ..automl import PRESETS
 
-        if pr["presets"] not in PRESETS:
-            raise ConfigError(f"predictor.presets {pr['presets']!r}: choose one of {', '.join(PRESETS)}.")
+        if pr["presets"] not in (*PRESETS, "auto"):
+            raise ConfigError(f"predictor.presets {pr['presets']!r}: choose one of {', '.join(PRESETS)}, auto.")
         tl = pr["time_limit"]
         if tl is not None and (isinstance(tl, bool) or not isinstance(tl, (int, float)) or tl <= 0):
             raise ConfigError(f"predictor.time_limit must be a positive number of seconds (or null), got {tl!r}.")
