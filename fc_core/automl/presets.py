@@ -26,14 +26,17 @@ DEFAULT_ALGORITHMS = ("SeasonalNaive", "ETS", "Theta", "MSTL", "NPTS", "GBM", "G
                       "Prophet")
 ENSEMBLE = "AutoPredictor"
 #: The presets (AutoGluon's convention): candidates, backtest windows and per-candidate settings.
-#: Chosen by backtests on the training part of M4 Hourly (``bench/presets_m4.py``), never its test set.
+#: Chosen by backtests on the training part of M4 Hourly (``bench/presets_m4.py --validate``, ``bench/gbm_bench.py
+#: --grid``: the last 48 hours of each training series held out), never its test set.
 #: Settings the user gives explicitly (``algorithms=``, ``backtest_windows=``, ``algorithm_params=``) win.
 PRESETS = {
     "fast": {"algorithms": ("SeasonalNaive", "GBM"), "backtest_windows": 1,
-             "algorithm_params": {"GBM": {"num_trees": 200, "learning_rate": 0.2, "calibration_windows": 4}},
+             "algorithm_params": {"GBM": {"num_trees": 200, "learning_rate": 0.2, "calibration_windows": 4,
+                                          "direct_samples": 1.0}},
              "description": "seasonal naive and a lighter GBM, one backtest window: a first answer in minutes"},
-    "medium": {"algorithms": ("SeasonalNaive", "NPTS", "GBM"), "backtest_windows": 2, "algorithm_params": {},
-               "description": "seasonal naive, NPTS and GBM, two backtest windows: the default"},
+    "medium": {"algorithms": ("SeasonalNaive", "NPTS", "GBM"), "backtest_windows": 2,
+               "algorithm_params": {"GBM": {"num_trees": 400}},
+               "description": "seasonal naive, NPTS and GBM (400 trees), two backtest windows: the default"},
     "best": {"algorithms": ("SeasonalNaive", "NPTS", "GBM", "GBM-L2", "MLP-QR"), "backtest_windows": 3,
              "algorithm_params": {},
              "description": "adds GBM-L2 and MLP-QR to medium, three backtest windows: the most accurate blend"},
