@@ -310,7 +310,7 @@ class _EnsembleMixin:
         labels[better] = best_lab[better]
         return labels
 
-    def _choose_margin(self, table, results, glob_results, algos, season, metrics) -> tuple[float, dict]:
+    def _choose_margin(self, table, algos, n_windows: int) -> tuple[float, dict]:
         """The switch margin, chosen on the backtests by rotation: for each window, the items' choices
         are made on the other windows and scored on it, with the blend weights' objective (each item's
         own optimization metric, averaged over items and summed over the held-out windows); the
@@ -322,9 +322,8 @@ class _EnsembleMixin:
         """
         if self.item_switch_margin is not None:
             return float(self.item_switch_margin), {}
-        if len(results) < 2 or len(algos) < 2 or not self.item_selection:
+        if n_windows < 2 or len(algos) < 2 or not self.item_selection:
             return DEFAULT_SWITCH_MARGIN, {}
-        n_windows = len(results)
         losses = {}
         for margin in SWITCH_MARGINS:
             total = 0.0

@@ -411,7 +411,7 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
                 weights = {best: 1.0}
             glob_results = [_blend_arrays(r.forecasts, weights) for r in results]
             table = self._item_score_table(results, glob_results, cands, season, metrics, panel.n_series)
-            margin, margin_losses = self._choose_margin(table, results, glob_results, cands, season, metrics)
+            margin, margin_losses = self._choose_margin(table, cands, len(results))
             choices = self._choose_labels(table, cands, margin, range(len(results)))
             ens_results = [self._apply_choice(r.forecasts, g, choices[r.rows])
                            for r, g in zip(results, glob_results)]
@@ -514,16 +514,8 @@ class AutoPredictor(_PlanningMixin, _EnsembleMixin, _ResultsMixin, _PersistenceM
     @costs.tracked("forecast")
     def forecast(self, items=None, data=None) -> Forecast:
         """Forecasts of all items (or a selection) after the end of the data (CreateForecast)."""
-        from ..algorithms.base import select_items
-
-        self._check()
-        panel = self.panel if data is None else self._panel_of(data)
-        rows = np.arange(panel.n_series)
+        panel, rows = self._rows_to_forecast(items, data)  # the item selection forecast_to uses too
         if items is not None:
-            sub = select_items(panel, items)
-            key = panel.keys.astype(str).apply(tuple, axis=1)
-            want = set(sub.keys.astype(str).apply(tuple, axis=1))
-            rows = np.flatnonzero(key.isin(want).to_numpy())
             panel = panel.select(rows)
         out = self._combine(self._candidate_arrays(panel), panel)
         frame = to_forecast_frame(panel, out, self.forecast_types)
