@@ -139,10 +139,10 @@ def getting_started_config(**params) -> WorkflowConfig:
     v = cfg.backtest_windows
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 5:
         raise ConfigError(f"parameter backtest_windows={v!r}: 1 to 5, or 0 for the preset's.")
-    from .automl import PRESETS
+    from .automl import PRESET_NAMES
 
-    if cfg.presets not in (*PRESETS, "auto"):
-        raise ConfigError(f"parameter presets={cfg.presets!r}: choose one of {(*PRESETS, 'auto')}.")
+    if cfg.presets not in PRESET_NAMES:
+        raise ConfigError(f"parameter presets={cfg.presets!r}: choose one of {PRESET_NAMES}.")
     v = cfg.time_limit
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
         raise ConfigError(f"parameter time_limit={v!r}: seconds for training (0 = no limit).")

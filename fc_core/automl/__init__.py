@@ -13,8 +13,8 @@ from .ensemble import (_blend_arrays, _blend_candidates, _choice_array, _choice_
 from .persistence import _legacy_choice, _read_choices, _slug
 from .predictor import AutoPredictor
 from .presets import (_COST_RANK, _FINAL_FACTOR, _FIRST_WINDOW_SHARE, DEFAULT_ALGORITHMS, DEFAULT_PRESET,
-                      DEFAULT_SWITCH_MARGIN, ENSEMBLE, OPTIMIZATION_METRICS, PRESETS, SWITCH_MARGINS, _NoBar,
+                      DEFAULT_SWITCH_MARGIN, ENSEMBLE, OPTIMIZATION_METRICS, PRESET_NAMES, PRESETS, SWITCH_MARGINS, _NoBar,
                       _notify, _on_scheduler, _Plan, _progress)
 
-__all__ = ["AutoPredictor", "PRESETS", "DEFAULT_PRESET", "OPTIMIZATION_METRICS", "DEFAULT_ALGORITHMS", "ENSEMBLE",
+__all__ = ["AutoPredictor", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET", "OPTIMIZATION_METRICS", "DEFAULT_ALGORITHMS", "ENSEMBLE",
            "SWITCH_MARGINS", "DEFAULT_SWITCH_MARGIN", "choice_label", "fallback_text"]

@@ -42,6 +42,8 @@ PRESETS = {
              "description": "adds GBM-L2 and MLP-QR to medium, three backtest windows: the most accurate blend"},
 }
 DEFAULT_PRESET = "medium"
+#: The names the presets parameter takes: the presets and "auto" (the default: medium, size-aware).
+PRESET_NAMES = (*PRESETS, "auto")
 #: Rough relative cost of each candidate, for ordering under a time limit (cheapest first).
 _COST_RANK = {"Naive": 0, "SeasonalNaive": 0, "NPTS": 1, "Theta": 2, "ETS": 3, "MSTL": 3, "GBM": 5, "GBM-L2": 5,
               "MLP-QR": 6, "ARIMA": 7, "Prophet": 7, "DeepAR+": 8}

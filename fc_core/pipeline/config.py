@@ -222,10 +222,10 @@ class PipelineConfig:
                               "and for programs that read the forecast.")
         if pr["algorithms"] is not None:
             pr["algorithms"] = [canonical_name(a) for a in pr["algorithms"]]
-        from ..automl import PRESETS
+        from ..automl import PRESET_NAMES
 
-        if pr["presets"] not in (*PRESETS, "auto"):
-            raise ConfigError(f"predictor.presets {pr['presets']!r}: choose one of {', '.join(PRESETS)}, auto.")
+        if pr["presets"] not in PRESET_NAMES:
+            raise ConfigError(f"predictor.presets {pr['presets']!r}: choose one of {', '.join(PRESET_NAMES)}.")
         tl = pr["time_limit"]
         if tl is not None and (isinstance(tl, bool) or not isinstance(tl, (int, float)) or tl <= 0):
             raise ConfigError(f"predictor.time_limit must be a positive number of seconds (or null), got {tl!r}.")
