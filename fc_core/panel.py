@@ -361,6 +361,40 @@ class Panel:
         arr[rptr[row_series] + step] = vals
         return replace(self, related=arr, related_indptr=rptr, related_names=list(columns))
 
+    def _attach_related_block(self, block, columns: list[str], chunk_rows: int = 1 << 22) -> "Panel":
+        """Attach related series straight from a sorted series block (keys sorted, time increasing
+        within a key): what :meth:`_attach_related` computes from the long frame, without sorting or
+        copying the frame. Rows are placed a key range at a time, so the temporaries stay bounded
+        (``chunk_rows`` rows) whatever the number of items."""
+        keys = self.key_columns
+        pos = _positions(self.keys[keys], block.keys[keys])  # block key -> series, -1: not in the panel
+        ptr, ts = block.indptr, block.ts
+        starts = self.starts.values
+        rl = np.array(self.lengths, dtype=np.int64)
+        mine = np.flatnonzero(pos >= 0)
+        if len(mine) and block.n_rows:
+            last = fq.step_index(ts[ptr[mine + 1] - 1].view("M8[ns]"), starts[pos[mine]], self.frequency)
+            np.maximum.at(rl, pos[mine], np.round(last).astype(np.int64) + 1)
+        rptr = np.concatenate([[0], np.cumsum(rl)]).astype(np.int64)
+        arr = np.full((int(rptr[-1]), len(columns)), np.nan)
+        k0 = 0
+        while k0 < block.n_keys:
+            k1 = int(np.searchsorted(ptr, ptr[k0] + chunk_rows, side="right")) - 1
+            k1 = min(max(k1, k0 + 1), block.n_keys)
+            lo, hi = int(ptr[k0]), int(ptr[k1])
+            series = pos[block.codes[lo:hi]]
+            ok = series >= 0
+            series = series[ok]
+            step = np.round(fq.step_index(ts[lo:hi][ok].view("M8[ns]"), starts[series], self.frequency)).astype(np.int64)
+            keep = step >= 0
+            at = rptr[series[keep]] + step[keep]
+            for j, c in enumerate(columns):
+                v = block.fields[c][lo:hi]
+                v = v.astype(float) if v.dtype != object else pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(float)
+                arr[at, j] = v[ok][keep]
+            k0 = k1
+        return replace(self, related=arr, related_indptr=rptr, related_names=list(columns))
+
     def _attach_static(self, static: pd.DataFrame) -> "Panel":
         item = self.key_columns[0]
         meta = static.drop_duplicates(item).set_index(item)
@@ -390,6 +424,14 @@ def _gather(indptr: np.ndarray, first: np.ndarray, stop: np.ndarray) -> tuple[np
     new_ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     idx = np.repeat(indptr[:-1] + first - new_ptr[:-1], lens) + np.arange(new_ptr[-1], dtype=np.int64)
     return new_ptr, idx.astype(np.int64)
+
+
+def _positions(keys: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
+    """For each row of ``other``, the position of the same key (compared as strings) in ``keys``; -1 if absent."""
+    if keys.shape[1] == 1:
+        return pd.Index(keys.iloc[:, 0].astype(str)).get_indexer(other.iloc[:, 0].astype(str)).astype(np.int64)
+    return pd.MultiIndex.from_frame(keys.astype(str)).get_indexer(
+        pd.MultiIndex.from_frame(other.astype(str))).astype(np.int64)
 
 
 def _factorize_keys(df: pd.DataFrame, key_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

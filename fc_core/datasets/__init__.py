@@ -492,7 +492,10 @@ class DatasetGroup(_SummaryMixin, _ReleaseMixin):
             cold = self.cold_start_items()
             if len(cold):
                 panel = panel._with_cold_start(cold[self.key_columns], self.related)
-            if self.related is not None and self.related_columns:
+            if getattr(self, "_rblock", None) is not None and self.related_columns:
+                # straight from the sorted block the frame was made of: no sort, no frame copy
+                panel = panel._attach_related_block(self._rblock, self.related_columns)
+            elif self.related is not None and self.related_columns:
                 panel = panel._attach_related(self.related, self.related_columns)
             if self.item_metadata is not None:
                 panel = panel._attach_static(self.item_metadata)
