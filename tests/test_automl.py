@@ -205,3 +205,11 @@ def test_zero_clip_counts_reach_the_fallback_line():
     assert (c["clipped_at_zero_items"], c["clipped_at_zero_values"]) == (1, 4)
     assert ap.fallbacks_["BiasUp"]["clipped_at_zero_values"] == 0
     assert "Constant raised 4 negative values of 1 of 2 items to 0 in the worst of 2 windows" in fallback_text(ap)
+    # and the leaderboard has the column, per window and on average
+    per_window = ap.leaderboard(per_window=True).set_index(["algorithm", "backtest_window"])
+    assert per_window.loc[("Constant", 0), "clipped_at_zero_values"] == 4
+    lb = ap.leaderboard().set_index("algorithm")
+    assert (lb.loc["Constant", "clipped_at_zero_values"], lb.loc["BiasUp", "clipped_at_zero_values"]) == (4, 0)
+    from fc_core.views.leaderboard import metric_columns
+
+    assert "clipped_at_zero_values" not in metric_columns(lb)  # a count, not a metric to rank by

@@ -177,6 +177,10 @@ def test_mostly_fallback_algorithm_is_named_and_not_in_the_blend():
     acc = ap.item_metrics("GBM")
     per_window = (acc["fallback_reason"] == "history too short").groupby(acc["backtest_window"]).sum()
     assert per_window.max() == n_fb >= 3  # counted per backtest window, not items x windows
+    # and so are the reasons: each one's largest count in a window, never more items than the data holds
+    assert len(per_window) >= 2
+    assert ap.fallbacks_["GBM"]["reasons"]["history too short"] == per_window.max() <= 5
+    assert f"history too short {n_fb}" in lb.loc["GBM", "fallback_reasons"]
     assert ap.fallbacks_["GBM"]["items"] == 5
 
 

@@ -156,6 +156,7 @@ class _EnsembleMixin:
         row["fallback_items"] = fb["fallback_items"] if fb else np.nan
         row["fallback_share"] = fb["fallback_share"] if fb else np.nan
         row["fallback_reasons"] = "; ".join(f"{k} {v}" for k, v in fb["reasons"].items()) if fb else ""
+        row["clipped_at_zero_values"] = fb.get("clipped_at_zero_values", 0) if fb else np.nan  # the zero clip's work
         per_item = per_item.copy()
         per_item["fallback_reason"] = [reasons.get(k, "") for k in r.insample.key_strings("|")]
         per_item.insert(0, "algorithm", name)
@@ -394,10 +395,10 @@ def _fallback_summaries(results, algos) -> dict:
         reasons: dict = {}
         for x in sums:
             for k, v in x["reasons"].items():
-                reasons[k] = reasons.get(k, 0) + v
+                reasons[k] = max(reasons.get(k, 0), int(v))
         share = float(np.mean([x["fallback_share"] for x in sums]))
         # counts per backtest window, the worst window's (never items x windows, which reads as
-        # more items than the data holds); the reasons add up over the windows
+        # more items than the data holds); each reason's count is likewise its largest in one window
         worst = max(sums, key=lambda x: x["fallback_items"])
         clipped = max(sums, key=lambda x: x.get("clipped_at_zero_values", 0))
         out[a] = {"items": int(worst["items"]), "fallback_items": int(worst["fallback_items"]),

@@ -9,7 +9,8 @@ from ..errors import ConfigError
 
 # -------------------------------------------------------------- leaderboard
 LEADERBOARD_INFO = ("algorithm", "backtest_window", "window_start", "window_end", "n_items", "n_observed",
-                    "weight", "items_chosen", "train_seconds", "fallback_items", "fallback_share", "mostly_fallback")
+                    "weight", "items_chosen", "train_seconds", "fallback_items", "fallback_share", "mostly_fallback",
+                    "clipped_at_zero_values")
 
 
 def fallback_text(predictor) -> str:
