@@ -338,9 +338,8 @@ class Panel:
     def _attach_related(self, related: pd.DataFrame, columns: list[str]) -> "Panel":
         keys = self.key_columns
         rel = related.sort_values([*keys, "timestamp"], kind="stable")
-        lookup = {tuple(map(str, k)): i for i, k in enumerate(self.keys.astype(str).itertuples(index=False, name=None))}
         rcodes, runiq = _factorize_keys(rel, keys)
-        pos_of = np.array([lookup.get(tuple(map(str, k)), -1) for k in runiq.astype(str).itertuples(index=False, name=None)], dtype=np.int64)
+        pos_of = _positions(self.keys[keys], runiq[keys])
         row_series = pos_of[rcodes] if len(rcodes) else np.zeros(0, np.int64)
         ok = row_series >= 0
         rel = rel.loc[ok]
