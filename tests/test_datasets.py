@@ -157,6 +157,20 @@ def test_related_items_beyond_the_target_are_ignored_and_counted():
     assert dg.summary().overall["related_keys_ignored"] == 1
 
 
+def test_related_rows_before_the_target_starts_are_counted_in_the_summary():
+    """Related rows dated before an item's first target value are not read by any model; say how many."""
+    t = pd.concat([frame(["a"], start="2024-01-03"), frame(["b"])])
+    r = frame(["a", "b"], n=8, field="price")  # a's related data starts two days before its target
+    dg = DatasetGroup(target=t, related=r, frequency="D")
+    assert dg.summary().overall["related_rows_before_target_start"] == 2
+    p = dg.to_panel()
+    a = p.keys["item_id"].tolist().index("a")
+    # the packed related series of "a" starts at a's first target day (2024-01-03: price 2.0)
+    assert p.related_series(a)[0, 0] == 2.0
+    plain = DatasetGroup(target=frame(["a"]), related=frame(["a"], n=6, field="price"), frequency="D")
+    assert plain.summary().overall["related_rows_before_target_start"] == 0
+
+
 def test_target_item_without_related_rows_is_an_error():
     with pytest.raises(DataError, match=r"no rows for 1 target item\(s\): 'b'"):
         DatasetGroup(target=frame(["a", "b"]), related=frame(["a"], field="price"), frequency="D")

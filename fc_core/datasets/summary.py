@@ -100,7 +100,9 @@ class _SummaryMixin:
         if self._rblock is not None:
             overall.update(related_fields=self.related_columns, related_rows=int(self._raw_related.n_rows),
                            related_end=pd.Timestamp(int(self._rblock.ts.max())),
-                           related_keys_ignored=int(self._stats["related_dropped"]))
+                           related_keys_ignored=int(self._stats["related_dropped"]),
+                           # before the item's first target value: no model reads them
+                           related_rows_before_target_start=int(self._stats.get("related_before_start", 0)))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
         # items whose every target value is missing: forecast as cold starts (fc_core.algorithms.guard)
