@@ -251,3 +251,43 @@ def test_calendar_columns_are_the_shared_calendar_features_unscaled(freq, names)
                  "quarter_of_year": stamps.quarter}
         for j, name in enumerate(names):
             np.testing.assert_array_equal(cal[:, j], np.asarray(plain[name], dtype=float))
+
+
+def test_bags_average_their_boosters_and_save_load(tmp_path, seasonal):
+    """``bags=3`` trains three direct boosters with their own seeds (the first is the unbagged model),
+    forecasts with their average in model space, calibrates that average, explains it and saves it."""
+    from fc_core.algorithms.gbm import _predict_x, _static_codes
+    from fc_core.algorithms.gbm.features import _Grid
+
+    panel, test, single = seasonal
+    bagged = GBMEstimator(24, seed=3, bags=3, **FAST).train(panel)
+    assert sorted(bagged.models) == ["direct", "direct_2", "direct_3"]
+    # the first bag is the unbagged model itself; the others differ from it
+    assert bagged.models["direct"].model_to_string() == single.models["direct"].model_to_string()
+    assert bagged.models["direct_2"].model_to_string() != bagged.models["direct"].model_to_string()
+
+    grid = _Grid(panel, bagged.layout, 24, bagged.use_log)
+    static = _static_codes(panel, bagged.categories)
+    rows = np.arange(panel.n_series)
+    each = [_predict_x({"direct": b}, grid, static, rows, 1) for b in bagged.models.values()]
+    both = _predict_x(bagged.models, grid, static, rows, 1)
+    np.testing.assert_allclose(both, np.mean(each, axis=0), rtol=1e-12)
+    assert np.abs(each[0] - each[1]).max() > 1e-3  # the bags disagree, so averaging does something
+
+    # the median is the averaged model's own forecast (conformal errors centred per step)
+    med = bagged.predict_arrays(levels=[0.5]).quantiles[..., 0]
+    np.testing.assert_allclose(med, grid.inverse(both[:, :, None], rows)[..., 0], rtol=1e-6)
+    mae_bag = np.mean(np.abs(med - test))
+    mae_one = np.mean(np.abs(single.predict_arrays(levels=[0.5]).quantiles[..., 0] - test))
+    assert mae_bag < 1.1 * mae_one, (mae_bag, mae_one)
+
+    sv = bagged.shap_values(panel)  # TreeSHAP of the average = the average of the bags' values
+    np.testing.assert_allclose(sv["x"], both, rtol=1e-6, atol=1e-8)
+
+    bagged.save(tmp_path / "bag")
+    assert {"gbm_direct.txt", "gbm_direct_2.txt", "gbm_direct_3.txt"} <= {p.name for p in (tmp_path / "bag").iterdir()}
+    back = GBMPredictor.load(tmp_path / "bag")
+    a, b = bagged.predict_arrays(levels=[0.1, 0.9]), back.predict_arrays(levels=[0.1, 0.9])
+    np.testing.assert_array_equal(a.quantiles, b.quantiles)
+    with pytest.raises(ConfigError, match="bags"):
+        GBMEstimator(24, bags=0)

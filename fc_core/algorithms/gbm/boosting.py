@@ -144,31 +144,46 @@ def _kinds(strategy: str) -> list[str]:
     return ["recursive", "direct"] if strategy == "ensemble" else [strategy]
 
 
+def _kind_of(key: str) -> str:
+    """The strategy of a model key: ``direct``, ``direct_2``, ... (bags) are all ``direct``."""
+    return key.split("_")[0]
+
+
 def _fit_models(grid: _Grid, static: np.ndarray, params: dict, seed: int, progress: bool, desc: str) -> dict:
+    """The boosters of the strategy, ``bags`` times each with its own seed (row sampling, feature
+    subsets and the direct model's horizon draws differ); keys ``direct``, ``direct_2``, ..."""
     out = {}
-    for j, kind in enumerate(_kinds(params["strategy"])):
-        b = _fit_booster(grid, static, params, seed + 17 * j, progress, f"{desc} ({kind})", kind)
-        if b is not None:
-            out[kind] = b
+    bags = int(params.get("bags", 1))
+    for b in range(bags):
+        for j, kind in enumerate(_kinds(params["strategy"])):
+            key = kind if b == 0 else f"{kind}_{b + 1}"
+            label = f"{desc} ({kind})" if bags == 1 else f"{desc} ({kind}, bag {b + 1}/{bags})"
+            bst = _fit_booster(grid, static, params, seed + 17 * j + 7919 * b, progress, label, kind)
+            if bst is not None:
+                out[key] = bst
     return out
 
 
 def _predict_x(models: dict, grid: _Grid, static: np.ndarray, rows: np.ndarray, num_threads: int) -> np.ndarray:
-    """x-space forecasts (len(rows), H): the average of the models' forecasts."""
+    """x-space forecasts (len(rows), H): the average of the models' forecasts (each strategy's bags
+    averaged first, then the strategies)."""
     H = grid.h
-    outs = []
-    if "direct" in models and len(rows):
+    by_kind: dict = {}
+    direct = [b for k, b in models.items() if _kind_of(k) == "direct"]
+    if direct and len(rows):
         R = np.repeat(rows, H)
         O = np.full(len(R), grid.end)
         hs = np.tile(np.arange(1, H + 1), len(rows))
         feats = grid.features_direct(R, O, hs, static, grid.cumsums())
-        d = models["direct"].predict(feats, num_threads=num_threads)
-        outs.append((d + grid.direct_base(R, O, hs)).reshape(len(rows), H))
-    if "recursive" in models:
-        outs.append(_recursive(models["recursive"], grid, static, rows, num_threads=num_threads))
-    if not outs:
+        d = np.mean([b.predict(feats, num_threads=num_threads) for b in direct], axis=0)
+        by_kind["direct"] = (d + grid.direct_base(R, O, hs)).reshape(len(rows), H)
+    recursive = [b for k, b in models.items() if _kind_of(k) == "recursive"]
+    if recursive:
+        by_kind["recursive"] = np.mean([_recursive(b, grid, static, rows, num_threads=num_threads)
+                                        for b in recursive], axis=0)
+    if not by_kind:
         return np.full((len(rows), H), np.nan)
-    return np.mean(outs, axis=0)
+    return np.mean(list(by_kind.values()), axis=0)
 
 
 def _recursive(booster, grid: _Grid, static: np.ndarray, rows: np.ndarray | None = None,

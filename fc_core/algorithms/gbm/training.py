@@ -11,7 +11,7 @@ from ...errors import ConfigError
 from ...panel import Panel
 from ..base import Capabilities, Estimator, ForecastArrays, Predictor
 from ..baselines import complete_global_forecast
-from .boosting import _fit_models, _lightgbm, _predict_x, _threads
+from .boosting import _fit_models, _kind_of, _lightgbm, _predict_x, _threads
 from .conformal import _calibrate, _spread, _z_quantiles
 from .features import _MAX_Z_ROWS, _MEAN_GRID, _Grid, _Layout, _related_names, _static_categories, _static_codes
 from .sampling import _chunks, item_sample, sample_note
@@ -152,7 +152,10 @@ class GBMPredictor(Predictor):
     def tree_shap_available(self) -> bool:
         """TreeSHAP explains the direct model; the recursive strategies feed forecasts back
         (an attribute then also acts through the lags), so they are explained by re-forecasting."""
-        return bool(self.models) and set(self.models) == {"direct"}
+        return bool(self.models) and all(_kind_of(k) == "direct" for k in self.models)
+
+    def _direct_boosters(self) -> list:
+        return [b for k, b in self.models.items() if _kind_of(k) == "direct"]
 
     def shap_values(self, panel: Panel) -> dict:
         """LightGBM's TreeSHAP values of the direct model for every forecast step of ``panel``.
@@ -169,11 +172,12 @@ class GBMPredictor(Predictor):
         R = np.repeat(rows, H)
         O = np.full(len(R), grid.end)
         hs = np.tile(np.arange(1, H + 1), len(rows))
-        booster = self.models["direct"]
-        names = booster.feature_name()
+        boosters = self._direct_boosters()  # the bags' TreeSHAP values average like their forecasts
+        names = boosters[0].feature_name()
         if len(rows):
             feats = grid.features_direct(R, O, hs, _static_codes(panel, self.categories), grid.cumsums())
-            contrib = booster.predict(feats, pred_contrib=True, num_threads=_threads(self.estimator.params))
+            contrib = np.mean([b.predict(feats, pred_contrib=True, num_threads=_threads(self.estimator.params))
+                               for b in boosters], axis=0)
         else:
             contrib = np.zeros((0, len(names) + 1))
         base = grid.direct_base(R, O, hs)
@@ -208,8 +212,8 @@ class GBMPredictor(Predictor):
         O = np.full(len(R), grid.end)
         hs = np.tile(np.arange(1, H + 1), len(rows))
         X = grid.features_direct(R, O, hs, _static_codes(panel, self.categories), grid.cumsums())
-        booster = self.models["direct"]
-        names = booster.feature_name()
+        boosters = self._direct_boosters()
+        names = boosters[0].feature_name()
         col = {n: j for j, n in enumerate(names)}
         nthreads = _threads(self.estimator.params)
         fill = []  # per attribute: [(column, values)]
@@ -229,10 +233,10 @@ class GBMPredictor(Predictor):
                 if j not in S:
                     for c, v in fill[j]:
                         Xs[:, c] = v
-            return booster.predict(Xs, num_threads=nthreads)
+            return np.mean([b.predict(Xs, num_threads=nthreads) for b in boosters], axis=0)
 
         phi, _, how = shapley_values(value, list(range(len(attrs))), n_permutations, seed)
-        x = grid.direct_base(R, O, hs) + booster.predict(X, num_threads=nthreads)
+        x = grid.direct_base(R, O, hs) + value(frozenset(range(len(attrs))))
         s = grid.scale[R]
         dfdx = s * np.exp(x) * (x > 0) if self.use_log else s
         out[rows] = (phi * dfdx[:, None]).reshape(len(rows), H, len(attrs))
@@ -383,6 +387,11 @@ class GBMEstimator(Estimator):
         lags, shorter windows); ``"fallback"``: those items get the seasonal naive forecast.
     num_threads : int, optional
         LightGBM threads; default all cores (``os.cpu_count()``).
+    bags : int
+        Models trained per strategy, each with its own seed (LightGBM's row and feature sampling and
+        the direct model's horizon draws); their forecasts are averaged, for the final model and for
+        the calibration model alike, so the conformal quantiles are those of the averaged forecast.
+        Costs ``bags`` times the training time. Default 1.
     effort : {"auto", "full"}
         ``"auto"`` scales the work to the data: below 200,000 training rows, at most one leaf per
         800 rows (at least 15) and as many boosting rounds (up to ``num_trees``) as early stopping
@@ -409,7 +418,7 @@ class GBMEstimator(Estimator):
         # quantiles
         "calibration_windows": 8, "calibration_stride": None, "interval_scaling": "both", "sigma_prior": 1.0,
         # output and resources
-        "num_threads": None, "short_history": "adapt", "effort": "auto",
+        "num_threads": None, "short_history": "adapt", "effort": "auto", "bags": 1,
     }
     predictor_class = GBMPredictor
 
@@ -417,7 +426,7 @@ class GBMEstimator(Estimator):
                  seed: int = 0, **params):
         super().__init__(forecast_horizon, frequency, forecast_types, seed, **params)
         p = self.params
-        self._check_positive_ints("num_trees", "num_leaves", "min_data_in_leaf", "max_train_rows")
+        self._check_positive_ints("num_trees", "num_leaves", "min_data_in_leaf", "max_train_rows", "bags")
         if not isinstance(p["calibration_windows"], (int, np.integer)) or p["calibration_windows"] < 0:
             raise ConfigError(f"GBM calibration_windows must be 0 or more, got {p['calibration_windows']!r}.")
         if not 0 < float(p["learning_rate"]) <= 1:
