@@ -42,6 +42,20 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C (``_thread.interrupt_main``) raises KeyboardInterrupt during the test, however the suite was
+    started: a shell that starts it as a background job (``nohup ... &``) ignores SIGINT, Python keeps it
+    ignored, and the simulated Ctrl-C would do nothing (the test then waited for all its work)."""
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``; tests using it skip with a reason on a fresh clone without it."""

@@ -165,7 +165,7 @@ def test_a_category_only_on_untrainable_items_gets_the_mean_embedding():
     assert np.isfinite(pred.predict_arrays(levels=[0.5]).quantiles).all()
 
 
-def test_ctrl_c_stops_training(seasonal):
+def test_ctrl_c_stops_training(seasonal, ctrl_c):
     import _thread
     import threading
     import time

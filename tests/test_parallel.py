@@ -115,7 +115,7 @@ def test_progress_bar_shows_the_description(capsys):
     assert "silent-run" not in capsys.readouterr().err
 
 
-def test_ctrl_c_cancels_pending_work_stops_workers_and_reraises():
+def test_ctrl_c_cancels_pending_work_stops_workers_and_reraises(ctrl_c):
     parallel.map_chunks(_pid_square, list(range(4)), n_jobs=2, progress=False, chunk_size=1)  # pool up
     workers = list(parallel._POOL["executor"]._processes.values())
     timer = threading.Timer(0.5, _thread.interrupt_main)
