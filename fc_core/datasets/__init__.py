@@ -208,7 +208,7 @@ class DatasetGroup(_SummaryMixin, _ReleaseMixin):
             missing=missing, first=tblock.first_ts(), last=tblock.last_ts(), rows=np.diff(tblock.indptr),
             nan=np.bincount(tblock.codes[np.isnan(tblock.fields[tf])], minlength=tblock.n_keys),
             dups=tblock.duplicates if tblock.duplicates is not None else np.zeros(tblock.n_keys, np.int64),
-            related_dropped=dropped, related_before_start=_rows_before_start(tblock, rblock_kept))
+            related_dropped=dropped, related_before_start=_rows_before_start(rblock_kept, origin))
         last = self._stats["last"]
         self._stats["ends_early"] = floor_steps(np.full(len(last), end, np.int64), last, self.frequency)[0]
         self._backfill = trules.get("backfill")
@@ -510,14 +510,15 @@ class DatasetGroup(_SummaryMixin, _ReleaseMixin):
                 f"item_metadata={self.item_metadata is not None}, cold_start_items={len(self._cold)})")
 
 
-def _rows_before_start(tblock, rblock) -> int:
-    """Related rows dated before their item's first target value: kept in ``related``, but no model
-    reads them (related values are aligned from the item's first target step), so the summary says so."""
+def _rows_before_start(rblock, origin) -> int:
+    """Related rows dated before their item's first target value (``origin``, per related key, from
+    :meth:`DatasetGroup._related_origin`; ``_NONE`` for a cold-start key): kept in ``related``, but no
+    model reads them (related values are aligned from the item's first target step), so the summary
+    says so."""
     if rblock is None or not rblock.n_rows:
         return 0
-    idx = _key_index(tblock.keys, rblock.keys)[rblock.codes]  # -1: a cold-start key (no target)
-    first = tblock.first_ts()[np.maximum(idx, 0)]
-    return int(((idx >= 0) & (rblock.ts < first)).sum())
+    o = origin[rblock.codes]
+    return int(((o != _NONE) & (rblock.ts < o)).sum())
 
 
 # ------------------------------------------------------------------ snapshots (save / load)

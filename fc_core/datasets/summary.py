@@ -102,7 +102,7 @@ class _SummaryMixin:
                            related_end=pd.Timestamp(int(self._rblock.ts.max())),
                            related_keys_ignored=int(self._stats["related_dropped"]),
                            # before the item's first target value: no model reads them
-                           related_rows_before_target_start=int(self._stats.get("related_before_start", 0)))
+                           related_rows_before_target_start=int(self._stats["related_before_start"]))
         if self.item_metadata is not None:
             overall["item_metadata_items"] = int(len(self.item_metadata))
         # items whose every target value is missing: forecast as cold starts (fc_core.algorithms.guard)

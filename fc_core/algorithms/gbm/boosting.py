@@ -149,6 +149,11 @@ def _kind_of(key: str) -> str:
     return key.split("_")[0]
 
 
+def _boosters(models: dict, kind: str) -> list:
+    """The boosters (all bags) of one strategy."""
+    return [b for k, b in models.items() if _kind_of(k) == kind]
+
+
 def _fit_models(grid: _Grid, static: np.ndarray, params: dict, seed: int, progress: bool, desc: str) -> dict:
     """The boosters of the strategy, ``bags`` times each with its own seed (row sampling, feature
     subsets and the direct model's horizon draws differ); keys ``direct``, ``direct_2``, ..."""
@@ -169,7 +174,7 @@ def _predict_x(models: dict, grid: _Grid, static: np.ndarray, rows: np.ndarray, 
     averaged first, then the strategies)."""
     H = grid.h
     by_kind: dict = {}
-    direct = [b for k, b in models.items() if _kind_of(k) == "direct"]
+    direct = _boosters(models, "direct")
     if direct and len(rows):
         R = np.repeat(rows, H)
         O = np.full(len(R), grid.end)
@@ -177,7 +182,7 @@ def _predict_x(models: dict, grid: _Grid, static: np.ndarray, rows: np.ndarray, 
         feats = grid.features_direct(R, O, hs, static, grid.cumsums())
         d = np.mean([b.predict(feats, num_threads=num_threads) for b in direct], axis=0)
         by_kind["direct"] = (d + grid.direct_base(R, O, hs)).reshape(len(rows), H)
-    recursive = [b for k, b in models.items() if _kind_of(k) == "recursive"]
+    recursive = _boosters(models, "recursive")
     if recursive:
         by_kind["recursive"] = np.mean([_recursive(b, grid, static, rows, num_threads=num_threads)
                                         for b in recursive], axis=0)

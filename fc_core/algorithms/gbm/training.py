@@ -11,7 +11,7 @@ from ...errors import ConfigError
 from ...panel import Panel
 from ..base import Capabilities, Estimator, ForecastArrays, Predictor
 from ..baselines import complete_global_forecast
-from .boosting import _fit_models, _kind_of, _lightgbm, _predict_x, _threads
+from .boosting import _boosters, _fit_models, _kind_of, _lightgbm, _predict_x, _threads
 from .conformal import _calibrate, _spread, _z_quantiles
 from .features import _MAX_Z_ROWS, _MEAN_GRID, _Grid, _Layout, _related_names, _static_categories, _static_codes
 from .sampling import _chunks, item_sample, sample_note
@@ -154,9 +154,6 @@ class GBMPredictor(Predictor):
         (an attribute then also acts through the lags), so they are explained by re-forecasting."""
         return bool(self.models) and all(_kind_of(k) == "direct" for k in self.models)
 
-    def _direct_boosters(self) -> list:
-        return [b for k, b in self.models.items() if _kind_of(k) == "direct"]
-
     def shap_values(self, panel: Panel) -> dict:
         """LightGBM's TreeSHAP values of the direct model for every forecast step of ``panel``.
 
@@ -172,7 +169,7 @@ class GBMPredictor(Predictor):
         R = np.repeat(rows, H)
         O = np.full(len(R), grid.end)
         hs = np.tile(np.arange(1, H + 1), len(rows))
-        boosters = self._direct_boosters()  # the bags' TreeSHAP values average like their forecasts
+        boosters = _boosters(self.models, "direct")  # the bags' TreeSHAP values average like their forecasts
         names = boosters[0].feature_name()
         if len(rows):
             feats = grid.features_direct(R, O, hs, _static_codes(panel, self.categories), grid.cumsums())
@@ -212,7 +209,7 @@ class GBMPredictor(Predictor):
         O = np.full(len(R), grid.end)
         hs = np.tile(np.arange(1, H + 1), len(rows))
         X = grid.features_direct(R, O, hs, _static_codes(panel, self.categories), grid.cumsums())
-        boosters = self._direct_boosters()
+        boosters = _boosters(self.models, "direct")
         names = boosters[0].feature_name()
         col = {n: j for j, n in enumerate(names)}
         nthreads = _threads(self.estimator.params)
