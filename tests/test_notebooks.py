@@ -32,8 +32,10 @@ TINY = {
 def _run(nb: Path, out_dir: Path, params: dict) -> Path:
     papermill = pytest.importorskip("papermill")
     out = out_dir / nb.name
+    # a cell that never reports back fails the test after 10 minutes instead of holding the suite
+    # (seen once: deepar_gpu.ipynb's training cell done, the kernel idle, its reply never arrived)
     papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", progress_bar=False,
-                               cwd=str(ROOT))
+                               cwd=str(ROOT), execution_timeout=600)
     return out
 
 
