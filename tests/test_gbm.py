@@ -291,3 +291,22 @@ def test_bags_average_their_boosters_and_save_load(tmp_path, seasonal):
     np.testing.assert_array_equal(a.quantiles, b.quantiles)
     with pytest.raises(ConfigError, match="bags"):
         GBMEstimator(24, bags=0)
+
+
+def test_lightgbm_import_sets_a_short_openmp_spin_unless_the_user_chose_a_wait_setting(monkeypatch):
+    import os
+
+    from fc_core.algorithms.gbm.boosting import _lightgbm
+
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):  # set first, so the test's changes are undone afterwards
+        monkeypatch.setenv(var, "x")
+        monkeypatch.delenv(var)
+    _lightgbm()
+    assert os.environ["GOMP_SPINCOUNT"] == "1000" and "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("GOMP_SPINCOUNT", "20000")  # the user's spin count wins
+    _lightgbm()
+    assert os.environ["GOMP_SPINCOUNT"] == "20000"
+    monkeypatch.delenv("GOMP_SPINCOUNT")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # so does the user's wait policy: no spin count added
+    _lightgbm()
+    assert "GOMP_SPINCOUNT" not in os.environ and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"

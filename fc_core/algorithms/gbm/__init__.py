@@ -47,7 +47,7 @@ below was made on backtests cut from the *training* part of M4 Hourly (the last
 
 Deterministic for a given seed (``deterministic=True``, a fixed thread count);
 saved without pickle (LightGBM's text model plus ``npz`` tables). LightGBM's
-OpenMP threads are set to wait passively (see :func:`_lightgbm`).
+OpenMP threads spin briefly before they sleep (see :func:`_lightgbm`).
 
 >>> from fc_core.demo import two_sines
 >>> p = two_sines()  # two hourly series with a daily cycle, 20 days

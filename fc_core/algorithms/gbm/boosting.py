@@ -10,14 +10,18 @@ from .features import _AUTO_EFFORT_ROWS, _EARLY_STOPPING_ROUNDS, _Grid
 
 # ------------------------------------------------------------------ settings
 def _lightgbm():
-    """Import LightGBM, with OpenMP threads that sleep rather than spin while waiting.
+    """Import LightGBM, with OpenMP threads that spin only briefly before they sleep.
 
-    On a machine shared with other jobs, spinning OpenMP threads made LightGBM
-    training up to 20x slower (measured on the 2-core benchmark machine); the
-    passive policy costs little when the machine is idle. The variable only takes
-    effect if no OpenMP runtime was started before, and a user's own setting wins.
+    libgomp's default spin made LightGBM training 1.5-5x slower beside busy processes on the 2-core
+    benchmark machine; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) made it 1.5-4x slower on a
+    quiet one, where every wake-up of an idle core is expensive (4x for the getting-started demo's
+    training). ``GOMP_SPINCOUNT=1000`` stays within 1.6x of the better of the two in every case measured
+    (``bench/RESULTS.md``, "LightGBM and OpenMP wait settings"). The variable only takes effect if
+    no OpenMP runtime was started before, and a user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``
+    wins.
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     from ...errors import require
 
     return require("lightgbm", "The GBM algorithm")
