@@ -77,7 +77,8 @@ def main(argv=None):
     if not args.no_write:
         import sys
 
-        cmd = ("nice " if os.nice(0) > 0 else "") + "python -m bench.presets_m4 " + " ".join(argv if argv is not None else sys.argv[1:])
+        cmd = (("nice " if os.nice(0) > 0 else "") + "python -m bench.presets_m4 "
+               + " ".join(argv if argv is not None else sys.argv[1:]))
         what = "validation: last 48 h of the training data" if args.validate else "test set"
         append_results(rows, f"M4 Hourly per preset, getting-started code path ({what})", cmd)
     return rows

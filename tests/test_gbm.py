@@ -1,6 +1,8 @@
 """GBM: the global LightGBM forecaster (fc_core.algorithms.gbm) on tiny synthetic panels."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -294,8 +296,6 @@ def test_bags_average_their_boosters_and_save_load(tmp_path, seasonal):
 
 
 def test_lightgbm_import_sets_a_short_openmp_spin_unless_the_user_chose_a_wait_setting(monkeypatch):
-    import os
-
     from fc_core.algorithms.gbm.boosting import _lightgbm
 
     for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):  # set first, so the test's changes are undone afterwards
