@@ -2,7 +2,7 @@
 
 Each setting runs in a fresh process (the OpenMP runtime reads its environment once, at start):
 
-* ``spin``: libgomp's default (threads spin for a while before they sleep);
+* ``spin``: libgomp's default (threads spin for a while before they sleep: ``GOMP_SPINCOUNT=300000``);
 * ``passive``: ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once);
 * ``spin1000``: ``GOMP_SPINCOUNT=1000`` (a short spin, then sleep);
 * ``1 thread``: ``num_threads=1`` (no waiting at all; LightGBM alone).
@@ -24,7 +24,7 @@ import time
 
 from bench.m4 import append_results, results_table
 
-SETTINGS = {"spin": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "spin1000": {"GOMP_SPINCOUNT": "1000"},
+SETTINGS = {"spin": {"GOMP_SPINCOUNT": "300000"}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "spin1000": {"GOMP_SPINCOUNT": "1000"},
             "1 thread": {"FC_BENCH_THREADS": "1"}}
 
 _LGB = """
@@ -53,15 +53,11 @@ print(time.perf_counter() - t)
 
 def _env(setting: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "FC_BENCH_THREADS")}
-    env.update(SETTINGS[setting])
-    if setting != "passive":
-        env["OMP_WAIT_POLICY"] = ""  # set, so fc_core's own default does not apply; libgomp ignores ""
+    env.update(SETTINGS[setting])  # each sets its own wait, so fc_core's default (_lightgbm) never applies
     return env
 
 
 def _run(code: str, setting: str, busy: int) -> float:
-    if setting == "1 thread" and code == _GS:
-        return float("nan")  # GBM sets its own thread count (num_threads)
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         out = subprocess.run([sys.executable, "-c", code], env=_env(setting), capture_output=True, text=True,
@@ -80,14 +76,14 @@ def main(argv=None):
     ap.add_argument("--getting-started", action="store_true")
     ap.add_argument("--append-results", action="store_true")
     a = ap.parse_args(argv)
-    cases = [(f"LightGBM {int(r):,} rows", _LGB.format(rows=int(r))) for r in a.rows.split(",")]
-    if a.getting_started:
-        cases.append(("getting-started training", _GS))
+    cases = [(f"LightGBM {int(r):,} rows", _LGB.format(rows=int(r)), list(SETTINGS)) for r in a.rows.split(",")]
+    if a.getting_started:  # GBM sets its own thread count: no "1 thread" run
+        cases.append(("getting-started training", _GS, [s for s in SETTINGS if s != "1 thread"]))
     busy = [int(b) for b in a.busy.split(",")]
     rows = []
-    for label, code in cases:
+    for label, code, settings in cases:
         for b in busy:
-            times = {s: _run(code, s, b) for s in SETTINGS}
+            times = {s: _run(code, s, b) if s in settings else float("nan") for s in SETTINGS}
             rows.append((label, b, times))
             print(label, f"busy {b}:", {s: round(t, 2) for s, t in times.items()}, flush=True)
     table = [{"case": label, "busy loops": b, **{f"{s} s": round(t, 2) for s, t in times.items()}}
@@ -96,6 +92,7 @@ def main(argv=None):
     if a.append_results:
         cmd = "python -m bench.omp_wait_bench " + " ".join(argv if argv is not None else sys.argv[1:])
         append_results(table, "LightGBM and OpenMP wait settings, quiet and beside busy processes", cmd)
+
 
 if __name__ == "__main__":
     main()

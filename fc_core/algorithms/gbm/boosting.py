@@ -17,10 +17,10 @@ def _lightgbm():
     quiet one, where every wake-up of an idle core is expensive (4x for the getting-started demo's
     training). ``GOMP_SPINCOUNT=1000`` stays within 1.6x of the better of the two in every case measured
     (``bench/RESULTS.md``, "LightGBM and OpenMP wait settings"). The variable only takes effect if
-    no OpenMP runtime was started before, and a user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``
-    wins.
+    no OpenMP runtime was started before, and a user's own (non-empty) ``OMP_WAIT_POLICY`` or
+    ``GOMP_SPINCOUNT`` wins.
     """
-    if "OMP_WAIT_POLICY" not in os.environ:
+    if not os.environ.get("OMP_WAIT_POLICY"):  # the same rule as scripts/main.sh and scripts/test.sh
         os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     from ...errors import require
 
