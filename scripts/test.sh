@@ -6,7 +6,7 @@ bash scripts/setup.sh || exit 1
 . .venv/bin/activate
 export MPLBACKEND=Agg
 # OpenMP threads that spin long while waiting slow LightGBM down on a busy 2-core machine, and threads that
-# sleep at once slow it down on a quiet one: a short spin is within 1.6x of the better of the two (bench/RESULTS.md)
+# sleep at once slow it down on a quiet one: a short spin is within 2x of the better of the two (bench/RESULTS.md)
 [ -n "${OMP_WAIT_POLICY:-}" ] || export GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-1000}"
 python -m pytest -q --durations=20 "$@"
 rc=$?

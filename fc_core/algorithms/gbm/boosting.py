@@ -13,9 +13,9 @@ def _lightgbm():
     """Import LightGBM, with OpenMP threads that spin only briefly before they sleep.
 
     libgomp's default spin made LightGBM training 1.5-5x slower beside busy processes on the 2-core
-    benchmark machine; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) made it 1.5-4x slower on a
+    benchmark machine; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) made it 1.5-5x slower on a
     quiet one, where every wake-up of an idle core is expensive (4x for the getting-started demo's
-    training). ``GOMP_SPINCOUNT=1000`` stays within 1.6x of the better of the two in every case measured
+    training). ``GOMP_SPINCOUNT=1000`` stays within 2x of the better of the two in every case measured
     (``bench/RESULTS.md``, "LightGBM and OpenMP wait settings"). The variable only takes effect if
     no OpenMP runtime was started before, and a user's own (non-empty) ``OMP_WAIT_POLICY`` or
     ``GOMP_SPINCOUNT`` wins.
